@@ -1,0 +1,44 @@
+"""omezarr: fast, bounded-memory, crash-safe OME-Zarr (OME-NGFF) writing and reading."""
+
+from __future__ import annotations
+
+from .format import (
+    CurrentFormat,
+    FormatV01,
+    FormatV02,
+    FormatV03,
+    FormatV04,
+    FormatV05,
+    format_from_version,
+)
+from .writer import (
+    add_metadata,
+    check_format,
+    check_group_fmt,
+    get_metadata,
+    write_label_metadata,
+    write_multiscales_metadata,
+    write_plate_metadata,
+    write_well_metadata,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CurrentFormat",
+    "FormatV01",
+    "FormatV02",
+    "FormatV03",
+    "FormatV04",
+    "FormatV05",
+    "__version__",
+    "add_metadata",
+    "check_format",
+    "check_group_fmt",
+    "format_from_version",
+    "get_metadata",
+    "write_label_metadata",
+    "write_multiscales_metadata",
+    "write_plate_metadata",
+    "write_well_metadata",
+]

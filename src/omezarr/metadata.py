@@ -1,0 +1,415 @@
+"""Building and checking OME-NGFF metadata documents: multiscales, image-label, plate, well, omero.
+
+Pure: dicts in, dicts out, no I/O. Every refusal is a ValueError or TypeError that names the
+argument and what was expected, raised before anything is written.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .axes import Axes
+from .format import Format
+from .types import AxesType, JSONDict
+
+__all__ = [
+    "build_image_label",
+    "build_multiscale",
+    "build_plate",
+    "build_well",
+    "level_transformations",
+    "validate_acquisitions",
+    "validate_datasets",
+    "validate_omero",
+    "validate_rows_columns",
+    "validate_well_images",
+    "validate_wells",
+]
+
+LOGGER = logging.getLogger("omezarr.metadata")
+
+_HEX_COLOR = re.compile(r"^[0-9A-Fa-f]{6}$")
+_ALNUM = re.compile(r"^[A-Za-z0-9]+$")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _require_list(value: Any, name: str) -> list[Any]:
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+        raise TypeError(f"{name}: expected a list, not {type(value).__name__}")
+    return list(value)
+
+
+def valid_axes(
+    axes: AxesType, axes_units: Mapping[str, str] | None, fmt: Format, ndim: int | None = None
+) -> list[str] | list[dict[str, Any]] | None:
+    """Axes as written for ``fmt``, guessing them for 2-D and 5-D data as the reference does.
+
+    Returns None for 0.1/0.2, which have no axes. ``ndim`` None skips the guess and the
+    count check.
+    """
+    if fmt.version in ("0.1", "0.2"):
+        if axes is not None:
+            LOGGER.info("axes ignored for version 0.1 or 0.2")
+        return None
+    if axes is None:
+        if ndim == 2:
+            axes = ["y", "x"]
+        elif ndim == 5:
+            axes = ["t", "c", "z", "y", "x"]
+        else:
+            raise ValueError("axes must be provided. Can't be guessed for 3D or 4D data")
+    if isinstance(axes, str):
+        axes = list(axes)
+    if ndim is not None:
+        count = len(axes) if isinstance(axes, Sequence) else None
+        if count != ndim:
+            raise ValueError(f"axes length ({count}) must match number of dimensions ({ndim})")
+    return Axes(axes, axes_units, fmt).to_list(fmt)
+
+
+def axis_names(axes: Sequence[str] | Sequence[Mapping[str, Any]] | None) -> tuple[str, ...]:
+    """The names of axes as returned by :func:`valid_axes` (tczyx for 0.1/0.2)."""
+    if axes is None:
+        return ("t", "c", "z", "y", "x")
+    return tuple(str(a["name"]) if isinstance(a, Mapping) else str(a) for a in axes)
+
+
+def level_transformations(
+    shapes: Sequence[Sequence[int]],
+    dims: Sequence[str],
+    scale: Mapping[str, float] | None,
+    fmt: Format,
+) -> list[list[dict[str, Any]]] | None:
+    """Each level's ``coordinateTransformations`` from level shapes and the level-0 pixel size.
+
+    The scale of level ``k`` along an axis is ``scale[axis] * shape0 / shape_k``. Axes missing
+    from ``scale`` have pixel size 1.0.
+    """
+    transformations = fmt.generate_coordinate_transformations(shapes)
+    if transformations is None:
+        return None
+    scale = dict(scale or {})
+    unknown = [d for d in scale if d not in dims]
+    if unknown:
+        raise ValueError(f"scale: axes {unknown} are not among the axes {list(dims)}")
+    for d, value in scale.items():
+        if not _is_number(value) or value <= 0:
+            raise ValueError(
+                f"scale: the pixel size of axis {d!r} must be a positive number, not {value!r}"
+            )
+    for level in transformations:
+        level[0]["scale"] = [
+            s * float(scale.get(d, 1.0)) for s, d in zip(level[0]["scale"], dims, strict=True)
+        ]
+    return transformations
+
+
+def validate_datasets(datasets: Any, ndim: int, fmt: Format) -> list[dict[str, Any]]:
+    """Check a multiscales ``datasets`` list: paths and per-level transformations.
+
+    ``ndim`` < 0 skips the length checks that need the number of axes.
+    """
+    datasets = _require_list(datasets, "datasets")
+    if not datasets:
+        raise ValueError("datasets: Empty datasets list")
+    transformations = []
+    paths = []
+    for i, dataset in enumerate(datasets):
+        if not isinstance(dataset, Mapping):
+            raise ValueError(f"datasets[{i}]: expected a dict with 'path', not {dataset!r}")
+        path = dataset.get("path")
+        if not path or not isinstance(path, str):
+            raise ValueError(
+                f"datasets[{i}]: no 'path' in dataset (a non-empty string is required)"
+            )
+        paths.append(path)
+        if dataset.get("coordinateTransformations") is not None:
+            transformations.append(dataset["coordinateTransformations"])
+    if len(set(paths)) != len(paths):
+        raise ValueError(f"datasets: paths must be unique, found {paths}")
+    if fmt.version not in ("0.1", "0.2", "0.3"):
+        if len(transformations) != len(datasets):
+            raise ValueError(
+                "datasets: every dataset needs 'coordinateTransformations' with a 'scale' for "
+                f"OME-NGFF {fmt.version}"
+            )
+        fmt.validate_coordinate_transformations(
+            ndim if ndim >= 0 else _scale_length(transformations), len(datasets), transformations
+        )
+    return [dict(d) for d in datasets]
+
+
+def _scale_length(transformations: Sequence[Sequence[Mapping[str, Any]]]) -> int:
+    first = transformations[0][0] if transformations and transformations[0] else {}
+    values = first.get("scale") if isinstance(first, Mapping) else None
+    return len(values) if isinstance(values, Sequence) else -1
+
+
+def validate_omero(omero: Any, n_channels: int | None = None) -> JSONDict:
+    """Check an ``omero`` rendering dict: channels with 6-hex-digit colours and numeric windows."""
+    if not isinstance(omero, Mapping):
+        raise TypeError(f"omero: expected a dict with 'channels', not {type(omero).__name__}")
+    channels = omero.get("channels")
+    if channels is None:
+        raise ValueError("omero: a 'channels' list is required")
+    channels = _require_list(channels, "omero['channels']")
+    if n_channels is not None and len(channels) != n_channels:
+        raise ValueError(
+            f"omero: {len(channels)} channels given, the image has {n_channels} channels"
+        )
+    for i, channel in enumerate(channels):
+        where = f"omero['channels'][{i}]"
+        if not isinstance(channel, Mapping):
+            raise TypeError(f"{where}: expected a dict, not {type(channel).__name__}")
+        if "color" in channel and not (
+            isinstance(channel["color"], str) and _HEX_COLOR.match(channel["color"])
+        ):
+            raise TypeError(
+                f"{where}: 'color' must be a hex code string of 6 digits, e.g. 'FF0000', not {channel['color']!r}"
+            )
+        if "window" in channel:
+            window = channel["window"]
+            if not isinstance(window, Mapping):
+                raise TypeError(f"{where}: 'window' must be a dict with min, max, start and end")
+            for key in ("min", "max", "start", "end"):
+                if key not in window:
+                    raise KeyError(f"{where}: '{key}' not found in 'window'")
+                if not _is_number(window[key]):
+                    raise TypeError(
+                        f"{where}: window '{key}' must be an int or float, not {window[key]!r}"
+                    )
+            if window["min"] > window["max"]:
+                raise ValueError(
+                    f"{where}: window min {window['min']} is greater than max {window['max']}"
+                )
+    return copy.deepcopy(dict(omero))
+
+
+def build_multiscale(
+    datasets: Sequence[Mapping[str, Any]],
+    fmt: Format,
+    axes: list[str] | list[dict[str, Any]] | None,
+    name: str | None,
+    extra: Mapping[str, Any] | None = None,
+) -> JSONDict:
+    """One ``multiscales`` entry. ``extra`` (type, metadata, …) is kept, never dropped."""
+    ndim = len(axes) if axes is not None else -1
+    entry: JSONDict = {}
+    for key, value in (extra or {}).items():
+        if key in ("datasets", "axes", "version"):
+            raise ValueError(
+                f"metadata: {key!r} is set by the writer and cannot be given as metadata"
+            )
+        entry[key] = copy.deepcopy(value)
+    entry["datasets"] = validate_datasets(datasets, ndim, fmt)
+    if name is not None:
+        entry["name"] = str(name)
+    if axes is not None:
+        entry["axes"] = axes
+    if not fmt.metadata_is_nested:
+        entry["version"] = fmt.version
+    return entry
+
+
+def _validate_colors(colors: Any) -> list[JSONDict]:
+    colors = _require_list(colors, "colors")
+    seen = set()
+    for i, color in enumerate(colors):
+        where = f"colors[{i}]"
+        if not isinstance(color, Mapping):
+            raise TypeError(f"{where}: expected a dict with 'label-value' and 'rgba'")
+        if "label-value" not in color or not _is_number(color["label-value"]):
+            raise ValueError(f"{where}: a numeric 'label-value' is required")
+        if color["label-value"] in seen:
+            raise ValueError(f"{where}: label-value {color['label-value']} appears twice")
+        seen.add(color["label-value"])
+        rgba = color.get("rgba")
+        if rgba is not None and not (
+            isinstance(rgba, Sequence)
+            and len(rgba) == 4
+            and all(_is_int(v) and 0 <= v <= 255 for v in rgba)
+        ):
+            raise ValueError(f"{where}: 'rgba' must be 4 integers from 0 to 255, not {rgba!r}")
+    return [dict(c) for c in colors]
+
+
+def _validate_properties(properties: Any) -> list[JSONDict]:
+    properties = _require_list(properties, "properties")
+    for i, prop in enumerate(properties):
+        if not isinstance(prop, Mapping):
+            raise TypeError(f"properties[{i}]: expected a dict with 'label-value'")
+        if "label-value" not in prop or not _is_number(prop["label-value"]):
+            raise ValueError(f"properties[{i}]: a numeric 'label-value' is required")
+    return [dict(p) for p in properties]
+
+
+def build_image_label(
+    fmt: Format,
+    colors: Any = None,
+    properties: Any = None,
+    extra: Mapping[str, Any] | None = None,
+) -> JSONDict:
+    """The ``image-label`` dict; ``extra`` (source, …) is kept."""
+    label: JSONDict = {k: copy.deepcopy(v) for k, v in (extra or {}).items()}
+    if "source" in label and not isinstance(label["source"], Mapping):
+        raise TypeError("source: expected a dict such as {'image': '../../'}")
+    if colors is not None:
+        label["colors"] = _validate_colors(colors)
+    if properties is not None:
+        label["properties"] = _validate_properties(properties)
+    if not fmt.metadata_is_nested:
+        label["version"] = fmt.version
+    return label
+
+
+def validate_rows_columns(values: Any, name: str) -> list[JSONDict]:
+    """Plate rows or columns: unique alphanumeric names, as ``[{"name": ...}]``."""
+    values = _require_list(values, name)
+    if not values:
+        raise ValueError(f"{name}: at least one name is required")
+    for value in values:
+        if not isinstance(value, str):
+            raise TypeError(f"{name}: names must be strings, not {value!r}")
+        if not _ALNUM.match(value):
+            raise ValueError(f"{name}: {value!r} must contain only alphanumeric characters")
+    if len(set(values)) != len(values):
+        raise ValueError(f"{name}: {values} must contain unique elements")
+    return [{"name": v} for v in values]
+
+
+def validate_wells(
+    wells: Any, rows: Sequence[str], columns: Sequence[str], fmt: Format
+) -> list[JSONDict]:
+    """Plate wells from "A/1" strings or dicts, each checked against rows and columns."""
+    wells = _require_list(wells, "wells")
+    if not wells:
+        raise ValueError("wells: Empty wells list")
+    result = []
+    for well in wells:
+        if isinstance(well, str):
+            entry = fmt.generate_well_dict(well, rows, columns)
+        elif isinstance(well, Mapping):
+            entry = dict(well)
+        else:
+            raise ValueError(f"wells: Unrecognized type for {well!r} (expected 'A/1' or a dict)")
+        fmt.validate_well_dict(entry, rows, columns)
+        result.append(entry)
+    paths = [w["path"] for w in result]
+    if len(set(paths)) != len(paths):
+        raise ValueError(f"wells: paths must be unique, found {paths}")
+    return result
+
+
+_ACQUISITION_KEYS = {"id", "name", "maximumfieldcount", "description", "starttime", "endtime"}
+
+
+def validate_acquisitions(acquisitions: Any) -> list[JSONDict]:
+    """Plate acquisitions: dicts with an integer ``id`` and typed optional fields."""
+    acquisitions = _require_list(acquisitions, "acquisitions")
+    ids = []
+    for i, acquisition in enumerate(acquisitions):
+        where = f"acquisitions[{i}]"
+        if not isinstance(acquisition, Mapping):
+            raise ValueError(f"{where}: {acquisition!r} must be a dictionary")
+        if "id" not in acquisition:
+            raise ValueError(f"{where}: {dict(acquisition)!r} must contain an id key")
+        if not _is_int(acquisition["id"]) or acquisition["id"] < 0:
+            raise ValueError(f"{where}: id must be a non-negative int, not {acquisition['id']!r}")
+        ids.append(acquisition["id"])
+        for key in ("maximumfieldcount", "starttime", "endtime"):
+            if key in acquisition and (not _is_int(acquisition[key]) or acquisition[key] < 0):
+                raise ValueError(
+                    f"{where}: {key} must be a non-negative int, not {acquisition[key]!r}"
+                )
+        if "maximumfieldcount" in acquisition and acquisition["maximumfieldcount"] == 0:
+            raise ValueError(f"{where}: maximumfieldcount must be positive")
+        for key in ("name", "description"):
+            if key in acquisition and not isinstance(acquisition[key], str):
+                raise ValueError(f"{where}: {key} must be a string, not {acquisition[key]!r}")
+        extra = set(acquisition) - _ACQUISITION_KEYS
+        if extra:
+            LOGGER.debug("%s contains unspecified keys %s", acquisition, sorted(extra))
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"acquisitions: ids must be unique, found {ids}")
+    return [dict(a) for a in acquisitions]
+
+
+def build_plate(
+    rows: Any,
+    columns: Any,
+    wells: Any,
+    fmt: Format,
+    acquisitions: Any = None,
+    field_count: Any = None,
+    name: Any = None,
+) -> JSONDict:
+    """The ``plate`` dict."""
+    plate: JSONDict = {
+        "columns": validate_rows_columns(columns, "columns"),
+        "rows": validate_rows_columns(rows, "rows"),
+    }
+    plate["wells"] = validate_wells(wells, list(rows), list(columns), fmt)
+    if name is not None:
+        if not isinstance(name, str):
+            raise TypeError(f"name: expected a string, not {type(name).__name__}")
+        plate["name"] = name
+    if field_count is not None:
+        if not _is_int(field_count) or field_count < 1:
+            raise ValueError(f"field_count: expected a positive int, not {field_count!r}")
+        plate["field_count"] = field_count
+    if acquisitions is not None:
+        plate["acquisitions"] = validate_acquisitions(acquisitions)
+    # 0.5 keeps the version inside the plate too: ome-zarr-models and the reference expect it.
+    plate["version"] = fmt.version
+    return plate
+
+
+def validate_well_images(images: Any) -> list[JSONDict]:
+    """Well fields from paths or dicts with ``path`` and an integer ``acquisition``."""
+    images = _require_list(images, "images")
+    if not images:
+        raise ValueError("images: a well needs at least one field")
+    result = []
+    for i, image in enumerate(images):
+        where = f"images[{i}]"
+        if isinstance(image, str):
+            entry: JSONDict = {"path": image}
+        elif isinstance(image, Mapping):
+            if "path" not in image:
+                raise ValueError(f"{where}: {dict(image)!r} must contain a path key")
+            if not isinstance(image["path"], str):
+                raise ValueError(f"{where}: {dict(image)!r} path must be of string type")
+            if "acquisition" in image and not _is_int(image["acquisition"]):
+                raise ValueError(f"{where}: {dict(image)!r} acquisition must be of int type")
+            entry = dict(image)
+        else:
+            raise ValueError(
+                f"{where}: Unrecognized type for {image!r} (expected a path or a dict)"
+            )
+        if not _ALNUM.match(entry["path"]):
+            raise ValueError(f"{where}: path {entry['path']!r} must be alphanumeric")
+        result.append(entry)
+    paths = [e["path"] for e in result]
+    if len(set(paths)) != len(paths):
+        raise ValueError(f"images: paths must be unique, found {paths}")
+    return result
+
+
+def build_well(images: Any, fmt: Format) -> JSONDict:
+    """The ``well`` dict."""
+    well: JSONDict = {"images": validate_well_images(images)}
+    if not fmt.metadata_is_nested:
+        well["version"] = fmt.version
+    return well
