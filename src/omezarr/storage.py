@@ -13,11 +13,20 @@ from pathlib import Path
 from typing import Any
 
 import zarr
+import zarr.errors
 from zarr.abc.store import Store
 
 from .types import JSONDict
 
-__all__ = ["GroupLike", "group_zarr_format", "open_group", "read_ngff_attrs", "write_ngff_attrs"]
+__all__ = [
+    "GroupLike",
+    "existing_group",
+    "group_zarr_format",
+    "open_group",
+    "read_ngff_attrs",
+    "remove_member",
+    "write_ngff_attrs",
+]
 
 GroupLike = zarr.Group | str | os.PathLike[str] | Store
 """What users may pass where a group is expected."""
@@ -100,3 +109,22 @@ def write_ngff_attrs(
         group.attrs.update({"ome": current})
     else:
         group.attrs.update(current)
+
+
+def existing_group(
+    target: GroupLike, storage_options: Mapping[str, Any] | None = None
+) -> zarr.Group | None:
+    """The group at ``target`` opened for writing if one exists there, else None; creates nothing."""
+    if isinstance(target, zarr.Group):
+        return target
+    try:
+        open_group(target, mode="r", storage_options=storage_options)
+    except (FileNotFoundError, zarr.errors.GroupNotFoundError, KeyError):
+        return None
+    return open_group(target, mode="a", storage_options=storage_options)
+
+
+def remove_member(group: zarr.Group, name: str) -> None:
+    """Delete the array or group ``name`` of ``group`` with all its chunks, if it exists."""
+    if name in group:
+        del group[name]

@@ -7,34 +7,61 @@ metadata that advertises an image is written last.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from typing import Any
+import math
+import sys
+import uuid
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeAlias
 
+import dask
+import numpy as np
 import zarr
 
+from .engine import LevelTarget, Progress, delayed_tasks, memory_budget_from, plan_pyramid, run_plan
 from .format import CurrentFormat, Format, FormatV04, format_from_version
+from .layout import LevelLayout, default_chunks, input_chunks, resolve_layouts
 from .metadata import (
     axis_names,
     build_image_label,
     build_multiscale,
     build_plate,
     build_well,
+    level_transformations,
     valid_axes,
     validate_omero,
 )
-from .storage import GroupLike, group_zarr_format, open_group, read_ngff_attrs, write_ngff_attrs
-from .types import AxesType, JSONDict
+from .scale import Methods, Scaler, level_factors, level_resamplers, level_shapes, resolve_method
+from .storage import (
+    GroupLike,
+    existing_group,
+    group_zarr_format,
+    open_group,
+    read_ngff_attrs,
+    remove_member,
+    write_ngff_attrs,
+)
+from .types import AxesType, JSONDict, StorageOptions
 
 __all__ = [
+    "ArrayLike",
     "add_metadata",
     "check_format",
     "check_group_fmt",
     "get_metadata",
+    "write_image",
     "write_label_metadata",
+    "write_labels",
+    "write_multiscale",
+    "write_multiscale_labels",
     "write_multiscales_metadata",
     "write_plate_metadata",
     "write_well_metadata",
 ]
+
+ArrayLike: TypeAlias = Any
+"""NumPy, dask or zarr arrays, or any object with shape, dtype and ``__getitem__``."""
 
 LOGGER = logging.getLogger("omezarr.writer")
 
@@ -360,3 +387,638 @@ def write_label_metadata(
         label_attrs["version"] = fmt.version
     write_ngff_attrs(label_group, label_attrs, merge_dicts=True)
     write_ngff_attrs(group, _labels_list_attrs(group, name, fmt))
+
+
+# --------------------------------------------------------------------------------------------
+# Pixel writers
+# --------------------------------------------------------------------------------------------
+
+_SUPPORTED_KINDS = "biuf"
+_DEPRECATED_COORDINATE_TRANSFORMATIONS = (
+    "The 'coordinate_transformations' argument is deprecated and will be removed in a future "
+    "version. Please use the `scale` argument to specify the physical pixel size for each "
+    "dimension instead. When `coordinate_transformations` is provided, it takes precedence over "
+    "`scale`, so `scale` is not applied."
+)
+_DEPRECATED_SCALER = (
+    "The 'scaler' argument is deprecated and will be removed in a future version. Please use the "
+    "'scale_factors' and 'method' arguments instead."
+)
+
+
+def _check_source(image: Any, name: str) -> Any:
+    """Refuse inputs without shape, dtype and indexing, or of unsupported dtypes."""
+    if isinstance(image, list | tuple):
+        raise TypeError(
+            f"{name}: expected an array (numpy, dask, zarr or array-like), not a {type(image).__name__}"
+        )
+    shape = getattr(image, "shape", None)
+    dtype = getattr(image, "dtype", None)
+    if shape is None or dtype is None or not hasattr(image, "__getitem__"):
+        raise TypeError(
+            f"{name}: expected an array with shape, dtype and indexing (numpy, dask, zarr), "
+            f"not {type(image).__name__}"
+        )
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{name}: dtype {dtype!r} is not a NumPy dtype") from None
+    if dtype.kind not in _SUPPORTED_KINDS or dtype.itemsize > 8:
+        raise TypeError(
+            f"{name}: dtype {dtype} is not supported; use bool, (u)int8–64 or float16/32/64"
+        )
+    if not 2 <= len(shape) <= 5:
+        raise ValueError(
+            f"{name}: OME-Zarr images have 2 to 5 dimensions, got shape {tuple(shape)}"
+        )
+    if any(int(n) < 1 for n in shape):
+        raise ValueError(f"{name}: every dimension must be at least 1, got shape {tuple(shape)}")
+    return image
+
+
+def _check_writable_format(fmt: Format) -> None:
+    if fmt.version in ("0.1", "0.2", "0.3"):
+        raise DeprecationWarning(
+            f"Writing ome-zarr v{fmt.version} is deprecated and has been removed in version 0.15.0."
+        )
+
+
+def _check_scale(scale: Any, dims: Sequence[str]) -> dict[str, float]:
+    if scale is None:
+        return {}
+    if not isinstance(scale, Mapping):
+        raise TypeError(
+            f"scale: expected a dict of axis name to pixel size, not {type(scale).__name__}"
+        )
+    unknown = [d for d in scale if d not in dims]
+    if unknown:
+        raise ValueError(f"scale: axes {unknown} are not among the axes {list(dims)}")
+    for d, value in scale.items():
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or value <= 0
+        ):
+            raise ValueError(
+                f"scale: the pixel size of axis {d!r} must be a positive number, not {value!r}"
+            )
+    return {d: float(v) for d, v in scale.items()}
+
+
+def _target_format(group: GroupLike, fmt: Any) -> tuple[zarr.Group | None, Format]:
+    """The existing group at ``group`` (None if there is none yet) and the format to write."""
+    fmt = _coerce_format(fmt)
+    existing = existing_group(group)
+    if existing is None:
+        return None, fmt if fmt is not None else CurrentFormat()
+    return existing, check_format(existing, fmt)
+
+
+@dataclass(frozen=True)
+class _FinalWrite:
+    """NGFF attributes to write, in order, once every pixel is written."""
+
+    writes: tuple[tuple[zarr.Group, JSONDict], ...]
+
+    def __call__(self, *done: Any) -> None:
+        for group, attrs in self.writes:
+            write_ngff_attrs(group, attrs)
+
+
+@dataclass
+class _PixelJob:
+    """Everything checked and planned for one multiscale image, before anything is written."""
+
+    sources: list[Any]  # one per level for write_multiscale, else [level 0]
+    fmt: Format
+    dims: tuple[str, ...]
+    shapes: list[tuple[int, ...]]
+    factors: list[tuple[int, ...]]
+    method: Methods
+    layouts: list[LevelLayout]
+    attrs: JSONDict
+    memory_budget: int
+    dtype: np.dtype
+
+
+def _plan_job(
+    sources: list[Any],
+    computed_levels: bool,
+    fmt: Format,
+    scale_factors: Any,
+    method: Methods,
+    axes: AxesType,
+    axes_units: dict[str, str] | None,
+    scale: Any,
+    coordinate_transformations: Any,
+    storage_options: Any,
+    name: str | None,
+    metadata: dict[str, Any],
+    memory_budget: Any,
+    labels: bool,
+) -> _PixelJob:
+    """Check every argument and plan levels, layouts and metadata; writes nothing."""
+    _check_writable_format(fmt)
+    what = "labels" if labels else "image"
+    for i, source in enumerate(sources):
+        _check_source(source, what if not computed_levels else f"pyramid[{i}]")
+    dtype = np.dtype(sources[0].dtype)
+    if labels and fmt.metadata_is_nested and dtype.kind not in "iu":
+        raise TypeError(
+            f"labels: OME-NGFF {fmt.version} label images must have an integer dtype, not {dtype}"
+        )
+    shape0 = tuple(int(n) for n in sources[0].shape)
+    parsed_axes = valid_axes(axes, axes_units, fmt, len(shape0))
+    dims = axis_names(parsed_axes)
+    pixel_sizes = _check_scale(scale, dims)
+    budget = memory_budget_from(memory_budget)
+    if computed_levels:
+        shapes = [tuple(int(n) for n in s.shape) for s in sources]
+        for i, (s, previous) in enumerate(zip(shapes[1:], shapes, strict=False), start=1):
+            if len(s) != len(shape0):
+                raise ValueError(
+                    f"pyramid[{i}]: has {len(s)} dimensions, level 0 has {len(shape0)}"
+                )
+            if any(a > b for a, b in zip(s, previous, strict=True)):
+                raise ValueError(
+                    f"pyramid[{i}]: shape {s} is larger than the previous level's {previous}"
+                )
+            if np.dtype(sources[i].dtype) != dtype:
+                raise TypeError(
+                    f"pyramid[{i}]: dtype {sources[i].dtype} differs from level 0's {dtype}"
+                )
+        factors = [tuple(1 for _ in shape0)] * len(shapes)
+    else:
+        level_factor_list = level_factors(scale_factors, dims)
+        shapes = level_shapes(shape0, level_factor_list, dims)
+        factors = [tuple(1 for _ in shape0), *level_factor_list]
+    chunks0 = input_chunks(sources[0]) or default_chunks(shape0, dims, dtype.itemsize)
+    layouts = resolve_layouts(
+        storage_options, shapes, dims, dtype.itemsize, fmt.zarr_format, chunks0, budget
+    )
+    if coordinate_transformations is not None:
+        warnings.warn(_DEPRECATED_COORDINATE_TRANSFORMATIONS, DeprecationWarning, stacklevel=4)
+        transformations = coordinate_transformations
+        fmt.validate_coordinate_transformations(len(shape0), len(shapes), transformations)
+    else:
+        transformations = level_transformations(shapes, dims, pixel_sizes, fmt)
+    datasets: list[dict] = [{"path": f"s{i}"} for i in range(len(shapes))]
+    if transformations is not None:
+        for dataset, transform in zip(datasets, transformations, strict=True):
+            dataset["coordinateTransformations"] = transform
+    extras = dict(metadata)
+    if not computed_levels:
+        extras.setdefault("type", method.value)
+    n_channels = next((shape0[i] for i, d in enumerate(dims) if d == "c"), None)
+    attrs = _multiscales_attrs(datasets, fmt, parsed_axes, name, extras, n_channels)
+    return _PixelJob(
+        sources=sources,
+        fmt=fmt,
+        dims=dims,
+        shapes=shapes,
+        factors=factors,
+        method=method,
+        layouts=layouts,
+        attrs=attrs,
+        memory_budget=budget,
+        dtype=dtype.newbyteorder("=") if not dtype.isnative else dtype,
+    )
+
+
+def _clear_image(group: zarr.Group, overwrite: bool, what: str) -> None:
+    """Refuse to write over an image unless ``overwrite``; then remove it completely.
+
+    The multiscales metadata goes first, so a crash while replacing never leaves old
+    metadata describing half-written new arrays.
+    """
+    attrs = read_ngff_attrs(group)
+    old = attrs.get("multiscales")
+    level_names = {m for m in group.array_keys() if m.startswith("s") and m[1:].isdigit()}
+    if isinstance(old, list):
+        for multiscale in old:
+            for dataset in (
+                multiscale.get("datasets", []) if isinstance(multiscale, Mapping) else []
+            ):
+                if isinstance(dataset, Mapping) and isinstance(dataset.get("path"), str):
+                    level_names.add(dataset["path"])
+    if old is None and not level_names:
+        return
+    if not overwrite:
+        raise ValueError(
+            f"group: {group.store_path} already holds {what}; pass overwrite=True to replace it"
+        )
+    stale = {k: v for k, v in attrs.items() if k not in ("multiscales", "omero", "image-label")}
+    if group_zarr_format(group) == 3:
+        group.attrs.update({"ome": stale})
+    else:
+        for key in ("multiscales", "omero", "image-label"):
+            if key in group.attrs:
+                del group.attrs[key]
+    for level in sorted(level_names):
+        remove_member(group, level)
+
+
+def _create_level_arrays(group: zarr.Group, job: _PixelJob) -> list[Any]:
+    arrays = []
+    for i, (shape, layout) in enumerate(zip(job.shapes, job.layouts, strict=True)):
+        kwargs: dict[str, Any] = dict(layout.extra)
+        kwargs.setdefault("fill_value", False if job.dtype.kind == "b" else 0)
+        if job.fmt.zarr_format == 3:
+            kwargs["dimension_names"] = list(job.dims)
+            if layout.shards is not None:
+                kwargs["shards"] = layout.shards
+        else:
+            kwargs["chunk_key_encoding"] = job.fmt.chunk_key_encoding
+        arrays.append(
+            group.create_array(
+                name=f"s{i}",
+                shape=shape,
+                dtype=job.dtype,
+                chunks=layout.chunks,
+                compressors=layout.compressors,
+                overwrite=True,
+                **kwargs,
+            )
+        )
+    return arrays
+
+
+def _engine_runs(
+    job: _PixelJob, arrays: list[Any], threads: int | None
+) -> list[tuple[Any, list[LevelTarget], Any]]:
+    """(source, targets, plan) for each engine run: one for a pyramid, one per given level."""
+    if len(job.sources) == 1:
+        resamplers: list[Any] = [None]
+        if len(job.shapes) > 1:
+            resamplers += level_resamplers(job.shapes[0], job.factors[1:], job.method, job.dims)
+        targets = [
+            LevelTarget(array, layout.write_unit, resampler)
+            for array, layout, resampler in zip(arrays, job.layouts, resamplers, strict=True)
+        ]
+        runs = [(job.sources[0], targets, job.factors)]
+    else:
+        runs = [
+            (source, [LevelTarget(array, layout.write_unit, None)], [job.factors[0]])
+            for source, array, layout in zip(job.sources, arrays, job.layouts, strict=True)
+        ]
+    return [
+        (
+            source,
+            targets,
+            plan_pyramid(
+                targets,
+                factors,
+                job.dtype.itemsize,
+                job.memory_budget,
+                input_chunks(source),
+                threads,
+            ),
+        )
+        for source, targets, factors in runs
+    ]
+
+
+def _active_client() -> Any:
+    """The active dask.distributed client, if distributed is in use."""
+    if "distributed" not in sys.modules:
+        return None
+    from distributed import get_client
+
+    try:
+        return get_client()
+    except ValueError:
+        return None
+
+
+def _run_job(
+    job: _PixelJob,
+    arrays: list[Any],
+    final: _FinalWrite,
+    compute: bool | None,
+    progress: Callable[[Progress], None] | None,
+) -> list:
+    """Write every pixel, then the metadata; or return dask.delayed tasks that do so."""
+    client = _active_client()
+    runs = _engine_runs(job, arrays, None)
+    if compute and client is None:
+        for source, targets, plan in runs:
+            run_plan(source, targets, plan, progress)
+        final()
+        return []
+    tasks = [
+        task for source, targets, plan in runs for task in delayed_tasks(source, targets, plan)
+    ]
+    finish = dask.delayed(final, pure=False)(
+        *tasks, dask_key_name=f"omezarr-metadata-{uuid.uuid4().hex}"
+    )
+    if compute:
+        client.compute(finish).result()
+        return []
+    return [finish]
+
+
+def _write_pixels(
+    group: GroupLike,
+    job_args: dict[str, Any],
+    overwrite: bool,
+    compute: bool | None,
+    progress: Callable[[Progress], None] | None,
+    fmt: Any,
+    label: tuple[str, JSONDict | None] | None = None,
+) -> list:
+    """Plan, then create the arrays, write the pixels and finally the metadata."""
+    existing, resolved_fmt = _target_format(group, fmt)
+    job = _plan_job(fmt=resolved_fmt, **job_args)
+    image_label: JSONDict | None = None
+    if label is not None:
+        label_metadata = label[1]
+        label_metadata = dict(label_metadata or {})
+        label_metadata.setdefault("source", {"image": "../../"})
+        colors = label_metadata.pop("colors", None)
+        properties = label_metadata.pop("properties", None)
+        image_label = build_image_label(resolved_fmt, colors, properties, label_metadata)
+    # Every argument is checked: from here on, things are written.
+    root = (
+        existing
+        if existing is not None
+        else open_group(group, mode="a", zarr_format=resolved_fmt.zarr_format)
+    )
+    writes: list[tuple[zarr.Group, JSONDict]] = []
+    if label is None:
+        target = root
+        _clear_image(target, overwrite, "an image")
+        writes.append((target, job.attrs))
+    else:
+        labels_group = root.require_group("labels")
+        target = labels_group.require_group(label[0])
+        _clear_image(target, overwrite, f"a label image named {label[0]!r}")
+        label_attrs = dict(job.attrs)
+        label_attrs["image-label"] = image_label
+        writes.append((target, label_attrs))
+        writes.append((labels_group, _labels_list_attrs(labels_group, label[0], resolved_fmt)))
+    arrays = _create_level_arrays(target, job)
+    return _run_job(job, arrays, _FinalWrite(tuple(writes)), compute, progress)
+
+
+def _scaler_arguments(scaler: Any, dims_for: Callable[[], tuple[str, ...]]) -> tuple[Any, Methods]:
+    warnings.warn(_DEPRECATED_SCALER, DeprecationWarning, stacklevel=3)
+    if not isinstance(scaler, Scaler):
+        raise TypeError(f"scaler: expected an omezarr.scale.Scaler, not {type(scaler).__name__}")
+    return scaler.to_pyramid_arguments(dims_for())
+
+
+def write_image(
+    image: ArrayLike,
+    group: GroupLike,
+    scale_factors: Sequence[int] | Sequence[dict[str, int]] = (2, 4, 8, 16),
+    method: Methods | str | None = Methods.RESIZE,
+    scaler: Scaler | None = None,
+    fmt: Format | None = None,
+    axes: AxesType = None,
+    coordinate_transformations: list[list[dict[str, Any]]] | None = None,
+    storage_options: StorageOptions = None,
+    compute: bool | None = True,
+    scale: dict[str, float] | None = None,
+    axes_units: dict[str, str] | None = None,
+    *,
+    overwrite: bool = False,
+    memory_budget: int | str | None = None,
+    progress: Callable[[Progress], None] | None = None,
+    **metadata: str | JSONDict | list[JSONDict],
+) -> list:
+    """Write an image and its multiscale pyramid as OME-Zarr, in one bounded-memory pass.
+
+    Parameters
+    ----------
+    image : numpy.ndarray, dask.array.Array, zarr.Array or array-like
+        2-D to 5-D pixels (shape, dtype and ``__getitem__``); read region by region, never
+        loaded whole unless it already is.
+    group : zarr.Group, str or os.PathLike
+        The image group, or a path or URL to create it at.
+    scale_factors : list of int or list of dict, default (2, 4, 8, 16)
+        Ints downsample y and x (not z) by each factor relative to level 0; dicts give per-axis
+        factors (missing axes 1). Time and channel axes are never downsampled. ``[]`` writes
+        a single level.
+    method : Methods or str, default Methods.RESIZE
+        ``resize`` (anti-aliased linear), ``nearest``, ``local_mean`` or ``zoom``.
+    scaler : Scaler, optional
+        Deprecated: mapped to ``scale_factors`` and ``method``.
+    fmt : Format, optional
+        The NGFF version; 0.5 (zarr v3) by default, 0.4 (zarr v2) on request.
+    axes : str, list of str or list of dict, optional
+        Axis names or dicts; guessed for 2-D (yx) and 5-D (tczyx) only.
+    coordinate_transformations : list of list of dict, optional
+        Deprecated: explicit transformations per level; takes precedence over ``scale``.
+    storage_options : dict or list of dict, optional
+        ``chunks``, ``shards`` (zarr v3; ``"auto"`` for shards of several chunks up to
+        128 MiB), ``compressor``/``compressors`` and other :func:`zarr.create_array` options,
+        for every level or per level. Default compressor: Blosc zstd level 1 with shuffle;
+        pass ``compressors=zarr.codecs.ZstdCodec(level=0)`` for zarr's default.
+    compute : bool, default True
+        False returns ``[dask.delayed]``: computing it writes every pixel and then the
+        metadata. Under an active ``dask.distributed`` client the work runs on its workers.
+    scale : dict of str to float, optional
+        Physical pixel size per axis at level 0 (missing axes 1.0).
+    axes_units : dict of str to str, optional
+        Units per axis, e.g. ``{"x": "micrometer"}``.
+    overwrite : bool, default False
+        Replace an image already in ``group`` (its levels are removed, no chunk left over);
+        without it, writing over an image raises ValueError.
+    memory_budget : int or str, optional
+        Bytes the write may hold, e.g. ``"512M"``; default ``$OMEZARR_MEMORY_BUDGET`` or
+        256 MiB.
+    progress : callable, optional
+        Called with a :class:`omezarr.engine.Progress` after every region.
+    **metadata
+        ``name``, ``omero``, ``metadata`` and any other multiscales key.
+
+    Returns
+    -------
+    list
+        ``[]`` when computed, else one ``dask.delayed`` object.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For any invalid argument, before anything is written.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> write_image(np.zeros((64, 64), np.uint16), "img.ome.zarr", scale_factors=[2])  # doctest: +SKIP
+    []
+    """
+    if scaler is not None:
+        scale_factors, method = _scaler_arguments(
+            scaler, lambda: axis_names(valid_axes(axes, axes_units, FormatV04(), len(image.shape)))
+        )
+    resolved_method = resolve_method(method, Methods.RESIZE)
+    name = metadata.pop("name", None)
+    job_args = {
+        "sources": [image],
+        "computed_levels": False,
+        "scale_factors": scale_factors,
+        "method": resolved_method,
+        "axes": axes,
+        "axes_units": axes_units,
+        "scale": scale,
+        "coordinate_transformations": coordinate_transformations,
+        "storage_options": storage_options,
+        "name": str(name) if name is not None else None,
+        "metadata": dict(metadata),
+        "memory_budget": memory_budget,
+        "labels": False,
+    }
+    return _write_pixels(group, job_args, overwrite, compute, progress, fmt)
+
+
+def write_multiscale(
+    pyramid: Sequence[ArrayLike],
+    group: GroupLike,
+    fmt: Format | None = None,
+    axes: AxesType = None,
+    coordinate_transformations: list[list[dict[str, Any]]] | None = None,
+    storage_options: StorageOptions = None,
+    name: str | None = None,
+    compute: bool | None = True,
+    scale: dict[str, float] | None = None,
+    axes_units: dict[str, str] | None = None,
+    *,
+    overwrite: bool = False,
+    memory_budget: int | str | None = None,
+    progress: Callable[[Progress], None] | None = None,
+    **metadata: str | JSONDict | list[JSONDict],
+) -> list:
+    """Write a pyramid already computed (largest level first) with its multiscales metadata.
+
+    Parameters are those of :func:`write_image` without downsampling; each level's
+    ``coordinateTransformations`` come from ``scale`` and the level shapes.
+
+    Examples
+    --------
+    >>> write_multiscale([level0, level1], "img.ome.zarr", axes="yx")  # doctest: +SKIP
+    []
+    """
+    if isinstance(pyramid, str) or not isinstance(pyramid, Sequence) or not pyramid:
+        raise TypeError("pyramid: expected a non-empty list of arrays, largest level first")
+    job_args = {
+        "sources": list(pyramid),
+        "computed_levels": True,
+        "scale_factors": None,
+        "method": Methods.NEAREST,
+        "axes": axes,
+        "axes_units": axes_units,
+        "scale": scale,
+        "coordinate_transformations": coordinate_transformations,
+        "storage_options": storage_options,
+        "name": name,
+        "metadata": dict(metadata),
+        "memory_budget": memory_budget,
+        "labels": False,
+    }
+    return _write_pixels(group, job_args, overwrite, compute, progress, fmt)
+
+
+def write_labels(
+    labels: ArrayLike,
+    group: GroupLike,
+    name: str,
+    scaler: Scaler | None = None,
+    scale_factors: Sequence[int] | Sequence[dict[str, int]] = (2, 4, 8, 16),
+    method: Methods | str | None = Methods.NEAREST,
+    fmt: Format | None = None,
+    axes: AxesType = None,
+    coordinate_transformations: list[list[dict[str, Any]]] | None = None,
+    storage_options: StorageOptions = None,
+    label_metadata: JSONDict | None = None,
+    scale: dict[str, float] | None = None,
+    axes_units: dict[str, str] | None = None,
+    compute: bool | None = True,
+    *,
+    overwrite: bool = False,
+    memory_budget: int | str | None = None,
+    progress: Callable[[Progress], None] | None = None,
+    **metadata: JSONDict,
+) -> list:
+    """Write a label image into ``labels/{name}`` with multiscales and image-label metadata.
+
+    Parameters are those of :func:`write_image`, plus ``name`` (the label image's name) and
+    ``label_metadata`` (``colors``, ``properties``, ``source`` …; ``source`` defaults to
+    ``{"image": "../../"}``). The default method is nearest, which never invents label values.
+    The ``labels`` group lists every label image once; other labels are kept.
+
+    Examples
+    --------
+    >>> write_labels(mask, "img.ome.zarr", name="cells", axes="zyx")  # doctest: +SKIP
+    []
+    """
+    if not isinstance(name, str) or not name or "/" in name:
+        raise ValueError(f"name: expected a label name without '/', not {name!r}")
+    if scaler is not None:
+        scale_factors, method = _scaler_arguments(
+            scaler, lambda: axis_names(valid_axes(axes, axes_units, FormatV04(), len(labels.shape)))
+        )
+    job_args = {
+        "sources": [labels],
+        "computed_levels": False,
+        "scale_factors": scale_factors,
+        "method": resolve_method(method, Methods.NEAREST),
+        "axes": axes,
+        "axes_units": axes_units,
+        "scale": scale,
+        "coordinate_transformations": coordinate_transformations,
+        "storage_options": storage_options,
+        "name": name,
+        "metadata": dict(metadata),
+        "memory_budget": memory_budget,
+        "labels": True,
+    }
+    return _write_pixels(group, job_args, overwrite, compute, progress, fmt, (name, label_metadata))
+
+
+def write_multiscale_labels(
+    pyramid: Sequence[ArrayLike],
+    group: GroupLike,
+    name: str,
+    fmt: Format | None = None,
+    axes: AxesType = None,
+    coordinate_transformations: list[list[dict[str, Any]]] | None = None,
+    storage_options: StorageOptions = None,
+    label_metadata: JSONDict | None = None,
+    scale: dict[str, float] | None = None,
+    axes_units: dict[str, str] | None = None,
+    compute: bool | None = True,
+    *,
+    overwrite: bool = False,
+    memory_budget: int | str | None = None,
+    progress: Callable[[Progress], None] | None = None,
+    **metadata: JSONDict,
+) -> list:
+    """Write a computed label pyramid into ``labels/{name}`` with its metadata.
+
+    Examples
+    --------
+    >>> write_multiscale_labels([mask, mask[::2, ::2]], "img.ome.zarr", "cells", axes="yx")  # doctest: +SKIP
+    []
+    """
+    if not isinstance(name, str) or not name or "/" in name:
+        raise ValueError(f"name: expected a label name without '/', not {name!r}")
+    if isinstance(pyramid, str) or not isinstance(pyramid, Sequence) or not pyramid:
+        raise TypeError("pyramid: expected a non-empty list of arrays, largest level first")
+    job_args = {
+        "sources": list(pyramid),
+        "computed_levels": True,
+        "scale_factors": None,
+        "method": Methods.NEAREST,
+        "axes": axes,
+        "axes_units": axes_units,
+        "scale": scale,
+        "coordinate_transformations": coordinate_transformations,
+        "storage_options": storage_options,
+        "name": name,
+        "metadata": dict(metadata),
+        "memory_budget": memory_budget,
+        "labels": True,
+    }
+    return _write_pixels(group, job_args, overwrite, compute, progress, fmt, (name, label_metadata))

@@ -1,0 +1,495 @@
+"""The pyramid write engine: one pass over the input, every level written, memory bounded.
+
+The engine knows arrays, regions and bytes, not NGFF. Given a source (anything with
+``shape``, ``dtype`` and ``__getitem__``), the zarr arrays of every level (already created)
+and one resampler per level, it
+
+* splits level 0 into *tasks*: boxes aligned so that every chunk or shard of every level is
+  owned by exactly one task (tasks never share a chunk or shard, so they may run in any
+  order, in threads, or on ``dask.distributed`` workers);
+* walks each task in *regions* aligned with level 0's chunk/shard grid, reading each region
+  (plus the halo a method needs) once and computing from it every level's pixels that the
+  region owns;
+* writes level 0 straight from the region and gathers coarser levels in per-chunk (or
+  per-shard) buffers that are written, whole, the moment they are complete.
+
+Memory is bounded by the region size, the partly filled buffers of one band of regions and the
+number of tasks running at once, all chosen from ``memory_budget``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+__all__ = [
+    "DEFAULT_MEMORY_BUDGET",
+    "MEMORY_BUDGET_ENV",
+    "LevelTarget",
+    "Progress",
+    "PyramidPlan",
+    "Resampler",
+    "memory_budget_from",
+    "plan_pyramid",
+    "run_plan",
+]
+
+Box = tuple[tuple[int, ...], tuple[int, ...]]
+"""A box as (start, stop) index tuples."""
+
+DEFAULT_MEMORY_BUDGET = 256 * 2**20
+MEMORY_BUDGET_ENV = "OMEZARR_MEMORY_BUDGET"
+
+
+class Resampler(Protocol):
+    """How one pyramid level is computed from level 0 (:class:`omezarr.scale.LevelResampler`)."""
+
+    def owned_outputs(self, region: Sequence[slice]) -> tuple[slice, ...]:
+        """The level's outputs owned by the level-0 ``region``."""
+        ...
+
+    def input_region(self, out_region: Sequence[slice]) -> tuple[slice, ...]:
+        """The level-0 region (halo included) needed to compute ``out_region``."""
+        ...
+
+    def resample(
+        self, block: np.ndarray, block_start: Sequence[int], out_region: Sequence[slice]
+    ) -> np.ndarray:
+        """The outputs ``out_region`` from ``block``, which starts at ``block_start``."""
+        ...
+
+
+def _slices(box: Box) -> tuple[slice, ...]:
+    return tuple(slice(a, b) for a, b in zip(box[0], box[1], strict=True))
+
+
+def _box(region: Sequence[slice]) -> Box:
+    return tuple(int(s.start) for s in region), tuple(int(s.stop) for s in region)
+
+
+@dataclass(frozen=True)
+class LevelTarget:
+    """Where one level goes: its zarr array, the unit written at once, and how it is computed.
+
+    ``write_unit`` is the shard shape for sharded arrays, else the chunk shape. ``resampler``
+    is None for level 0 (a copy of the input).
+    """
+
+    array: Any
+    write_unit: tuple[int, ...]
+    resampler: Resampler | None
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(int(n) for n in self.array.shape)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What has been written so far, passed to the progress callback after each region."""
+
+    regions_done: int
+    regions_total: int
+    bytes_done: int
+    bytes_total: int
+    levels: int
+
+
+@dataclass(frozen=True)
+class PyramidPlan:
+    """The partition of level 0 into tasks and regions."""
+
+    shape: tuple[int, ...]
+    task_shape: tuple[int, ...]
+    region_shape: tuple[int, ...]
+    concurrency: int
+    factors: tuple[tuple[int, ...], ...]
+    itemsize: int
+    levels: int = field(default=1)
+
+    def tasks(self) -> Iterator[Box]:
+        """Every task box, in C order."""
+        yield from _grid(self.shape, self.task_shape, (0,) * len(self.shape), self.shape)
+
+    def regions(self, task: Box) -> Iterator[Box]:
+        """Every region box of ``task``, in C order."""
+        yield from _grid(self.shape, self.region_shape, task[0], task[1])
+
+    @property
+    def n_tasks(self) -> int:
+        return math.prod(-(-n // t) for n, t in zip(self.shape, self.task_shape, strict=True))
+
+    @property
+    def n_regions(self) -> int:
+        # Regions tile each task; tasks are multiples of regions except at the array's end.
+        return sum(1 for task in self.tasks() for _ in self.regions(task))
+
+
+def memory_budget_from(value: int | str | None) -> int:
+    """The memory budget in bytes from an argument, the environment, or the default.
+
+    Accepts ints (bytes) and strings such as ``"512M"``, ``"2G"`` or ``"1.5GiB"``.
+    """
+    if value is None:
+        value = os.environ.get(MEMORY_BUDGET_ENV)
+        if value is None:
+            return DEFAULT_MEMORY_BUDGET
+    if isinstance(value, bool):
+        raise TypeError("memory_budget: expected bytes as an int or a string such as '512M'")
+    if isinstance(value, int):
+        budget = value
+    elif isinstance(value, str):
+        text = value.strip().upper().removesuffix("IB").removesuffix("B")
+        units = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+        scale = units.get(text[-1:], 1)
+        number = text[:-1] if text[-1:] in units else text
+        try:
+            budget = int(float(number) * scale)
+        except ValueError:
+            raise ValueError(
+                f"memory_budget: cannot read {value!r}; use bytes or e.g. '512M', '2G'"
+            ) from None
+    else:
+        raise TypeError(
+            f"memory_budget: expected an int or a string such as '512M', not {type(value).__name__}"
+        )
+    if budget < 16 * 2**20:
+        raise ValueError(f"memory_budget: at least 16 MiB is needed, got {budget} bytes")
+    return budget
+
+
+def _grid(
+    shape: Sequence[int], step: Sequence[int], start: Sequence[int], stop: Sequence[int]
+) -> Iterator[Box]:
+    """Boxes of size ``step`` tiling [start, stop), clipped at ``stop``; C order."""
+    ranges = [range(a, b, s) for a, b, s in zip(start, stop, step, strict=True)]
+    for corner in np.ndindex(*(len(r) for r in ranges)):
+        lo = tuple(r[i] for r, i in zip(ranges, corner, strict=True))
+        hi = tuple(min(a + s, b) for a, s, b in zip(lo, step, stop, strict=True))
+        yield lo, hi
+
+
+def plan_pyramid(
+    targets: Sequence[LevelTarget],
+    factors: Sequence[Sequence[int]],
+    itemsize: int,
+    memory_budget: int,
+    source_chunks: Sequence[int] | None = None,
+    threads: int | None = None,
+) -> PyramidPlan:
+    """Choose task and region shapes for writing ``targets`` within ``memory_budget``.
+
+    Parameters
+    ----------
+    targets : sequence of LevelTarget
+        Level 0 first.
+    factors : sequence of sequence of int
+        Each level's integer downsampling factors relative to level 0 (level 0: all 1).
+    itemsize : int
+        Bytes per pixel.
+    memory_budget : int
+        Bytes the write may hold at once (approximately; buffers and encodings included).
+    source_chunks : sequence of int, optional
+        The input's chunk shape, if it is chunked, so regions read whole input chunks.
+    threads : int, optional
+        Upper bound on concurrent tasks; defaults to the number of CPUs.
+    """
+    shape = targets[0].shape
+    ndim = len(shape)
+    # A task must own whole write units on every level: lcm of each unit's level-0 footprint.
+    task = list(targets[0].write_unit)
+    for target, level_factors in zip(targets, factors, strict=True):
+        for axis in range(ndim):
+            task[axis] = math.lcm(task[axis], target.write_unit[axis] * level_factors[axis])
+    task = [min(t, n) if t < n else n for t, n in zip(task, shape, strict=True)]
+    task = [max(1, t) for t in task]
+
+    # Regions: whole level-0 write units, grown (inside a task) to amortise per-call costs.
+    region = [max(1, u) for u in targets[0].write_unit]
+    if source_chunks is not None:
+        # Prefer regions that are whole input chunks too, when the chunk nests in the task.
+        for axis in range(ndim):
+            candidate = math.lcm(region[axis], max(1, int(source_chunks[axis])))
+            if candidate <= task[axis]:
+                region[axis] = candidate
+    region = [min(r, t) for r, t in zip(region, task, strict=True)]
+    workers = max(1, threads if threads is not None else (os.cpu_count() or 1))
+    region_target = max(4 * 2**20, min(32 * 2**20, memory_budget // (6 * workers)))
+    for axis in reversed(range(ndim)):
+        while True:
+            grown = region[axis] * 2
+            if grown > task[axis] or math.prod(region) * itemsize * 2 > region_target:
+                break
+            if task[axis] % grown:
+                break
+            region[axis] = grown
+    # Every running task holds a region (plus halo and a float copy) and its level buffers.
+    per_task = 4 * math.prod(region) * itemsize + _buffer_bound(targets, task, itemsize)
+    concurrency = max(1, min(workers, memory_budget // max(1, per_task)))
+    return PyramidPlan(
+        shape=shape,
+        task_shape=tuple(task),
+        region_shape=tuple(region),
+        concurrency=concurrency,
+        factors=tuple(tuple(f) for f in factors),
+        itemsize=itemsize,
+        levels=len(targets),
+    )
+
+
+def _buffer_bound(targets: Sequence[LevelTarget], task: Sequence[int], itemsize: int) -> int:
+    """Bytes of the partly filled write units a task may hold: one band per level."""
+    total = 0
+    for target in targets[1:]:
+        unit = [min(u, n) for u, n in zip(target.write_unit, target.shape, strict=True)]
+        band = list(unit)
+        # A band spans the whole task along the last axes that the region walk sweeps.
+        band[-1] = min(target.shape[-1], max(unit[-1], task[-1]))
+        if len(band) > 1:
+            band[-2] = min(target.shape[-2], max(unit[-2], task[-2] if len(task) > 1 else 1))
+        total += math.prod(band) * itemsize
+    return total
+
+
+class _UnitBuffers:
+    """Partly computed write units of one level inside one task, written when complete."""
+
+    def __init__(self, target: LevelTarget, dtype: np.dtype) -> None:
+        self.target = target
+        self.dtype = dtype
+        self.units: dict[tuple[int, ...], tuple[np.ndarray, list[int]]] = {}
+
+    def add(self, out_start: Sequence[int], data: np.ndarray) -> int:
+        """Place ``data`` (at ``out_start``); write and free completed units; return bytes written."""
+        shape = self.target.shape
+        unit = self.target.write_unit
+        stop = tuple(s + n for s, n in zip(out_start, data.shape, strict=True))
+        first = tuple(s // u for s, u in zip(out_start, unit, strict=True))
+        last = tuple((e - 1) // u for e, u in zip(stop, unit, strict=True))
+        written = 0
+        for index in np.ndindex(*(b - a + 1 for a, b in zip(first, last, strict=True))):
+            key = tuple(a + i for a, i in zip(first, index, strict=True))
+            u_lo = tuple(k * u for k, u in zip(key, unit, strict=True))
+            u_hi = tuple(min(lo + u, n) for lo, u, n in zip(u_lo, unit, shape, strict=True))
+            lo = tuple(max(a, b) for a, b in zip(u_lo, out_start, strict=True))
+            hi = tuple(min(a, b) for a, b in zip(u_hi, stop, strict=True))
+            piece = data[
+                tuple(slice(a - s, b - s) for a, b, s in zip(lo, hi, out_start, strict=True))
+            ]
+            full = all(a == ua and b == ub for a, b, ua, ub in zip(lo, hi, u_lo, u_hi, strict=True))
+            if full:
+                self.target.array[tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))] = piece
+                written += piece.nbytes
+                continue
+            entry = self.units.get(key)
+            if entry is None:
+                buffer = np.empty(
+                    tuple(b - a for a, b in zip(u_lo, u_hi, strict=True)), dtype=self.dtype
+                )
+                entry = (buffer, [0])
+                self.units[key] = entry
+            buffer, filled = entry
+            buffer[tuple(slice(a - ul, b - ul) for a, b, ul in zip(lo, hi, u_lo, strict=True))] = (
+                piece
+            )
+            filled[0] += piece.size
+            if filled[0] == buffer.size:
+                self.target.array[tuple(slice(a, b) for a, b in zip(u_lo, u_hi, strict=True))] = (
+                    buffer
+                )
+                written += buffer.nbytes
+                del self.units[key]
+        return written
+
+
+def _read(source: Any, box: Box) -> np.ndarray:
+    """Pixels of ``source`` in ``box`` as a native-endian NumPy array."""
+    block = source[_slices(box)]
+    if hasattr(block, "compute") and not isinstance(block, np.ndarray):
+        import dask
+
+        # Regions are already read in parallel by the engine's threads.
+        with dask.config.set(scheduler="synchronous"):
+            block = block.compute()
+    block = np.asarray(block)
+    if not block.dtype.isnative:
+        block = block.astype(block.dtype.newbyteorder("="))
+    return block
+
+
+def _union(boxes: Sequence[Box]) -> Box:
+    lo = tuple(min(b[0][i] for b in boxes) for i in range(len(boxes[0][0])))
+    hi = tuple(max(b[1][i] for b in boxes) for i in range(len(boxes[0][0])))
+    return lo, hi
+
+
+def _is_empty(box: Box) -> bool:
+    return any(b <= a for a, b in zip(box[0], box[1], strict=True))
+
+
+def run_task(
+    source: Any,
+    targets: Sequence[LevelTarget],
+    plan: PyramidPlan,
+    task: Box,
+    on_region: Callable[[int], None] | None = None,
+) -> int:
+    """Compute and write everything ``task`` owns; return the bytes written.
+
+    ``on_region`` is called with the bytes written after each region.
+    """
+    dtype = np.dtype(
+        getattr(source, "dtype", None) or np.asarray(source[(slice(0, 1),) * len(plan.shape)]).dtype
+    )
+    dtype = dtype.newbyteorder("=") if not dtype.isnative else dtype
+    buffers = [_UnitBuffers(t, dtype) for t in targets[1:]]
+    total = 0
+    for region in plan.regions(task):
+        needs: list[Box] = [region]
+        owned: list[Box] = []
+        for target in targets[1:]:
+            assert target.resampler is not None
+            out = _box(target.resampler.owned_outputs(_slices(region)))
+            owned.append(out)
+            if not _is_empty(out):
+                needs.append(_box(target.resampler.input_region(_slices(out))))
+        read_box = _union(needs)
+        block = _read(source, read_box)
+        offset = read_box[0]
+        level0 = block[
+            tuple(slice(a - o, b - o) for a, b, o in zip(region[0], region[1], offset, strict=True))
+        ]
+        targets[0].array[_slices(region)] = level0
+        written = level0.nbytes
+        for target, out, level_buffers in zip(targets[1:], owned, buffers, strict=True):
+            if _is_empty(out):
+                continue
+            assert target.resampler is not None
+            pixels = target.resampler.resample(block, offset, _slices(out))
+            written += level_buffers.add(out[0], pixels)
+        total += written
+        if on_region is not None:
+            on_region(written)
+    leftover = [b for b in buffers if b.units]
+    if leftover:  # pragma: no cover - a planning bug, never user input
+        raise RuntimeError(
+            f"internal error: task {task} left {sum(len(b.units) for b in leftover)} units unwritten"
+        )
+    return total
+
+
+def run_plan(
+    source: Any,
+    targets: Sequence[LevelTarget],
+    plan: PyramidPlan,
+    progress: Callable[[Progress], None] | None = None,
+) -> int:
+    """Run every task of ``plan`` in threads, at most ``plan.concurrency`` at once.
+
+    Returns the bytes written (uncompressed). The first failure stops scheduling new tasks
+    and is raised once running tasks have finished.
+    """
+    bytes_total = sum(math.prod(t.shape) for t in targets) * plan.itemsize
+    regions_total = plan.n_regions
+    lock = threading.Lock()
+    state = {"regions": 0, "bytes": 0}
+
+    def on_region(written: int) -> None:
+        with lock:
+            state["regions"] += 1
+            state["bytes"] += written
+            snapshot = Progress(
+                state["regions"], regions_total, state["bytes"], bytes_total, len(targets)
+            )
+        if progress is not None:
+            progress(snapshot)
+
+    tasks = iter(plan.tasks())
+    written = 0
+    with ThreadPoolExecutor(max_workers=plan.concurrency, thread_name_prefix="omezarr") as pool:
+        running: set[Future[int]] = set()
+        failure: BaseException | None = None
+        while True:
+            while failure is None and len(running) < plan.concurrency:
+                task = next(tasks, None)
+                if task is None:
+                    break
+                running.add(pool.submit(run_task, source, targets, plan, task, on_region))
+            if not running:
+                break
+            done, running = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                error = future.exception()
+                if error is not None and failure is None:
+                    failure = error
+                elif error is None:
+                    written += future.result()
+        if failure is not None:
+            raise failure
+    return written
+
+
+class _OffsetBlock:
+    """A block of the source standing in for the whole source inside one task."""
+
+    def __init__(self, block: np.ndarray, offset: Sequence[int], shape: Sequence[int]) -> None:
+        self.block = block
+        self.offset = tuple(offset)
+        self.shape = tuple(shape)
+        self.dtype = block.dtype
+
+    def __getitem__(self, index: tuple[slice, ...]) -> np.ndarray:
+        shifted = tuple(
+            slice(s.start - o, s.stop - o) for s, o in zip(index, self.offset, strict=True)
+        )
+        return self.block[shifted]
+
+
+def _task_read_box(targets: Sequence[LevelTarget], task: Box) -> Box:
+    needs = [task]
+    for target in targets[1:]:
+        assert target.resampler is not None
+        out = _box(target.resampler.owned_outputs(_slices(task)))
+        if not _is_empty(out):
+            needs.append(_box(target.resampler.input_region(_slices(out))))
+    return _union(needs)
+
+
+def _run_task_on_block(
+    block: Any, offset: Sequence[int], targets: Sequence[LevelTarget], plan: PyramidPlan, task: Box
+) -> int:
+    source = _OffsetBlock(np.asarray(block), offset, plan.shape)
+    return run_task(source, targets, plan, task)
+
+
+def delayed_tasks(source: Any, targets: Sequence[LevelTarget], plan: PyramidPlan) -> list[Any]:
+    """One ``dask.delayed`` per task, for ``compute=False`` and ``dask.distributed``.
+
+    Each task receives its part of the source (plus halo) as a dask dependency, so the
+    source is read where the task runs; zarr sources are passed as they are and read lazily.
+    """
+    import dask
+    import dask.array as da
+
+    if _is_zarr_array(source):
+        run = dask.delayed(run_task, pure=False)
+        return [run(source, targets, plan, task) for task in plan.tasks()]
+    lazy = source if isinstance(source, da.Array) else da.from_array(source, chunks=plan.task_shape)
+    run_block = dask.delayed(_run_task_on_block, pure=False)
+    tasks = []
+    for task in plan.tasks():
+        read_box = _task_read_box(targets, task)
+        tasks.append(run_block(lazy[_slices(read_box)], read_box[0], targets, plan, task))
+    return tasks
+
+
+def _is_zarr_array(source: Any) -> bool:
+    module = type(source).__module__
+    return module.startswith("zarr.") and hasattr(source, "store")

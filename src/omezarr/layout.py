@@ -1,0 +1,238 @@
+"""Array layout of each pyramid level: chunks, shards, compressors and other zarr options.
+
+Pure planning from ``storage_options`` and the input; nothing is created here. Every refusal is
+a ValueError or TypeError naming ``storage_options`` and the level, raised before any write.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import zarr
+
+from .codecs import compressors_for
+from .types import StorageOptions
+
+__all__ = [
+    "DEFAULT_CHUNK_BYTES",
+    "LevelLayout",
+    "default_chunks",
+    "input_chunks",
+    "resolve_layouts",
+]
+
+DEFAULT_CHUNK_BYTES = 2 * 2**20
+"""Target size of a default chunk: 1024 × 1024 uint16 planes, good for viewers and codecs."""
+
+AUTO_SHARD_MAX_BYTES = 128 * 2**20
+"""Upper bound of a shard chosen by ``shards="auto"`` (further capped by the memory budget)."""
+
+_SET_BY_WRITER = {
+    "shape",
+    "dtype",
+    "name",
+    "chunk_key_encoding",
+    "dimension_names",
+    "overwrite",
+    "zarr_format",
+}
+_CREATE_ARRAY_OPTIONS = (
+    set(inspect.signature(zarr.create_array).parameters) - {"store", "data"} - _SET_BY_WRITER
+)
+
+
+@dataclass(frozen=True)
+class LevelLayout:
+    """How one level is stored."""
+
+    chunks: tuple[int, ...]
+    shards: tuple[int, ...] | None
+    compressors: list[Any] | None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def write_unit(self) -> tuple[int, ...]:
+        """What is written at once: a shard if sharded, else a chunk."""
+        return self.shards if self.shards is not None else self.chunks
+
+
+def input_chunks(image: Any) -> tuple[int, ...] | None:
+    """The chunk shape of a chunked input (dask or zarr array), else None."""
+    chunksize = getattr(image, "chunksize", None)
+    if isinstance(chunksize, tuple) and all(isinstance(c, int) for c in chunksize):
+        return tuple(int(c) for c in chunksize)
+    chunks = getattr(image, "chunks", None)
+    if isinstance(chunks, tuple) and chunks and all(isinstance(c, int) for c in chunks):
+        return tuple(int(c) for c in chunks)
+    return None
+
+
+def default_chunks(shape: Sequence[int], dims: Sequence[str], itemsize: int) -> tuple[int, ...]:
+    """omezarr's default chunks: y/x up to 1024, z grown to ~2 MiB, other axes 1.
+
+    Examples
+    --------
+    >>> default_chunks((2, 40, 2048, 2048), "czyx", 2)
+    (1, 1, 1024, 1024)
+    >>> default_chunks((100, 256, 256), "zyx", 2)
+    (16, 256, 256)
+    """
+    chunks = [1] * len(shape)
+    for axis, name in enumerate(dims):
+        if name in ("y", "x"):
+            chunks[axis] = max(1, min(int(shape[axis]), 1024))
+    plane = math.prod(chunks) * itemsize
+    for axis, name in enumerate(dims):
+        if name == "z":
+            chunks[axis] = max(1, min(int(shape[axis]), DEFAULT_CHUNK_BYTES // max(1, plane)))
+    return tuple(chunks)
+
+
+def _retuple(value: int | Sequence[int], shape: Sequence[int]) -> tuple[int, ...]:
+    """Expand chunks to the array's rank: an int for every axis; a short tuple right-aligned."""
+    if isinstance(value, int):
+        return (value,) * len(shape)
+    value = tuple(value)
+    missing = len(shape) - len(value)
+    return (*tuple(shape[:missing]), *value) if missing > 0 else value
+
+
+def _shape_option(value: Any, shape: Sequence[int], key: str, where: str) -> tuple[int, ...]:
+    if isinstance(value, bool) or not (isinstance(value, (int, Sequence))):
+        raise TypeError(f"{where}: {key} must be an int or a tuple of ints, not {value!r}")
+    if isinstance(value, Sequence) and not all(
+        isinstance(v, int) and not isinstance(v, bool) for v in value
+    ):
+        raise TypeError(f"{where}: {key} must be an int or a tuple of ints, not {value!r}")
+    result = _retuple(value, shape)
+    if len(result) != len(shape):
+        raise ValueError(
+            f"{where}: {key} {result} has more entries than the {len(shape)} dimensions"
+        )
+    if any(v < 1 for v in result):
+        raise ValueError(f"{where}: {key} must be positive, got {result}")
+    return tuple(
+        min(v, max(1, n)) if key == "chunks" else v for v, n in zip(result, shape, strict=True)
+    )
+
+
+def _auto_shards(
+    chunks: tuple[int, ...], shape: Sequence[int], itemsize: int, limit: int
+) -> tuple[int, ...]:
+    """Several chunks per shard, at most ``limit`` bytes, never beyond the array (rounded up)."""
+    shards = list(chunks)
+    grew = True
+    while grew:
+        grew = False
+        for axis in reversed(range(len(shards))):
+            bigger = shards[axis] * 2
+            if shards[axis] >= shape[axis] or math.prod(shards) * 2 * itemsize > limit:
+                continue
+            shards[axis] = bigger
+            grew = True
+    # Trim to a multiple of chunks that still covers the axis.
+    return tuple(min(s, -(-n // c) * c) for s, c, n in zip(shards, chunks, shape, strict=True))
+
+
+def resolve_layouts(
+    storage_options: StorageOptions,
+    shapes: Sequence[Sequence[int]],
+    dims: Sequence[str],
+    itemsize: int,
+    zarr_format: int,
+    level0_chunks: Sequence[int],
+    memory_budget: int,
+) -> list[LevelLayout]:
+    """One :class:`LevelLayout` per level from the user's ``storage_options``.
+
+    Parameters
+    ----------
+    storage_options : dict, list of dict or None
+        ``chunks`` (int or tuple, right-aligned; ``"auto"`` warns and uses ``level0_chunks``),
+        ``shards`` (zarr v3 only; tuple, int or ``"auto"``), ``compressor``/``compressors``
+        (None for no compression), and any other :func:`zarr.create_array` option. A list
+        gives one dict per level.
+    shapes : sequence of tuple
+        Level shapes, level 0 first.
+    dims : sequence of str
+        Axis names.
+    itemsize : int
+        Bytes per pixel.
+    zarr_format : int
+        2 or 3.
+    level0_chunks : sequence of int
+        Chunks to use where none are given (the input's chunking or omezarr's default),
+        clipped to each level's shape.
+    memory_budget : int
+        Bytes; ``shards="auto"`` stays within a quarter of it.
+    """
+    n_levels = len(shapes)
+    if storage_options is None:
+        per_level: list[Mapping[str, Any]] = [{}] * n_levels
+    elif isinstance(storage_options, Mapping):
+        per_level = [storage_options] * n_levels
+    elif isinstance(storage_options, list | tuple):
+        if len(storage_options) != n_levels:
+            raise ValueError(
+                f"storage_options: a list needs one dict per level ({n_levels} levels), got {len(storage_options)}"
+            )
+        per_level = list(storage_options)
+    else:
+        raise TypeError(
+            f"storage_options: expected a dict or a list of dicts, not {type(storage_options).__name__}"
+        )
+    layouts = []
+    for level, (options, shape) in enumerate(zip(per_level, shapes, strict=True)):
+        where = f"storage_options (level {level})"
+        if not isinstance(options, Mapping):
+            raise TypeError(f"{where}: expected a dict, not {type(options).__name__}")
+        options = dict(options)
+        unknown = sorted(set(options) - _CREATE_ARRAY_OPTIONS - {"compressor", "chunks", "shards"})
+        if unknown:
+            raise ValueError(f"{where}: unknown zarr array options {unknown}")
+        chunks_opt = options.pop("chunks", None)
+        if chunks_opt == "auto":
+            warnings.warn(
+                "Setting `chunks` to `auto` is not allowed. Defaulting to the chunksize of the input: "
+                f"{tuple(level0_chunks)}.",
+                UserWarning,
+                stacklevel=4,
+            )
+            chunks_opt = None
+        if chunks_opt is None:
+            chunks = tuple(
+                max(1, min(int(c), max(1, n))) for c, n in zip(level0_chunks, shape, strict=True)
+            )
+        else:
+            chunks = _shape_option(chunks_opt, shape, "chunks", where)
+        shards_opt = options.pop("shards", None)
+        shards = None
+        if shards_opt is not None:
+            if zarr_format != 3:
+                raise ValueError(
+                    f"{where}: shards need zarr v3 (OME-NGFF 0.5); this is zarr v{zarr_format}"
+                )
+            if shards_opt == "auto":
+                limit = min(AUTO_SHARD_MAX_BYTES, memory_budget // 4)
+                shards = _auto_shards(chunks, shape, itemsize, limit)
+            else:
+                shards = _shape_option(shards_opt, shape, "shards", where)
+            bad = [(s, c) for s, c in zip(shards, chunks, strict=True) if s % c]
+            if bad:
+                raise ValueError(f"{where}: shards {shards} must be divisible by chunks {chunks}")
+        if "compressor" in options and "compressors" in options:
+            raise ValueError(f"{where}: give compressor or compressors, not both")
+        compressor_value = options.pop("compressor", options.pop("compressors", "default"))
+        try:
+            compressors = compressors_for(compressor_value, zarr_format)
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"{where}: {error}") from None
+        layouts.append(
+            LevelLayout(chunks=chunks, shards=shards, compressors=compressors, extra=options)
+        )
+    return layouts
