@@ -659,6 +659,19 @@ def test_bioformats2raw_plate_opens_as_plate(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------------------------
 
 
+def test_file_url_and_zarr_store_targets_open_the_same_image(tmp_path: Path) -> None:
+    arrays = pyramid((2, 8, 8))
+    make_group(tmp_path / "img.zarr", v04_image_attributes(), arrays)
+
+    from_url = open_image(f"file://{tmp_path}/img.zarr", storage_options={})
+    from_store = open_ome_zarr(zarr.storage.LocalStore(tmp_path / "img.zarr", read_only=True))
+
+    assert isinstance(from_store, Image)
+    assert from_url.dims == from_store.dims == ("c", "y", "x")
+    assert np.array_equal(from_url.levels[1].compute(), arrays["1"])
+    assert np.array_equal(from_store.levels[0].compute(), arrays["0"])
+
+
 def test_missing_path_raises_file_not_found(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match=r"nowhere\.zarr"):
         open_ome_zarr(tmp_path / "nowhere.zarr")

@@ -25,13 +25,14 @@ import os
 import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any
 
 import dask.array as da
 import zarr
 from zarr.abc.store import Store
 
 from omezarr.format import Format, format_from_version
+from omezarr.storage import GroupLike, group_zarr_format, open_group, read_ngff_attrs
 from omezarr.types import JSONDict
 
 __all__ = [
@@ -41,7 +42,6 @@ __all__ = [
     "Labels",
     "Plate",
     "PlateWell",
-    "Target",
     "Well",
     "WellImage",
     "open_bioformats2raw",
@@ -54,9 +54,6 @@ __all__ = [
 ]
 
 LOGGER = logging.getLogger("omezarr.reader")
-
-Target: TypeAlias = str | os.PathLike[str] | zarr.Group | Store
-"""What the ``open_*`` functions accept: a local path or URL, a zarr group or a zarr store."""
 
 _IMPLIED_AXES = ("t", "c", "z", "y", "x")
 """Axis names of 0.1 and 0.2 images, which carry no ``axes`` of their own."""
@@ -462,7 +459,9 @@ class Bioformats2Raw:
 # --------------------------------------------------------------------------------------------
 
 
-def open_image(target: Target, *, multiscale: int = 0) -> Image:
+def open_image(
+    target: GroupLike, *, multiscale: int = 0, storage_options: Mapping[str, Any] | None = None
+) -> Image:
     """Open a multiscale image lazily.
 
     Parameters
@@ -471,6 +470,9 @@ def open_image(target: Target, *, multiscale: int = 0) -> Image:
         The image group: a local path, a URL zarr can open, or an opened group.
     multiscale : int, default 0
         Which entry of ``multiscales`` to read, when there are several.
+    storage_options : dict, optional
+        Passed to fsspec when ``target`` is a remote URL (credentials, ``endpoint_url``, ...).
+        Every ``open_*`` function takes it.
 
     Returns
     -------
@@ -492,10 +494,12 @@ def open_image(target: Target, *, multiscale: int = 0) -> Image:
     >>> image.scales[0], image.units  # doctest: +SKIP
     ((1.0, 0.5, 0.5), {'y': 'micrometer', 'x': 'micrometer'})
     """
-    return _read_image(_open_group(target), multiscale)
+    return _read_image(_open_group(target, storage_options), multiscale)
 
 
-def open_label(target: Target, *, multiscale: int = 0) -> LabelImage:
+def open_label(
+    target: GroupLike, *, multiscale: int = 0, storage_options: Mapping[str, Any] | None = None
+) -> LabelImage:
     """Open a label image (a multiscale image with ``image-label`` metadata) lazily.
 
     Raises
@@ -511,13 +515,13 @@ def open_label(target: Target, *, multiscale: int = 0) -> LabelImage:
     >>> label.colors[1]  # doctest: +SKIP
     (255, 0, 0, 255)
     """
-    group, _ = _ngff_node(target, "image-label", "label image")
+    group, _ = _ngff_node(target, "image-label", "label image", storage_options)
     image = _read_image(group, multiscale)
     assert isinstance(image, LabelImage)
     return image
 
 
-def open_labels(target: Target) -> Labels:
+def open_labels(target: GroupLike, *, storage_options: Mapping[str, Any] | None = None) -> Labels:
     """Open a ``labels`` group: the list of label images beside an image.
 
     Raises
@@ -532,7 +536,7 @@ def open_labels(target: Target) -> Labels:
     >>> open_labels("image.ome.zarr/labels").names  # doctest: +SKIP
     ['cells', 'nuclei']
     """
-    group, attributes = _ngff_node(target, "labels", "labels group")
+    group, attributes = _ngff_node(target, "labels", "labels group", storage_options)
     names = attributes["labels"]
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise ValueError(f"{_location(group)}: 'labels' must be a list of names, got {names!r}")
@@ -540,7 +544,7 @@ def open_labels(target: Target) -> Labels:
     return Labels(names=list(names), version=str(version) if version else None, group=group)
 
 
-def open_plate(target: Target) -> Plate:
+def open_plate(target: GroupLike, *, storage_options: Mapping[str, Any] | None = None) -> Plate:
     """Open a high-content-screening plate.
 
     Raises
@@ -557,7 +561,7 @@ def open_plate(target: Target) -> Plate:
     (['A', 'B'], ['1', '2', '3'])
     >>> plate.well("A/1").image(0).levels[0]  # doctest: +SKIP
     """
-    group, plate, fmt, where = _versioned_document(target, "plate", "plate")
+    group, plate, fmt, where = _versioned_document(target, "plate", "plate", storage_options)
     rows = _names(plate.get("rows"), f"{where}.rows")
     columns = _names(plate.get("columns"), f"{where}.columns")
     entries = _require(plate.get("wells"), list, f"{where}.wells")
@@ -585,7 +589,7 @@ def open_plate(target: Target) -> Plate:
     )
 
 
-def open_well(target: Target) -> Well:
+def open_well(target: GroupLike, *, storage_options: Mapping[str, Any] | None = None) -> Well:
     """Open a well of a plate: the list of its fields of view.
 
     Raises
@@ -601,7 +605,7 @@ def open_well(target: Target) -> Well:
     >>> [(image.path, image.acquisition) for image in well.images]  # doctest: +SKIP
     [('0', 0), ('1', 0)]
     """
-    group, well, fmt, where = _versioned_document(target, "well", "well")
+    group, well, fmt, where = _versioned_document(target, "well", "well", storage_options)
     entries = _require(well.get("images"), list, f"{where}.images")
     images = []
     for i, entry in enumerate(entries):
@@ -615,7 +619,9 @@ def open_well(target: Target) -> Well:
     return Well(images=images, version=fmt.version, metadata=well, group=group)
 
 
-def open_bioformats2raw(target: Target) -> Bioformats2Raw:
+def open_bioformats2raw(
+    target: GroupLike, *, storage_options: Mapping[str, Any] | None = None
+) -> Bioformats2Raw:
     """Open a bioformats2raw collection of image series.
 
     Raises
@@ -631,7 +637,9 @@ def open_bioformats2raw(target: Target) -> Bioformats2Raw:
     >>> collection.image(1).dims  # doctest: +SKIP
     ('t', 'c', 'z', 'y', 'x')
     """
-    group, attributes = _ngff_node(target, _BF2RAW_KEY, "bioformats2raw collection")
+    group, attributes = _ngff_node(
+        target, _BF2RAW_KEY, "bioformats2raw collection", storage_options
+    )
     layout = attributes[_BF2RAW_KEY]
     if not _is_int(layout):
         raise ValueError(f"{_location(group)}: {_BF2RAW_KEY!r} must be an integer, got {layout!r}")
@@ -644,7 +652,9 @@ def open_bioformats2raw(target: Target) -> Bioformats2Raw:
     )
 
 
-def open_ome_zarr(target: Target) -> Image | Labels | Plate | Well | Bioformats2Raw:
+def open_ome_zarr(
+    target: GroupLike, *, storage_options: Mapping[str, Any] | None = None
+) -> Image | Labels | Plate | Well | Bioformats2Raw:
     """Open whatever OME-Zarr node ``target`` is, detected from its metadata.
 
     Plates come first (a bioformats2raw plate is a :class:`Plate`), then wells, images
@@ -664,8 +674,8 @@ def open_ome_zarr(target: Target) -> Image | Labels | Plate | Well | Bioformats2
     >>> type(node).__name__  # doctest: +SKIP
     'Plate'
     """
-    group = _open_group(target)
-    attributes = _ngff_attributes(group)
+    group = _open_group(target, storage_options)
+    attributes = read_ngff_attrs(group)
     if "plate" in attributes:
         return open_plate(group)
     if "well" in attributes:
@@ -684,7 +694,7 @@ def open_ome_zarr(target: Target) -> Image | Labels | Plate | Well | Bioformats2
 # --------------------------------------------------------------------------------------------
 
 
-def _open_group(target: Target) -> zarr.Group:
+def _open_group(target: GroupLike, storage_options: Mapping[str, Any] | None) -> zarr.Group:
     """Open ``target`` read-only as a zarr group (v2 or v3, detected)."""
     if isinstance(target, zarr.Group):
         return target
@@ -699,7 +709,7 @@ def _open_group(target: Target) -> zarr.Group:
         if not os.path.exists(path):
             raise FileNotFoundError(f"target: {path!r} does not exist")
     try:
-        return zarr.open_group(target, mode="r")
+        return open_group(target, mode="r", storage_options=storage_options)
     except zarr.errors.ContainsArrayError:
         raise ValueError(f"target: {target} is a zarr array, not an OME-Zarr group") from None
     except zarr.errors.GroupNotFoundError:
@@ -722,9 +732,7 @@ def _holds_array(target: str | os.PathLike[str] | Store) -> bool:
 def _open_group_at(anchor: zarr.Group, path: str) -> zarr.Group:
     """Open the group at ``path`` from the root of ``anchor``'s store."""
     try:
-        return zarr.open_group(
-            store=anchor.store, path=path, mode="r", zarr_format=anchor.metadata.zarr_format
-        )
+        return zarr.open_group(store=anchor.store, path=path, mode="r")
     except (FileNotFoundError, ValueError):
         raise ValueError(f"{_location(anchor)}: no zarr group at {path!r} in the store") from None
 
@@ -747,46 +755,35 @@ def _location(group: zarr.Group) -> str:
     return str(group.store_path)
 
 
-def _ngff_attributes(group: zarr.Group) -> JSONDict:
-    """The NGFF attributes of ``group``: ``attrs["ome"]`` for zarr v3, all attrs for v2."""
-    attributes = group.attrs.asdict()
-    if group.metadata.zarr_format == 2:
-        return attributes
-    ome = attributes.get("ome")
-    if ome is None:
-        return {}
-    if not isinstance(ome, dict):
-        raise ValueError(f"{_location(group)}: 'ome' must be an object, got {ome!r}")
-    return ome
-
-
 def _not_ome(group: zarr.Group, kind: str, why: str) -> ValueError:
     """The error for a group that holds no ``kind``, listing what it holds instead."""
-    found = sorted(_ngff_attributes(group))
+    found = sorted(read_ngff_attrs(group))
     hint = f" (its metadata keys: {found})" if found else ""
-    if group.metadata.zarr_format == 3 and _NGFF_KEYS & set(group.attrs):
+    if group_zarr_format(group) == 3 and _NGFF_KEYS & set(group.attrs):
         # A 0.4-style document written into zarr v3: say where 0.5 expects it.
         hint = " (its NGFF keys are top-level attributes; OME-NGFF 0.5 keeps them under 'ome')"
     return ValueError(f"{_location(group)} is not an OME-Zarr {kind}: {why}{hint}")
 
 
-def _ngff_node(target: Target, key: str, kind: str) -> tuple[zarr.Group, JSONDict]:
+def _ngff_node(
+    target: GroupLike, key: str, kind: str, storage_options: Mapping[str, Any] | None
+) -> tuple[zarr.Group, JSONDict]:
     """Open ``target`` and its NGFF attributes, which must hold ``key`` to be a ``kind``."""
-    group = _open_group(target)
-    attributes = _ngff_attributes(group)
+    group = _open_group(target, storage_options)
+    attributes = read_ngff_attrs(group)
     if key not in attributes:
         raise _not_ome(group, kind, f"no {key!r} metadata")
     return group, attributes
 
 
 def _versioned_document(
-    target: Target, key: str, kind: str
+    target: GroupLike, key: str, kind: str, storage_options: Mapping[str, Any] | None
 ) -> tuple[zarr.Group, JSONDict, Format, str]:
     """Open a node whose ``key`` document declares a version (plate, well).
 
     Returns the group, the document, its format and the location prefix for messages.
     """
-    group, attributes = _ngff_node(target, key, kind)
+    group, attributes = _ngff_node(target, key, kind, storage_options)
     where = f"{_location(group)}: {key}"
     document = _require(attributes[key], dict, where)
     return group, document, _declared_format(group, attributes, document, where), where
@@ -801,7 +798,7 @@ def _declared_format(
     A missing version is inferred: zarr v3 means 0.5; for zarr v2, axis dicts mean 0.4,
     axis names 0.3 and no axes at all 0.1 (as the reference reader does).
     """
-    zarr_format = group.metadata.zarr_format
+    zarr_format = group_zarr_format(group)
     version = attributes.get("version") if zarr_format == 3 else document.get("version")
     if version is None:
         version = "0.5" if zarr_format == 3 else _implied_version(document.get("axes"))
@@ -834,7 +831,7 @@ def _read_image(group: zarr.Group, multiscale: int) -> Image:
     """Read the multiscale image in ``group``; a LabelImage when it has ``image-label``."""
     if not _is_int(multiscale):
         raise TypeError(f"multiscale: expected an int, not {type(multiscale).__name__}")
-    attributes = _ngff_attributes(group)
+    attributes = read_ngff_attrs(group)
     if "multiscales" not in attributes:
         raise _not_ome(group, "image", "no 'multiscales' metadata")
     location = _location(group)
@@ -1014,7 +1011,7 @@ def _label_names(group: zarr.Group) -> list[str]:
         return []
     if not isinstance(labels, zarr.Group):
         return []
-    names = _ngff_attributes(labels).get("labels", [])
+    names = read_ngff_attrs(labels).get("labels", [])
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise ValueError(f"{_location(labels)}: 'labels' must be a list of names, got {names!r}")
     return list(names)
@@ -1110,7 +1107,7 @@ def _bioformats2raw_series(group: zarr.Group) -> list[str]:
     except KeyError:
         ome_group = None
     if isinstance(ome_group, zarr.Group):
-        series = _ngff_attributes(ome_group).get("series")
+        series = read_ngff_attrs(ome_group).get("series")
         if series is not None:
             if not isinstance(series, list) or not all(isinstance(s, str) for s in series):
                 raise ValueError(
