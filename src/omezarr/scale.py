@@ -1,0 +1,1164 @@
+"""Downsampling methods, pyramid planning and region-exact downsampling kernels on NumPy blocks.
+
+Every pyramid level is computed straight from level 0 (never from the level above it) by a
+separable linear operator: along each axis, every output pixel ``i`` is a weighted sum of a
+fixed list of input pixels ("taps") that depends only on the *global* index ``i``. Edge
+reflection is folded into the tap indices, so a region computed from a block holding its
+:meth:`LevelResampler.input_region` is bit-identical to the same slice of the whole-array
+result. That is what lets a chunked, single-pass write engine compute any region of any level
+from a region of level 0.
+
+Layers
+------
+- :class:`Methods` and :func:`resolve_method`: which downsampling to use.
+- :func:`level_factors` and :func:`level_shapes`: pure pyramid planning.
+- :class:`AxisResampler` (one axis) and :class:`LevelResampler` (one level, n-d): the kernels.
+- :func:`downsample`: a whole array in one call.
+- ``_build_pyramid`` and the deprecated :class:`Scaler`: dask and compatibility layers (dask is
+  imported only inside them).
+
+No storage code is imported here.
+"""
+
+from __future__ import annotations
+
+import itertools
+import numbers
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from fractions import Fraction
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:
+    import dask.array as da
+
+__all__ = [
+    "SPATIAL_DIMS",
+    "AxisResampler",
+    "LevelResampler",
+    "Methods",
+    "Region",
+    "Scaler",
+    "downsample",
+    "level_factors",
+    "level_resamplers",
+    "level_shapes",
+    "resolve_method",
+]
+
+SPATIAL_DIMS = ("z", "y", "x")
+"""Axis names that may be downsampled; any other axis (time, channel, …) keeps its size."""
+
+_PLANE_DIMS = ("y", "x")
+"""Axes that a plain integer in ``scale_factors`` downsamples (z is left alone)."""
+
+Region: TypeAlias = tuple[slice, ...]
+"""An n-d box: one ``slice(start, stop)`` per axis, with int bounds and no step."""
+
+Array: TypeAlias = npt.NDArray[Any]
+
+
+class Methods(Enum):
+    """Downsampling methods for multiscale pyramids.
+
+    Every method is computed by this module's own kernels and agrees with the named library
+    function (within 1 grey level for integer images, which are rounded instead of truncated).
+    """
+
+    RESIZE = "resize"
+    """Anti-aliased linear interpolation, as ``skimage.transform.resize(image, shape, order=1,
+    mode="reflect", anti_aliasing=True, preserve_range=True)``: a Gaussian prefilter with
+    ``sigma = (n_in / n_out - 1) / 2`` (truncated at 4 sigma, mirrored at the image edges), then
+    linear interpolation at ``(i + 0.5) * n_in / n_out - 0.5``. The default for images."""
+
+    NEAREST = "nearest"
+    """Nearest neighbour, as ``skimage.transform.resize(image, shape, order=0,
+    anti_aliasing=False)``: output ``i`` copies input ``floor((i + 0.5) * n_in / n_out)``.
+    No arithmetic: values and dtype (bool included) are kept. The right choice for labels."""
+
+    LOCAL_MEAN = "local_mean"
+    """Block means, as ``skimage.transform.downscale_local_mean(image, factors)``: output ``i``
+    is the mean of inputs ``[i * f, (i + 1) * f)``; a level clamped to one pixel is the mean of
+    the whole axis."""
+
+    ZOOM = "zoom"
+    """Linear interpolation without prefilter, as ``scipy.ndimage.zoom(image, n_out / n_in,
+    order=1)``: output ``i`` samples input coordinate ``i * (n_in - 1) / (n_out - 1)``."""
+
+
+_FALLBACK_TO_RESIZE = {"laplacian": "Laplacian", "gaussian": "Gaussian"}
+
+
+def resolve_method(method: Methods | str | None, default: Methods) -> Methods:
+    """Turn what a user passed as ``method`` into a :class:`Methods` member.
+
+    Parameters
+    ----------
+    method : Methods, str or None
+        A member, its value (``"resize"``) or its name (``"RESIZE"``). ``None`` means
+        ``default``. The retired pyramid methods ``"laplacian"`` and ``"gaussian"`` fall back
+        to :attr:`Methods.RESIZE` with a :class:`UserWarning`.
+    default : Methods
+        The method used when ``method`` is None.
+
+    Returns
+    -------
+    Methods
+
+    Raises
+    ------
+    ValueError
+        If ``method`` is anything else; the message lists the valid values.
+
+    Examples
+    --------
+    >>> resolve_method("local_mean", Methods.RESIZE)
+    <Methods.LOCAL_MEAN: 'local_mean'>
+    >>> resolve_method(None, Methods.NEAREST)
+    <Methods.NEAREST: 'nearest'>
+    """
+    if method is None:
+        return default
+    if isinstance(method, Methods):
+        return method
+    if isinstance(method, str):
+        for member in Methods:
+            if method in (member.value, member.name):
+                return member
+        if method in _FALLBACK_TO_RESIZE:
+            warnings.warn(
+                f"{_FALLBACK_TO_RESIZE[method]} downsampling is not supported anymore. "
+                "Falling back to `resize`",
+                UserWarning,
+                stacklevel=2,
+            )
+            return Methods.RESIZE
+    valid = ", ".join(repr(member.value) for member in Methods)
+    raise ValueError(f"`method` must be one of {valid} (or a Methods member); got {method!r}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Pyramid planning (pure)
+# ---------------------------------------------------------------------------------------------
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_)
+
+
+def _checked_factor(value: object, where: str) -> int:
+    if not _is_int(value) or int(value) < 1:  # type: ignore[call-overload]
+        raise ValueError(f"`{where}` must be an int >= 1; got {value!r}")
+    return int(value)  # type: ignore[call-overload]
+
+
+def level_factors(
+    scale_factors: Sequence[int] | Sequence[dict[str, int]], dims: Sequence[str]
+) -> list[tuple[int, ...]]:
+    """Per-axis downsampling factors of every extra pyramid level, relative to level 0.
+
+    Parameters
+    ----------
+    scale_factors : list or tuple of int, or list or tuple of dict
+        Ints: one level per int, downsampled by that factor on the ``"y"`` and ``"x"`` axes
+        only (``[2, 4, 8]`` gives factors 2, 4 and 8 — the values are honoured, unlike the
+        reference library which always uses powers of two). Dicts: one level per dict mapping
+        axis names to factors; axes not named keep factor 1. Only space axes (``"x"``, ``"y"``,
+        ``"z"``) may have a factor other than 1. An empty sequence means a single level.
+    dims : sequence of str
+        The axis names of the image, in order.
+
+    Returns
+    -------
+    list of tuple of int
+        One tuple per level after level 0, in ``dims`` order.
+
+    Raises
+    ------
+    TypeError
+        If ``scale_factors`` is not a list or tuple.
+    ValueError
+        If a factor is not an int >= 1 (bools are refused), a dict names an axis not in
+        ``dims``, a non-space axis gets a factor other than 1, ints and dicts are mixed, or a
+        factor shrinks from one level to the next.
+
+    Examples
+    --------
+    >>> level_factors([2, 4], ("c", "z", "y", "x"))
+    [(1, 1, 2, 2), (1, 1, 4, 4)]
+    >>> level_factors([{"z": 2, "y": 2, "x": 2}], ("z", "y", "x"))
+    [(2, 2, 2)]
+    """
+    if not isinstance(scale_factors, list | tuple):
+        raise TypeError(
+            "`scale_factors` must be a list or tuple of ints or of dicts; "
+            f"got {type(scale_factors).__name__}"
+        )
+    dims = tuple(dims)
+    if len(set(dims)) != len(dims):
+        raise ValueError(f"`dims` must not repeat an axis name; got {dims}")
+    kinds = {isinstance(entry, dict) for entry in scale_factors}
+    if len(kinds) > 1:
+        raise ValueError("`scale_factors` must be all ints or all dicts, not a mix")
+
+    levels: list[tuple[int, ...]] = []
+    for position, entry in enumerate(scale_factors):
+        where = f"scale_factors[{position}]"
+        if isinstance(entry, dict):
+            unknown = [name for name in entry if name not in dims]
+            if unknown:
+                raise ValueError(f"`{where}` names axes {unknown} that are not in dims {dims}")
+            per_axis = {d: _checked_factor(entry.get(d, 1), f"{where}[{d!r}]") for d in dims}
+        else:
+            factor = _checked_factor(entry, where)
+            per_axis = {d: factor if d in _PLANE_DIMS else 1 for d in dims}
+        for name, factor in per_axis.items():
+            if factor != 1 and name not in SPATIAL_DIMS:
+                raise ValueError(
+                    f"`{where}` downsamples axis {name!r} by {factor}; only space axes "
+                    f"{SPATIAL_DIMS} may have a factor other than 1"
+                )
+        level = tuple(per_axis[d] for d in dims)
+        if levels and any(now < before for now, before in zip(level, levels[-1], strict=True)):
+            raise ValueError(
+                f"`scale_factors` must not shrink from one level to the next; "
+                f"level {position} has {level} after {levels[-1]}"
+            )
+        levels.append(level)
+    return levels
+
+
+def level_shapes(
+    shape: Sequence[int],
+    factors: Sequence[Sequence[int]],
+    dims: Sequence[str] | None = None,
+) -> list[tuple[int, ...]]:
+    """Shapes of all pyramid levels, level 0 included.
+
+    Each level's extent is ``max(1, n // f)`` for level-0 extent ``n`` and factor ``f`` (an
+    empty axis stays empty).
+
+    Parameters
+    ----------
+    shape : sequence of int
+        The level-0 shape.
+    factors : sequence of sequence of int
+        Per-axis factors of each extra level relative to level 0, as :func:`level_factors`
+        returns them.
+    dims : sequence of str, optional
+        Axis names, used in the warning; axis positions are used when omitted.
+
+    Returns
+    -------
+    list of tuple of int
+        ``len(factors) + 1`` shapes.
+
+    Raises
+    ------
+    ValueError
+        If a level's factors do not have one entry per axis.
+
+    Warns
+    -----
+    UserWarning
+        "Dimension {d} is too small to downsample further." when an extent is clamped to 1.
+
+    Examples
+    --------
+    >>> level_shapes((3, 100, 100), [(1, 2, 2), (1, 4, 4)])
+    [(3, 100, 100), (3, 50, 50), (3, 25, 25)]
+    """
+    base = tuple(int(n) for n in shape)
+    names = tuple(dims) if dims is not None else tuple(str(axis) for axis in range(len(base)))
+    if len(names) != len(base):
+        raise ValueError(f"`dims` must name each of the {len(base)} axes; got {names}")
+    shapes = [base]
+    for level, level_factors_ in enumerate(factors, start=1):
+        if len(level_factors_) != len(base):
+            raise ValueError(
+                f"`factors` of level {level} must have one entry per axis ({len(base)}); "
+                f"got {tuple(level_factors_)}"
+            )
+        extents = []
+        for name, n, factor in zip(names, base, level_factors_, strict=True):
+            extent = n // factor
+            if extent == 0 and n > 0:
+                warnings.warn(
+                    f"Dimension {name} is too small to downsample further.",
+                    UserWarning,
+                    stacklevel=2,
+                )
+                extent = 1
+            extents.append(extent)
+        shapes.append(tuple(extents))
+    return shapes
+
+
+# ---------------------------------------------------------------------------------------------
+# Taps: for every global output index, the input indices and weights it is made of
+# ---------------------------------------------------------------------------------------------
+
+
+def _mirror(index: Array, n: int) -> Array:
+    """Fold indices into ``[0, n)`` by mirroring about the edge pixels (``d c b | a b c d``)."""
+    if n == 1:
+        return np.zeros_like(index)
+    period = 2 * (n - 1)
+    folded = np.abs(index) % period
+    return np.where(folded >= n, period - folded, folded)
+
+
+def _compact(index: Array, weights: Array) -> tuple[Array, Array]:
+    """Merge repeated indices per row, sort them, drop zero weights and pad rows equally.
+
+    Rows with fewer taps than the widest row are padded with weight 0 at their first index, so
+    every row has the same number of taps (a non-finite input there turns into NaN: 0 * inf).
+    """
+    n_out = index.shape[0]
+    first = index.min(axis=1)
+    width = int((index.max(axis=1) - first).max()) + 1
+    band = np.zeros((n_out, width))
+    rows = np.arange(n_out)[:, None]
+    np.add.at(band, (rows, index - first[:, None]), weights)
+    nonzero = band != 0
+    taps = max(int(nonzero.sum(axis=1).max()), 1)
+    order = np.argsort(~nonzero, axis=1, kind="stable")[:, :taps]
+    compact_weights = np.take_along_axis(band, order, axis=1)
+    compact_index = first[:, None] + order
+    compact_index = np.where(compact_weights != 0, compact_index, compact_index[:, :1])
+    return compact_index, compact_weights
+
+
+def _taps(n_in: int, n_out: int, factor: int, method: Methods) -> tuple[Array, Array]:
+    """Input indices and float64 weights, shape ``(n_out, taps)``, of every output pixel."""
+    if n_out == 0:
+        return np.zeros((0, 1), dtype=np.int64), np.zeros((0, 1))
+    rows = np.arange(n_out, dtype=np.int64)
+    if method is Methods.NEAREST:
+        # Same float expression as scipy's order-0 zoom in grid mode, so ties round alike.
+        centre = (rows + 0.5) * (n_in / n_out) - 0.5
+        index = np.clip(np.floor(centre + 0.5).astype(np.int64), 0, n_in - 1)
+        return index[:, None], np.ones((n_out, 1))
+    if method is Methods.LOCAL_MEAN:
+        starts = rows * factor
+        counts = np.minimum(starts + factor, n_in) - starts
+        offsets = np.arange(factor)
+        index = np.minimum(starts[:, None] + offsets, n_in - 1)
+        weights = np.where(offsets < counts[:, None], 1.0 / counts[:, None], 0.0)
+        return _compact(index, weights)
+
+    sigma = 0.0
+    if method is Methods.ZOOM:
+        step = (n_in - 1) / (n_out - 1) if n_out > 1 else 1.0
+        coordinate = rows * step
+    else:
+        ratio = n_in / n_out
+        coordinate = (rows + 0.5) * ratio - 0.5
+        sigma = max(0.0, (ratio - 1) / 2)
+    left = np.floor(coordinate).astype(np.int64)
+    fraction = coordinate - left
+    # Downsampling keeps coordinates in [0, n_in - 1]; clamping the last one absorbs rounding
+    # (scipy's constant mode turns that case into a spurious 0).
+    past_end = left >= n_in - 1
+    left = np.where(past_end, n_in - 1, left)
+    fraction = np.where(past_end, 0.0, fraction)
+    index = np.stack([left, left + 1], axis=1)
+    weights = np.stack([1.0 - fraction, fraction], axis=1)
+    if sigma > 1e-15:  # scipy.ndimage.gaussian_filter skips axes with a smaller sigma
+        radius = int(4.0 * sigma + 0.5)
+        offsets = np.arange(-radius, radius + 1)
+        kernel = np.exp(-0.5 / (sigma * sigma) * offsets.astype(np.float64) ** 2)
+        kernel /= kernel.sum()
+        index = (index[:, :, None] + offsets).reshape(n_out, -1)
+        weights = (weights[:, :, None] * kernel).reshape(n_out, -1)
+    return _compact(_mirror(index, n_in), weights)
+
+
+def _accumulator_dtype(dtype: np.dtype[Any]) -> np.dtype[Any]:
+    """float64 for 32/64-bit ints and float64; float32 for everything smaller."""
+    if dtype.itemsize >= 8 or (dtype.kind in "iu" and dtype.itemsize >= 4):
+        return np.dtype(np.float64)
+    return np.dtype(np.float32)
+
+
+def _check_numeric(dtype: np.dtype[Any], method: Methods) -> None:
+    if dtype.kind not in "biuf":
+        raise TypeError(
+            f"`block` of dtype {dtype} cannot be downsampled with {method.value!r}; "
+            "use bool, int, uint or float data (or 'nearest')"
+        )
+
+
+def _gather(block: Array, index: Array, axis: int) -> Array:
+    """``np.take(block, index, axis)``, as a strided view when ``index`` is evenly spaced."""
+    if index.size:
+        step = int(index[1] - index[0]) if index.size > 1 else 1
+        if step > 0 and np.array_equal(index, index[0] + step * np.arange(index.size)):
+            picker = [slice(None)] * block.ndim
+            picker[axis] = slice(int(index[0]), int(index[-1]) + 1, step)
+            return block[tuple(picker)]
+    return np.take(block, index, axis=axis)
+
+
+def _cast_result(values: Array, dtype: np.dtype[Any]) -> Array:
+    """Cast accumulated values to ``dtype`` in native byte order: ints are rounded to nearest
+    and clipped to their range, bools are ``values >= 0.5``, floats are cast."""
+    target = dtype.newbyteorder("=")
+    if values.dtype == target:
+        return values
+    if target.kind == "b" and values.dtype.kind == "f":
+        return values >= 0.5
+    if target.kind in "iu" and values.dtype.kind == "f":
+        info = np.iinfo(target)
+        low, high = float(info.min), float(info.max)
+        if high > info.max:  # 2**63 - 1 and 2**64 - 1 round up as floats
+            high = float(np.nextafter(high, 0.0))
+        rounded = np.rint(values)
+        np.clip(rounded, low, high, out=rounded)
+        return rounded.astype(target)
+    return values.astype(target)
+
+
+# ---------------------------------------------------------------------------------------------
+# Kernels
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AxisResampler:
+    """The 1-D linear operator that downsamples one axis of one pyramid level.
+
+    Output ``i`` is ``sum_t weight[i, t] * input[index[i, t]]`` over a tap list that depends
+    only on ``i`` (and the four fields), never on the block being processed: edge mirroring is
+    folded into the global indices and the terms are always added in the same order, so any
+    region computed with :meth:`input_span` available is bit-identical to the whole-axis result.
+    When ``n_in == n_out`` the axis is the identity.
+
+    Parameters
+    ----------
+    n_in : int
+        Extent of the axis at level 0.
+    n_out : int
+        Extent of the axis at this level, ``max(1, n_in // factor)`` for a pyramid (any value
+        in ``[1, ceil(n_in / factor)]`` is accepted; 0 when ``n_in`` is 0).
+    factor : int
+        Integer downsampling factor relative to level 0; defines ownership
+        (:meth:`owned_outputs`) and the :attr:`Methods.LOCAL_MEAN` window.
+    method : Methods
+        The downsampling method.
+
+    Raises
+    ------
+    TypeError
+        If ``method`` is not a :class:`Methods` member.
+    ValueError
+        If the extents or factor are out of range.
+
+    Examples
+    --------
+    >>> axis = AxisResampler(n_in=8, n_out=4, factor=2, method=Methods.LOCAL_MEAN)
+    >>> axis.owned_outputs(0, 4), axis.input_span(0, 2)
+    ((0, 2), (0, 4))
+    >>> axis.apply(np.arange(8.0), axis=0, in_start=0, out_start=0, out_stop=4)
+    array([0.5, 2.5, 4.5, 6.5])
+    """
+
+    n_in: int
+    n_out: int
+    factor: int
+    method: Methods
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.method, Methods):
+            raise TypeError(f"`method` must be a Methods member; got {self.method!r}")
+        for name in ("n_in", "n_out", "factor"):
+            if not _is_int(getattr(self, name)):
+                raise ValueError(f"`{name}` must be an int; got {getattr(self, name)!r}")
+        if self.factor < 1:
+            raise ValueError(f"`factor` must be >= 1; got {self.factor}")
+        if self.n_in < 0 or not (
+            (self.n_in == 0 and self.n_out == 0) or 1 <= self.n_out <= -(-self.n_in // self.factor)
+        ):
+            raise ValueError(
+                f"`n_out` must be between 1 and ceil(n_in / factor) = "
+                f"{-(-self.n_in // self.factor)}; got n_out={self.n_out} for n_in={self.n_in}, "
+                f"factor={self.factor}"
+            )
+
+    @property
+    def is_identity(self) -> bool:
+        """True when the axis keeps its extent (every method is then a plain copy)."""
+        return self.n_in == self.n_out
+
+    @cached_property
+    def taps(self) -> tuple[Array, Array]:
+        """``(index, weight)``: int64 and float64 arrays of shape ``(n_out, taps)``.
+
+        Row ``i`` lists the global input indices (ascending, edge mirroring folded in) and
+        weights of output ``i``; short rows are padded with weight 0.
+        """
+        if self.is_identity:
+            return np.arange(self.n_out, dtype=np.int64)[:, None], np.ones((self.n_out, 1))
+        return _taps(self.n_in, self.n_out, self.factor, self.method)
+
+    @cached_property
+    def _tap_bounds(self) -> tuple[Array, Array]:
+        index, _ = self.taps
+        return index.min(axis=1), index.max(axis=1) + 1
+
+    def owned_outputs(self, in_start: int, in_stop: int) -> tuple[int, int]:
+        """Outputs ``[a, b)`` owned by the input range ``[in_start, in_stop)``.
+
+        Output ``i`` is owned by the range holding input ``i * factor``. Ranges that partition
+        ``[0, n_in)`` therefore own disjoint output ranges covering ``[0, n_out)``.
+
+        Parameters
+        ----------
+        in_start, in_stop : int
+            A range of level-0 indices.
+
+        Returns
+        -------
+        tuple of int
+            ``(a, b)`` with ``a <= b``; empty when the range owns nothing.
+        """
+        start = min(-(-in_start // self.factor), self.n_out)
+        stop = min(-(-in_stop // self.factor), self.n_out)
+        return start, max(start, stop)
+
+    def _check_outputs(self, out_start: int, out_stop: int) -> None:
+        if not 0 <= out_start <= out_stop <= self.n_out:
+            raise ValueError(
+                f"`out_start`, `out_stop` must satisfy 0 <= out_start <= out_stop <= "
+                f"{self.n_out}; got {out_start}, {out_stop}"
+            )
+
+    def input_span(self, out_start: int, out_stop: int) -> tuple[int, int]:
+        """The input range ``[a, b)`` (halo included, inside ``[0, n_in)``) that outputs
+        ``[out_start, out_stop)`` are computed from; ``(out_start, out_start)`` when empty.
+
+        Raises
+        ------
+        ValueError
+            If the output range is not inside ``[0, n_out]``.
+        """
+        self._check_outputs(out_start, out_stop)
+        if out_start == out_stop:
+            return out_start, out_start
+        low, high = self._tap_bounds
+        return int(low[out_start:out_stop].min()), int(high[out_start:out_stop].max())
+
+    def apply(self, block: Array, axis: int, in_start: int, out_start: int, out_stop: int) -> Array:
+        """Compute outputs ``[out_start, out_stop)`` along ``axis`` of ``block``.
+
+        Parameters
+        ----------
+        block : numpy.ndarray
+            Input values; along ``axis`` it holds the global input indices
+            ``[in_start, in_start + block.shape[axis])``, which must contain
+            ``input_span(out_start, out_stop)``.
+        axis : int
+            The axis of ``block`` to downsample.
+        in_start : int
+            Global input index of ``block``'s first element along ``axis``.
+        out_start, out_stop : int
+            The global output range to compute.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``block`` with ``axis`` replaced by the ``out_stop - out_start`` outputs. For
+            :attr:`Methods.NEAREST` and identity axes the values are gathered unchanged (possibly
+            a view of ``block``); otherwise they are unrounded sums in float32 (inputs of at
+            most 16 bits and float32) or float64 (32/64-bit ints, float64), ready for another
+            axis. :meth:`LevelResampler.resample` does the final cast.
+
+        Raises
+        ------
+        ValueError
+            If ``block`` does not hold the needed input range.
+        TypeError
+            If an arithmetic method gets non-numeric data.
+        """
+        self._check_outputs(out_start, out_stop)
+        index, weights = self.taps
+        local = index[out_start:out_stop] - in_start
+        if local.size and (local.min() < 0 or local.max() >= block.shape[axis]):
+            needed = self.input_span(out_start, out_stop)
+            held = (in_start, in_start + block.shape[axis])
+            raise ValueError(
+                f"`block` holds inputs {held} along axis {axis} but outputs "
+                f"[{out_start}, {out_stop}) need {needed}"
+            )
+        if self.is_identity or self.method is Methods.NEAREST:
+            return _gather(block, local[:, 0], axis)
+        _check_numeric(block.dtype, self.method)
+        accumulator = _accumulator_dtype(block.dtype)
+        shape = [1] * block.ndim
+        shape[axis] = out_stop - out_start
+        tap_weights = weights[out_start:out_stop].astype(accumulator)
+        total: Array | None = None
+        term: Array | None = None
+        for tap in range(local.shape[1]):
+            gathered = _gather(block, local[:, tap], axis)
+            term = np.multiply(
+                gathered, tap_weights[:, tap].reshape(shape), out=term, dtype=accumulator
+            )
+            if total is None:
+                total, term = term, None
+            else:
+                np.add(total, term, out=total)
+        assert total is not None
+        return total
+
+
+def _as_bounds(region: Sequence[slice], shape: tuple[int, ...], name: str) -> list[tuple[int, int]]:
+    """Check ``region`` (slices; ``None`` bounds mean the whole axis) against ``shape``."""
+    if len(region) != len(shape):
+        raise ValueError(f"`{name}` must have one slice per axis ({len(shape)}); got {region}")
+    bounds = []
+    for axis, (piece, extent) in enumerate(zip(region, shape, strict=True)):
+        if not isinstance(piece, slice) or piece.step not in (None, 1):
+            raise ValueError(f"`{name}` must be a tuple of slices without step; got {region}")
+        start = 0 if piece.start is None else int(piece.start)
+        stop = extent if piece.stop is None else int(piece.stop)
+        if not 0 <= start <= stop <= extent:
+            raise ValueError(
+                f"`{name}` axis {axis} must lie within [0, {extent}]; got [{start}, {stop})"
+            )
+        bounds.append((start, stop))
+    return bounds
+
+
+@dataclass(frozen=True)
+class LevelResampler:
+    """Computes any region of one pyramid level from a block of level 0.
+
+    Axes that change extent are downsampled one after another in a fixed order (the most
+    reducing axis first, ties by axis position) by their :class:`AxisResampler`; the result is
+    cast to the input dtype (native byte order): ints rounded to nearest and clipped, bools
+    ``>= 0.5``. For every region, :meth:`resample` returns exactly the bytes of the same slice
+    of the whole-level result.
+
+    Parameters
+    ----------
+    in_shape : tuple of int
+        Level-0 shape.
+    out_shape : tuple of int
+        This level's shape (see :func:`level_shapes`).
+    factors : tuple of int
+        Per-axis factors relative to level 0 (see :func:`level_factors`).
+    method : Methods
+        The downsampling method.
+
+    Notes
+    -----
+    Engine recipe: take a partition of level 0 into regions; each region ``r`` owns outputs
+    ``o = owned_outputs(r)`` (disjoint, covering the level); read ``input_region(o)`` (``r``
+    plus a halo, clipped to the array) and call ``resample(block, block_start, o)``.
+
+    Examples
+    --------
+    >>> level = LevelResampler((4, 6), (2, 3), (2, 2), Methods.LOCAL_MEAN)
+    >>> image = np.arange(24, dtype=np.uint8).reshape(4, 6)
+    >>> level.resample(image, (0, 0), (slice(0, 2), slice(0, 3)))
+    array([[ 4,  6,  8],
+           [16, 18, 20]], dtype=uint8)
+    >>> out = level.owned_outputs((slice(2, 4), slice(0, 6)))
+    >>> out, level.input_region(out)
+    ((slice(1, 2, None), slice(0, 3, None)), (slice(2, 4, None), slice(0, 6, None)))
+    """
+
+    in_shape: tuple[int, ...]
+    out_shape: tuple[int, ...]
+    factors: tuple[int, ...]
+    method: Methods
+    axes: tuple[AxisResampler, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for name in ("in_shape", "out_shape", "factors"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        if not len(self.in_shape) == len(self.out_shape) == len(self.factors):
+            raise ValueError(
+                "`in_shape`, `out_shape` and `factors` must have the same length; got "
+                f"{self.in_shape}, {self.out_shape}, {self.factors}"
+            )
+        axes = tuple(
+            AxisResampler(n_in, n_out, factor, self.method)
+            for n_in, n_out, factor in zip(self.in_shape, self.out_shape, self.factors, strict=True)
+        )
+        object.__setattr__(self, "axes", axes)
+
+    @cached_property
+    def _axis_order(self) -> tuple[int, ...]:
+        reducing = [axis for axis, resampler in enumerate(self.axes) if not resampler.is_identity]
+        return tuple(
+            sorted(
+                reducing,
+                key=lambda axis: (Fraction(self.out_shape[axis], self.in_shape[axis]), axis),
+            )
+        )
+
+    def owned_outputs(self, region: Sequence[slice]) -> Region:
+        """The outputs owned by a level-0 region (see :meth:`AxisResampler.owned_outputs`).
+
+        Parameters
+        ----------
+        region : sequence of slice
+            A region of level 0.
+
+        Returns
+        -------
+        Region
+            A region of this level, possibly empty along some axis.
+        """
+        bounds = _as_bounds(region, self.in_shape, "region")
+        return tuple(
+            slice(*axis.owned_outputs(start, stop))
+            for axis, (start, stop) in zip(self.axes, bounds, strict=True)
+        )
+
+    def input_region(self, out_region: Sequence[slice]) -> Region:
+        """The level-0 region (halo included, clipped to the array) ``out_region`` needs."""
+        bounds = _as_bounds(out_region, self.out_shape, "out_region")
+        return tuple(
+            slice(*axis.input_span(start, stop))
+            for axis, (start, stop) in zip(self.axes, bounds, strict=True)
+        )
+
+    def resample(
+        self, block: Array, block_start: Sequence[int], out_region: Sequence[slice]
+    ) -> Array:
+        """Compute ``out_region`` of this level from a block of level 0.
+
+        Parameters
+        ----------
+        block : numpy.ndarray
+            Level-0 values starting at global index ``block_start``; must contain
+            ``input_region(out_region)`` (a larger block is fine).
+        block_start : sequence of int
+            Global level-0 index of ``block[0, 0, ...]``.
+        out_region : sequence of slice
+            The region of this level to compute.
+
+        Returns
+        -------
+        numpy.ndarray
+            A new array of the region's shape, in ``block``'s dtype with native byte order.
+
+        Raises
+        ------
+        ValueError
+            If the block does not contain the needed input or a region is out of bounds.
+        TypeError
+            If an arithmetic method gets non-numeric data.
+        """
+        block = np.asarray(block)
+        out_bounds = _as_bounds(out_region, self.out_shape, "out_region")
+        if block.ndim != len(self.in_shape) or len(block_start) != block.ndim:
+            raise ValueError(
+                f"`block` and `block_start` must have {len(self.in_shape)} axes; got "
+                f"block.shape={block.shape}, block_start={tuple(block_start)}"
+            )
+        target = block.dtype.newbyteorder("=")
+        if any(start == stop for start, stop in out_bounds):
+            return np.empty([stop - start for start, stop in out_bounds], dtype=target)
+        needed = self.input_region(tuple(slice(*bounds) for bounds in out_bounds))
+        crop = []
+        for axis, (piece, offset) in enumerate(zip(needed, block_start, strict=True)):
+            if piece.start < offset or piece.stop > offset + block.shape[axis]:
+                raise ValueError(
+                    f"`block` holds [{offset}, {offset + block.shape[axis]}) along axis {axis} "
+                    f"but the region needs [{piece.start}, {piece.stop})"
+                )
+            crop.append(slice(piece.start - offset, piece.stop - offset))
+        values = block[tuple(crop)]
+        for axis in self._axis_order:
+            start, stop = out_bounds[axis]
+            values = self.axes[axis].apply(values, axis, needed[axis].start, start, stop)
+        result = _cast_result(values, block.dtype)
+        if np.may_share_memory(result, block):
+            result = result.copy()
+        return result
+
+
+def level_resamplers(
+    shape: Sequence[int],
+    factors: Sequence[Sequence[int]],
+    method: Methods | str,
+    dims: Sequence[str] | None = None,
+) -> list[LevelResampler]:
+    """One :class:`LevelResampler` per extra level (level 0 excluded).
+
+    Parameters
+    ----------
+    shape : sequence of int
+        Level-0 shape.
+    factors : sequence of sequence of int
+        As returned by :func:`level_factors`.
+    method : Methods or str
+        The downsampling method (see :func:`resolve_method`).
+    dims : sequence of str, optional
+        Axis names for the warning of :func:`level_shapes`.
+
+    Examples
+    --------
+    >>> [r.out_shape for r in level_resamplers((64, 64), [(2, 2), (4, 4)], "nearest")]
+    [(32, 32), (16, 16)]
+    """
+    resolved = resolve_method(method, Methods.RESIZE)
+    shapes = level_shapes(shape, factors, dims)
+    return [
+        LevelResampler(shapes[0], out_shape, tuple(level), resolved)
+        for out_shape, level in zip(shapes[1:], factors, strict=True)
+    ]
+
+
+def downsample(
+    image: npt.ArrayLike,
+    out_shape: Sequence[int],
+    method: Methods | str = Methods.RESIZE,
+    factors: Sequence[int] | None = None,
+) -> Array:
+    """Downsample a whole array to ``out_shape``.
+
+    See :class:`Methods` for what each method computes.
+
+    Parameters
+    ----------
+    image : array_like
+        The input.
+    out_shape : sequence of int
+        The output shape, ``1 <= out_shape[i] <= image.shape[i]``.
+    method : Methods or str, default Methods.RESIZE
+        The downsampling method.
+    factors : sequence of int, optional
+        Integer factors of a pyramid level (see :func:`level_factors`); default
+        ``n_in // n_out`` per axis. Only :attr:`Methods.LOCAL_MEAN` depends on them (its window
+        size): a pyramid level of factor 16 on 35 pixels averages windows of 16, not 17.
+
+    Returns
+    -------
+    numpy.ndarray
+        In ``image``'s dtype (native byte order).
+
+    Raises
+    ------
+    ValueError
+        If ``out_shape`` or ``factors`` do not fit ``image``.
+
+    Examples
+    --------
+    >>> downsample(np.arange(8, dtype=np.uint8), (4,), "local_mean")
+    array([0, 2, 4, 6], dtype=uint8)
+    """
+    array = np.asarray(image)
+    target = tuple(int(n) for n in out_shape)
+    if len(target) != array.ndim or not all(
+        (1 <= m <= n) or m == n == 0 for m, n in zip(target, array.shape, strict=True)
+    ):
+        raise ValueError(
+            f"`out_shape` must have one extent per axis in [1, n]; got {target} "
+            f"for an image of shape {array.shape}"
+        )
+    if factors is None:
+        factors = tuple(n // m if m else 1 for n, m in zip(array.shape, target, strict=True))
+    level = LevelResampler(
+        array.shape, target, tuple(factors), resolve_method(method, Methods.RESIZE)
+    )
+    return level.resample(array, (0,) * array.ndim, tuple(slice(0, n) for n in target))
+
+
+# ---------------------------------------------------------------------------------------------
+# Dask layers
+# ---------------------------------------------------------------------------------------------
+
+
+def _resample_chunks(
+    level: LevelResampler,
+    in_region: Region,
+    out_region: Region,
+    chunk_starts: Array,
+    chunks: list[Array],
+) -> Array:
+    """Dask task: assemble level-0 ``chunks`` into ``in_region``, then resample it."""
+    origin = [piece.start for piece in in_region]
+    block = np.empty([piece.stop - piece.start for piece in in_region], dtype=chunks[0].dtype)
+    for start, chunk in zip(chunk_starts, chunks, strict=True):
+        source, destination = [], []
+        for piece, offset, extent in zip(in_region, start, chunk.shape, strict=True):
+            low, high = max(piece.start, offset), min(piece.stop, offset + extent)
+            source.append(slice(low - offset, high - offset))
+            destination.append(slice(low - piece.start, high - piece.start))
+        block[tuple(destination)] = chunk[tuple(source)]
+    return level.resample(block, origin, out_region)
+
+
+def _resample_dask(source: da.Array, level: LevelResampler, chunks: Sequence[Any]) -> da.Array:
+    """A lazy level: each output chunk is computed from only the level-0 chunks it needs."""
+    import dask.array as da
+    from dask.base import tokenize
+    from dask.highlevelgraph import HighLevelGraph
+
+    dtype = source.dtype.newbyteorder("=")
+    if 0 in level.out_shape:
+        return da.empty(level.out_shape, dtype=dtype)
+    out_chunks = da.core.normalize_chunks(
+        tuple(max(1, min(c, n)) for c, n in zip(chunks, level.out_shape, strict=True)),
+        level.out_shape,
+    )
+    name = "omezarr-downsample-" + tokenize(source.name, level, out_chunks)
+    in_edges = [np.cumsum((0, *sizes)) for sizes in source.chunks]
+    out_edges = [np.cumsum((0, *sizes)) for sizes in out_chunks]
+    graph: dict[Any, Any] = {}
+    for block_index in itertools.product(*(range(len(sizes)) for sizes in out_chunks)):
+        out_region = tuple(
+            slice(int(edges[i]), int(edges[i + 1]))
+            for edges, i in zip(out_edges, block_index, strict=True)
+        )
+        in_region = level.input_region(out_region)
+        overlapping = [
+            range(
+                int(np.searchsorted(edges, piece.start, side="right")) - 1,
+                int(np.searchsorted(edges, piece.stop, side="left")),
+            )
+            for edges, piece in zip(in_edges, in_region, strict=True)
+        ]
+        chunk_indices = list(itertools.product(*overlapping))
+        chunk_starts = np.array(
+            [[in_edges[axis][i] for axis, i in enumerate(index)] for index in chunk_indices],
+            dtype=np.int64,
+        )
+        keys = [(source.name, *index) for index in chunk_indices]
+        graph[(name, *block_index)] = (
+            _resample_chunks,
+            level,
+            in_region,
+            out_region,
+            chunk_starts,
+            keys,
+        )
+    layers = HighLevelGraph.from_collections(name, graph, dependencies=[source])  # type: ignore[list-item]
+    return da.Array(layers, name, chunks=out_chunks, dtype=dtype)
+
+
+def _build_pyramid(
+    image: Any,
+    scale_factors: Sequence[int] | Sequence[dict[str, int]],
+    dims: Sequence[str],
+    method: Methods | str = "nearest",
+    chunks: tuple[int, ...] | str | None = None,
+) -> list[da.Array]:
+    """Build a lazy pyramid: level 0 as dask, then one dask array per level.
+
+    Like the reference's ``_build_pyramid``, but every level is computed from level 0 by this
+    module's kernels, integer ``scale_factors`` are honoured (not replaced by powers of two)
+    and each output chunk reads only the level-0 chunks under its input region.
+
+    Parameters
+    ----------
+    image : numpy.ndarray, dask.array.Array or array-like
+        Level 0.
+    scale_factors : list or tuple of int, or list of dict
+        See :func:`level_factors`.
+    dims : sequence of str
+        Axis names of ``image``.
+    method : Methods or str, default "nearest"
+        See :func:`resolve_method`.
+    chunks : tuple of int, str or None
+        Chunking of level 0 (dask syntax); None keeps a dask array's chunks or lets dask
+        choose. Every level uses level 0's chunk size, clipped to its shape.
+
+    Returns
+    -------
+    list of dask.array.Array
+    """
+    import dask.array as da
+
+    resolved = resolve_method(method, Methods.NEAREST)
+    if isinstance(image, da.Array):
+        level0 = image if chunks is None else image.rechunk(chunks)
+    else:
+        level0 = da.from_array(image, chunks="auto" if chunks is None else chunks)
+    dims = tuple(dims)
+    if len(dims) != level0.ndim:
+        raise ValueError(f"`dims` must name each of the {level0.ndim} axes; got {dims}")
+    factors = level_factors(scale_factors, dims)
+    levels = level_resamplers(level0.shape, factors, resolved, dims)
+    return [level0] + [_resample_dask(level0, level, level0.chunksize) for level in levels]
+
+
+# ---------------------------------------------------------------------------------------------
+# Deprecated Scaler
+# ---------------------------------------------------------------------------------------------
+
+_SCALER_METHODS = ("gaussian", "laplacian", "local_mean", "nearest", "resize_image", "zoom")
+
+_SCALER_TO_METHOD = {
+    "nearest": Methods.NEAREST,
+    "local_mean": Methods.LOCAL_MEAN,
+    "zoom": Methods.ZOOM,
+    "resize_image": Methods.RESIZE,
+}
+
+
+@dataclass
+class Scaler:
+    """Deprecated helper that builds pyramids on the last two axes.
+
+    .. deprecated::
+        Use the ``scale_factors`` and ``method`` arguments of the writer instead;
+        :meth:`to_pyramid_arguments` translates a Scaler into them.
+
+    All methods run on this module's kernels and compute every level from level 0 (NumPy in,
+    NumPy out; dask in, dask out). Unlike the reference, ``gaussian`` and ``laplacian`` fall
+    back to ``resize`` with a warning and ``zoom`` downsamples (the reference zoomed *up*).
+
+    Parameters
+    ----------
+    copy_metadata, in_place, labeled : bool
+        Kept for compatibility; unused (they only served the removed ``scale`` to disk).
+    downscale : int, default 2
+        Factor between consecutive levels on the last two axes.
+    max_layer : int, default 4
+        Number of levels after level 0.
+    method : str, default "nearest"
+        One of :meth:`methods`.
+    order : int, default 1
+        Interpolation order of :meth:`resize_image`: 0 is nearest, anything else ``resize``.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", DeprecationWarning)
+    ...     scaler = Scaler(max_layer=2)
+    >>> [level.shape for level in scaler.nearest(np.zeros((1, 64, 64)))]
+    [(1, 64, 64), (1, 32, 32), (1, 16, 16)]
+    """
+
+    copy_metadata: bool = False
+    downscale: int = 2
+    in_place: bool = False
+    labeled: bool = False
+    max_layer: int = 4
+    method: str = "nearest"
+    order: int = 1
+
+    def __post_init__(self) -> None:
+        warnings.warn(
+            "`Scaler` is deprecated; use scale_factors and method (the `scale_factors` and "
+            "`method` arguments of write_image / write_labels) instead.",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+
+    @staticmethod
+    def methods() -> Iterator[str]:
+        """Yield the names of the downsampling methods a Scaler offers."""
+        yield from _SCALER_METHODS
+
+    @property
+    def func(self) -> Callable[[Any], Any]:
+        """The bound method named by ``self.method``.
+
+        Raises
+        ------
+        ValueError
+            If ``method`` is not one of :meth:`methods`.
+        """
+        if self.method not in _SCALER_METHODS:
+            raise ValueError(f"`method` must be one of {_SCALER_METHODS}; got {self.method!r}")
+        func: Callable[[Any], Any] = getattr(self, self.method)
+        return func
+
+    def to_pyramid_arguments(self, dims: Sequence[str]) -> tuple[list[dict[str, int]], Methods]:
+        """The ``scale_factors`` and ``method`` that replace this Scaler for axes ``dims``.
+
+        Levels are ``downscale ** k`` on ``"y"`` and ``"x"`` for ``k = 1 … max_layer``.
+        ``gaussian`` and ``laplacian`` map to :attr:`Methods.RESIZE` with a warning.
+
+        Examples
+        --------
+        >>> import warnings
+        >>> with warnings.catch_warnings():
+        ...     warnings.simplefilter("ignore", DeprecationWarning)
+        ...     scaler = Scaler(max_layer=2, method="local_mean")
+        >>> scaler.to_pyramid_arguments(("c", "y", "x"))
+        ([{'y': 2, 'x': 2}, {'y': 4, 'x': 4}], <Methods.LOCAL_MEAN: 'local_mean'>)
+        """
+        downscale = _checked_factor(self.downscale, "downscale")
+        scale_factors = [
+            {d: downscale**k for d in dims if d in _PLANE_DIMS}
+            for k in range(1, self._layers() + 1)
+        ]
+        return scale_factors, self._resolved_method(self.method)
+
+    def _layers(self) -> int:
+        if not _is_int(self.max_layer) or self.max_layer < 0:
+            raise ValueError(f"`max_layer` must be an int >= 0; got {self.max_layer!r}")
+        return int(self.max_layer)
+
+    @staticmethod
+    def _resolved_method(name: str) -> Methods:
+        if name in _SCALER_TO_METHOD:
+            return _SCALER_TO_METHOD[name]
+        if name not in _SCALER_METHODS:
+            raise ValueError(f"`method` must be one of {_SCALER_METHODS}; got {name!r}")
+        return resolve_method(name, Methods.RESIZE)
+
+    def _downscaled(self, image: Any, method: Methods, layers: Sequence[int]) -> list[Any]:
+        """Levels ``downscale ** k`` (for ``k`` in ``layers``) of ``image`` on its last two axes."""
+        import dask.array as da
+
+        downscale = _checked_factor(self.downscale, "downscale")
+        ndim = len(image.shape)
+        factors = [
+            tuple(downscale**k if axis >= ndim - 2 else 1 for axis in range(ndim)) for k in layers
+        ]
+        levels = level_resamplers(image.shape, factors, method)
+        if isinstance(image, da.Array):
+            return [_resample_dask(image, level, image.chunksize) for level in levels]
+        array = np.asarray(image)
+        origin = (0,) * ndim
+        return [
+            level.resample(array, origin, tuple(slice(0, n) for n in level.out_shape))
+            for level in levels
+        ]
+
+    def _pyramid(self, base: Any, method: Methods) -> list[Any]:
+        return [base, *self._downscaled(base, method, range(1, self._layers() + 1))]
+
+    def nearest(self, base: Any) -> list[Any]:
+        """Pyramid of ``base`` by nearest neighbour (:attr:`Methods.NEAREST`)."""
+        return self._pyramid(base, Methods.NEAREST)
+
+    def local_mean(self, base: Any) -> list[Any]:
+        """Pyramid of ``base`` by block means (:attr:`Methods.LOCAL_MEAN`)."""
+        return self._pyramid(base, Methods.LOCAL_MEAN)
+
+    def zoom(self, base: Any) -> list[Any]:
+        """Pyramid of ``base`` by linear zoom (:attr:`Methods.ZOOM`), largest first."""
+        return self._pyramid(base, Methods.ZOOM)
+
+    def gaussian(self, base: Any) -> list[Any]:
+        """Retired: warns and builds the pyramid with :attr:`Methods.RESIZE`."""
+        return self._pyramid(base, resolve_method("gaussian", Methods.RESIZE))
+
+    def laplacian(self, base: Any) -> list[Any]:
+        """Retired: warns and builds the pyramid with :attr:`Methods.RESIZE`."""
+        return self._pyramid(base, resolve_method("laplacian", Methods.RESIZE))
+
+    def resize_image(self, image: Any) -> Any:
+        """One level: ``image`` downsampled by ``downscale`` on its last two axes.
+
+        ``order == 0`` uses :attr:`Methods.NEAREST`, any other order :attr:`Methods.RESIZE`.
+        """
+        method = Methods.NEAREST if self.order == 0 else Methods.RESIZE
+        return self._downscaled(image, method, [1])[0]

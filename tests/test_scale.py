@@ -1,0 +1,787 @@
+"""Tests for omezarr.scale: methods, pyramid planning, region-exact kernels, dask and Scaler."""
+
+from __future__ import annotations
+
+import itertools
+import pickle
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import dask.array as da
+import numpy as np
+import pytest
+from dask.core import get_dependencies
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import ndimage as ndi
+from skimage.transform import downscale_local_mean, resize
+
+from omezarr.scale import (
+    AxisResampler,
+    LevelResampler,
+    Methods,
+    Scaler,
+    _build_pyramid,
+    downsample,
+    level_factors,
+    level_resamplers,
+    level_shapes,
+    resolve_method,
+)
+
+SCALE_SOURCE = Path(__file__).parents[1] / "src" / "omezarr" / "scale.py"
+
+INT_DTYPES = [np.uint8, np.int16, np.uint16, np.int32, np.int64]
+FLOAT_DTYPES = [np.float32, np.float64]
+
+
+def random_image(rng: np.random.Generator, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    """Random values spanning much of ``dtype``'s range (bools half true)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "b":
+        return rng.random(shape) < 0.5
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        low, high = max(int(info.min), -(2**40)), min(int(info.max), 2**40)
+        return rng.integers(low, high, size=shape, endpoint=True).astype(dtype)
+    return (rng.standard_normal(shape) * 100).astype(dtype)
+
+
+def pyramid_shape(shape: tuple[int, ...], factors: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(max(1, n // f) for n, f in zip(shape, factors, strict=True))
+
+
+def whole(region_shape: tuple[int, ...]) -> tuple[slice, ...]:
+    return tuple(slice(0, n) for n in region_shape)
+
+
+def quietly(function: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call ``function`` with UserWarnings (e.g. clamped levels) silenced."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return function(*args, **kwargs)
+
+
+def make_scaler(**kwargs: Any) -> Scaler:
+    with pytest.warns(DeprecationWarning):
+        return Scaler(**kwargs)
+
+
+# ---------------------------------------------------------------------------------------------
+# resolve_method
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("member", list(Methods))
+def test_resolve_method_accepts_members_values_and_names(member: Methods) -> None:
+    assert resolve_method(member, Methods.RESIZE) is member
+    assert resolve_method(member.value, Methods.RESIZE) is member
+    assert resolve_method(member.name, Methods.RESIZE) is member
+
+
+def test_resolve_method_none_gives_default() -> None:
+    assert resolve_method(None, Methods.NEAREST) is Methods.NEAREST
+    assert resolve_method(None, Methods.RESIZE) is Methods.RESIZE
+
+
+def test_methods_values_match_the_reference() -> None:
+    assert {m.name: m.value for m in Methods} == {
+        "RESIZE": "resize",
+        "NEAREST": "nearest",
+        "LOCAL_MEAN": "local_mean",
+        "ZOOM": "zoom",
+    }
+
+
+def test_resolve_method_laplacian_falls_back_to_resize_with_warning() -> None:
+    with pytest.warns(UserWarning, match="Laplacian downsampling is not supported anymore"):
+        assert resolve_method("laplacian", Methods.NEAREST) is Methods.RESIZE
+
+
+def test_resolve_method_gaussian_falls_back_to_resize_with_warning() -> None:
+    with pytest.warns(UserWarning, match="Falling back to `resize`"):
+        assert resolve_method("gaussian", Methods.NEAREST) is Methods.RESIZE
+
+
+@pytest.mark.parametrize("bad", ["bilinear", "Resize", "", 3, 1.5, ["nearest"]])
+def test_resolve_method_rejects_unknown_values(bad: Any) -> None:
+    with pytest.raises(ValueError, match="`method`") as caught:
+        resolve_method(bad, Methods.RESIZE)
+    assert "'local_mean'" in str(caught.value)
+
+
+# ---------------------------------------------------------------------------------------------
+# level_factors / level_shapes
+# ---------------------------------------------------------------------------------------------
+
+
+def test_level_factors_ints_honour_values_on_y_and_x_only() -> None:
+    assert level_factors([2, 3, 8], ("t", "c", "z", "y", "x")) == [
+        (1, 1, 1, 2, 2),
+        (1, 1, 1, 3, 3),
+        (1, 1, 1, 8, 8),
+    ]
+    assert level_factors((2, 4), ("y", "x")) == [(2, 2), (4, 4)]
+
+
+def test_level_factors_dicts_default_missing_axes_to_one() -> None:
+    factors = level_factors([{"z": 2, "x": 2}, {"z": 4, "y": 2, "x": 4}], ("c", "z", "y", "x"))
+    assert factors == [(1, 2, 1, 2), (1, 4, 2, 4)]
+
+
+def test_level_factors_accepts_numpy_ints_and_explicit_ones() -> None:
+    assert level_factors([np.int64(2)], ("y", "x")) == [(2, 2)]
+    assert level_factors([{"c": 1, "y": 2}], ("c", "y", "x")) == [(1, 2, 1)]
+
+
+def test_level_factors_empty_means_single_level() -> None:
+    assert level_factors([], ("y", "x")) == []
+    assert level_factors((), ("z", "y", "x")) == []
+
+
+@pytest.mark.parametrize("not_a_sequence", [2, "2,4", None, {"y": 2}, np.array([2, 4])])
+def test_level_factors_rejects_non_sequences(not_a_sequence: Any) -> None:
+    with pytest.raises(TypeError, match="scale_factors"):
+        level_factors(not_a_sequence, ("y", "x"))
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        [True],
+        [2.0],
+        [0],
+        [-2],
+        ["2"],
+        [None],
+        [{"y": True}],
+        [{"y": 1.5}],
+        [{"y": 0}],
+        [{"q": 2}],
+        [{"t": 2}],
+        [{"c": 2}],
+        [{"w": 2}],
+        [2, {"y": 2}],
+        [4, 2],
+        [{"y": 4}, {"y": 2}],
+    ],
+)
+def test_level_factors_refusals_name_scale_factors(bad: list[Any]) -> None:
+    with pytest.raises(ValueError, match="scale_factors"):
+        level_factors(bad, ("t", "c", "w", "y", "x"))
+
+
+def test_level_factors_only_space_axes_may_be_downsampled() -> None:
+    with pytest.raises(ValueError, match="only space axes"):
+        level_factors([{"t": 2}], ("t", "y", "x"))
+
+
+def test_level_shapes_floor_divides_and_includes_level_zero() -> None:
+    shapes = level_shapes((3, 101, 64), [(1, 2, 2), (1, 4, 4), (1, 3, 1)])
+    assert shapes == [(3, 101, 64), (3, 50, 32), (3, 25, 16), (3, 33, 64)]
+
+
+def test_level_shapes_clamps_to_one_with_warning_naming_the_dimension() -> None:
+    with pytest.warns(UserWarning, match="Dimension y is too small to downsample further."):
+        shapes = level_shapes((1, 5, 40), [(1, 2, 2), (1, 16, 16)], dims=("c", "y", "x"))
+    assert shapes == [(1, 5, 40), (1, 2, 20), (1, 1, 2)]
+
+
+def test_level_shapes_does_not_warn_when_nothing_is_clamped() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert level_shapes((16, 16), [(16, 16)]) == [(16, 16), (1, 1)]
+
+
+def test_level_shapes_rejects_factors_of_wrong_length() -> None:
+    with pytest.raises(ValueError, match="`factors`"):
+        level_shapes((16, 16), [(2, 2, 2)])
+    with pytest.raises(ValueError, match="`dims`"):
+        level_shapes((16, 16), [(2, 2)], dims=("x",))
+
+
+# ---------------------------------------------------------------------------------------------
+# Agreement with the reference libraries
+# ---------------------------------------------------------------------------------------------
+
+AGREEMENT_CASES = [
+    ((37,), (2,)),
+    ((40,), (3,)),
+    ((33,), (16,)),
+    ((16, 16), (2, 2)),
+    ((15, 17), (3, 2)),
+    ((20, 13), (4, 4)),
+    ((35, 40), (16, 16)),
+    ((9, 20, 7), (1, 4, 3)),
+    ((2, 3, 6, 9, 8), (1, 1, 2, 3, 2)),
+    ((1, 2, 5, 40, 7), (1, 1, 16, 16, 16)),  # clamped to one on two axes
+]
+
+
+def assert_close_to_reference(ours: np.ndarray, reference: np.ndarray, dtype: Any) -> None:
+    assert ours.dtype == np.dtype(dtype)
+    assert ours.shape == reference.shape
+    if np.dtype(dtype).kind in "iu":
+        # we round to nearest, the reference libraries truncate
+        difference = np.abs(ours.astype(np.float64) - reference.astype(dtype).astype(np.float64))
+        assert difference.max() <= 1
+    else:
+        np.testing.assert_allclose(ours, reference, rtol=1e-5, atol=1e-3)
+
+
+def skimage_resize(image: np.ndarray, out_shape: tuple[int, ...], _: Any) -> np.ndarray:
+    return resize(
+        image, out_shape, order=1, mode="reflect", anti_aliasing=True, preserve_range=True
+    )
+
+
+def skimage_local_mean(
+    image: np.ndarray, out_shape: tuple[int, ...], factors: tuple[int, ...]
+) -> np.ndarray:
+    # an axis clamped to one pixel averages all of it (the reference's factor n_in / n_out)
+    windows = tuple(f if n >= f else n for n, f in zip(image.shape, factors, strict=True))
+    return downscale_local_mean(image.astype(np.float64), windows)[whole(out_shape)]
+
+
+def scipy_zoom(image: np.ndarray, out_shape: tuple[int, ...], _: Any) -> np.ndarray:
+    zooms = [m / n for m, n in zip(out_shape, image.shape, strict=True)]
+    # mode="nearest" equals the default inside the image; it only avoids scipy's spurious 0
+    # when a rounding error puts the last sample a hair past the edge
+    return ndi.zoom(image.astype(np.float64), zooms, order=1, mode="nearest")
+
+
+REFERENCES = {
+    Methods.RESIZE: skimage_resize,
+    Methods.LOCAL_MEAN: skimage_local_mean,
+    Methods.ZOOM: scipy_zoom,
+}
+
+
+@pytest.mark.parametrize("dtype", INT_DTYPES + FLOAT_DTYPES)
+@pytest.mark.parametrize(("shape", "factors"), AGREEMENT_CASES)
+@pytest.mark.parametrize("method", list(REFERENCES))
+def test_arithmetic_methods_agree_with_the_reference_libraries(
+    method: Methods, shape: tuple[int, ...], factors: tuple[int, ...], dtype: Any
+) -> None:
+    image = random_image(np.random.default_rng(1), shape, dtype)
+    out_shape = pyramid_shape(shape, factors)
+    reference = REFERENCES[method](image, out_shape, factors)
+    assert_close_to_reference(downsample(image, out_shape, method, factors), reference, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.bool_, np.uint8, np.int64, np.float32])
+@pytest.mark.parametrize(("shape", "factors"), AGREEMENT_CASES)
+def test_nearest_equals_skimage_order_zero_resize(
+    shape: tuple[int, ...], factors: tuple[int, ...], dtype: Any
+) -> None:
+    image = random_image(np.random.default_rng(2), shape, dtype)
+    out_shape = pyramid_shape(shape, factors)
+    reference = resize(
+        image, out_shape, order=0, mode="reflect", anti_aliasing=False, preserve_range=True
+    )
+    ours = downsample(image, out_shape, "nearest")
+    assert ours.dtype == image.dtype
+    np.testing.assert_array_equal(ours, reference)
+
+
+def test_nearest_picks_the_same_index_as_skimage_for_every_small_ratio() -> None:
+    for n_in in range(1, 70):
+        for n_out in range(1, n_in + 1):
+            signal = np.arange(n_in, dtype=np.float64)
+            reference = resize(signal, (n_out,), order=0, anti_aliasing=False)
+            ours = AxisResampler(n_in, n_out, max(1, n_in // n_out), Methods.NEAREST).taps[0]
+            assert np.array_equal(ours[:, 0], reference), (n_in, n_out)
+
+
+def test_local_mean_window_is_the_level_factor_not_the_shape_ratio() -> None:
+    signal = np.arange(35, dtype=np.float64)
+    assert downsample(signal, (2,), "local_mean", factors=(16,)).tolist() == [7.5, 23.5]
+    assert downsample(signal, (2,), "local_mean").tolist() == [8.0, 25.0]
+
+
+def test_zoom_avoids_scipys_spurious_zero_at_the_edge() -> None:
+    signal = np.linspace(1.0, 2.0, 22)
+    scipy_default = ndi.zoom(signal, 20 / 22, order=1)
+    ours = downsample(signal, (20,), "zoom")
+    assert scipy_default[-1] == 0.0  # scipy's artefact this module deliberately avoids
+    assert ours[-1] == pytest.approx(2.0)
+    np.testing.assert_allclose(ours[:-1], scipy_default[:-1], rtol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------
+# Bit-exactness of region-wise computation
+# ---------------------------------------------------------------------------------------------
+
+EXACT_DTYPES = [
+    np.bool_,
+    np.uint8,
+    np.int16,
+    np.uint16,
+    np.int32,
+    np.int64,
+    np.uint64,
+    np.float16,
+    np.float32,
+    np.float64,
+    ">u2",
+    ">f8",
+]
+
+
+@st.composite
+def region_cases(draw: st.DrawFn) -> dict[str, Any]:
+    ndim = draw(st.integers(1, 3))
+    shape = tuple(draw(st.integers(1, 48)) for _ in range(ndim))
+    factors = tuple(draw(st.sampled_from([1, 2, 3, 4, 16])) for _ in range(ndim))
+    cuts = []
+    for n in shape:
+        inner = draw(st.lists(st.integers(1, max(1, n - 1)), max_size=4)) if n > 1 else []
+        cuts.append(sorted({0, n, *inner}))
+    return {
+        "shape": shape,
+        "factors": factors,
+        "cuts": cuts,
+        "method": draw(st.sampled_from(list(Methods))),
+        "dtype": draw(st.sampled_from(EXACT_DTYPES)),
+        "seed": draw(st.integers(0, 2**32 - 1)),
+        "margin": draw(st.integers(0, 3)),
+    }
+
+
+def assemble_by_regions(
+    level: LevelResampler, image: np.ndarray, cuts: list[list[int]], margin: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Compute a level region by region over the grid ``cuts`` of level 0, as an engine would.
+
+    Returns the assembled level and how many regions owned each output pixel.
+    """
+    assembled: np.ndarray | None = None
+    owners = np.zeros(level.out_shape, dtype=np.int64)
+    for block_index in itertools.product(*(range(len(c) - 1) for c in cuts)):
+        region = tuple(slice(c[i], c[i + 1]) for c, i in zip(cuts, block_index, strict=True))
+        owned = level.owned_outputs(region)
+        if any(piece.start == piece.stop for piece in owned):
+            continue
+        needed = level.input_region(owned)
+        # hand over a block larger than needed, as an engine reading whole chunks would
+        start = [max(0, piece.start - margin) for piece in needed]
+        stop = [min(n, piece.stop + margin) for piece, n in zip(needed, image.shape, strict=True)]
+        block = image[tuple(slice(a, b) for a, b in zip(start, stop, strict=True))]
+        part = level.resample(block, start, owned)
+        if assembled is None:
+            assembled = np.zeros(level.out_shape, dtype=part.dtype)
+        assembled[owned] = part
+        owners[owned] += 1
+    assert assembled is not None
+    return assembled, owners
+
+
+@settings(max_examples=200, deadline=None)
+@given(region_cases())
+def test_regionwise_results_are_bit_identical_to_the_whole_level(case: dict[str, Any]) -> None:
+    shape, factors = case["shape"], case["factors"]
+    image = random_image(np.random.default_rng(case["seed"]), shape, case["dtype"])
+    out_shape = pyramid_shape(shape, factors)
+    level = LevelResampler(shape, out_shape, factors, case["method"])
+    expected = level.resample(image, (0,) * len(shape), whole(out_shape))
+    assembled, owners = assemble_by_regions(level, image, case["cuts"], case["margin"])
+    assert np.all(owners == 1), "ownership must partition the level"
+    assert np.array_equal(assembled, expected)
+
+
+@pytest.mark.parametrize("dtype", EXACT_DTYPES)
+@pytest.mark.parametrize("method", list(Methods))
+@pytest.mark.parametrize("factors", [(2, 2), (3, 4), (16, 16)])
+def test_irregular_regions_are_bit_identical_for_every_method_and_dtype(
+    factors: tuple[int, int], method: Methods, dtype: Any
+) -> None:
+    shape = (67, 50)
+    image = random_image(np.random.default_rng(5), shape, dtype)
+    out_shape = pyramid_shape(shape, factors)
+    level = LevelResampler(shape, out_shape, factors, method)
+    expected = level.resample(image, (0, 0), whole(out_shape))
+    cuts = [[0, 5, 17, 32, 33, 48, 67], [0, 1, 16, 29, 50]]
+    assembled, owners = assemble_by_regions(level, image, cuts)
+    assert np.all(owners == 1)
+    assert np.array_equal(assembled, expected)
+
+
+def test_owned_outputs_partition_any_split_of_level_zero() -> None:
+    axis = AxisResampler(n_in=37, n_out=12, factor=3, method=Methods.RESIZE)
+    for cut in range(38):
+        left, right = axis.owned_outputs(0, cut), axis.owned_outputs(cut, 37)
+        assert left[0] == 0 and left[1] == right[0] and right[1] == 12
+
+
+def test_input_span_is_clipped_to_the_array_and_includes_the_halo() -> None:
+    axis = AxisResampler(n_in=64, n_out=32, factor=2, method=Methods.RESIZE)
+    assert axis.input_span(0, 1) == (0, 4)
+    low, high = axis.input_span(10, 12)
+    assert low < 20 and high > 24
+    assert axis.input_span(31, 32)[1] == 64
+    assert axis.input_span(5, 5) == (5, 5)
+
+
+def test_nearest_and_local_mean_need_no_halo() -> None:
+    nearest = AxisResampler(64, 32, 2, Methods.NEAREST)
+    mean = AxisResampler(64, 21, 3, Methods.LOCAL_MEAN)
+    assert nearest.input_span(4, 8) == (9, 16)
+    assert mean.input_span(4, 8) == (12, 24)
+
+
+def test_apply_rejects_a_block_missing_part_of_the_input_span() -> None:
+    axis = AxisResampler(n_in=32, n_out=16, factor=2, method=Methods.RESIZE)
+    with pytest.raises(ValueError, match="`block` holds"):
+        axis.apply(np.ones(8), axis=0, in_start=4, out_start=2, out_stop=6)
+
+
+def test_resample_rejects_a_block_missing_part_of_the_input_region() -> None:
+    level = LevelResampler((16, 16), (8, 8), (2, 2), Methods.LOCAL_MEAN)
+    with pytest.raises(ValueError, match="`block` holds"):
+        level.resample(np.ones((4, 4)), (0, 0), (slice(0, 4), slice(0, 2)))
+    with pytest.raises(ValueError, match="`out_region`"):
+        level.resample(np.ones((16, 16)), (0, 0), (slice(0, 9), slice(0, 8)))
+    with pytest.raises(ValueError, match="`block`"):
+        level.resample(np.ones(16), (0,), (slice(0, 8), slice(0, 8)))
+
+
+def test_resample_returns_an_empty_array_for_an_empty_region() -> None:
+    level = LevelResampler((16, 16), (8, 8), (2, 2), Methods.RESIZE)
+    empty = level.resample(np.ones((16, 16), ">u2"), (0, 0), (slice(3, 3), slice(0, 8)))
+    assert empty.shape == (0, 8) and empty.dtype == np.dtype("=u2")
+
+
+def test_resample_never_returns_a_view_of_the_block() -> None:
+    image = np.arange(16, dtype=np.uint8).reshape(4, 4)
+    for factors in [(1, 1), (2, 2)]:
+        out_shape = pyramid_shape((4, 4), factors)
+        level = LevelResampler((4, 4), out_shape, factors, Methods.NEAREST)
+        result = level.resample(image, (0, 0), whole(out_shape))
+        result[...] = 99
+        assert image.max() == 15
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"n_in": 10, "n_out": 6, "factor": 2, "method": Methods.RESIZE}, "`n_out`"),
+        ({"n_in": 10, "n_out": 0, "factor": 2, "method": Methods.RESIZE}, "`n_out`"),
+        ({"n_in": 10, "n_out": 5, "factor": 0, "method": Methods.RESIZE}, "`factor`"),
+        ({"n_in": 10.0, "n_out": 5, "factor": 2, "method": Methods.RESIZE}, "`n_in`"),
+    ],
+)
+def test_axis_resampler_rejects_inconsistent_extents(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        AxisResampler(**kwargs)
+
+
+def test_axis_resampler_rejects_a_method_name() -> None:
+    with pytest.raises(TypeError, match="`method`"):
+        AxisResampler(10, 5, 2, "resize")  # type: ignore[arg-type]
+
+
+def test_level_resampler_rejects_mismatched_lengths() -> None:
+    with pytest.raises(ValueError, match="same length"):
+        LevelResampler((4, 4), (2,), (2, 2), Methods.NEAREST)
+
+
+def test_arithmetic_methods_refuse_non_numeric_data() -> None:
+    level = LevelResampler((4,), (2,), (2,), Methods.RESIZE)
+    with pytest.raises(TypeError, match="`block`"):
+        level.resample(np.ones(4, dtype=complex), (0,), (slice(0, 2),))
+    nearest = LevelResampler((4,), (2,), (2,), Methods.NEAREST)
+    strings = np.array(["a", "b", "c", "d"])
+    assert list(nearest.resample(strings, (0,), (slice(0, 2),))) == ["b", "d"]
+
+
+def test_level_resampler_survives_pickling_for_process_workers() -> None:
+    level = LevelResampler((20, 30), (5, 10), (4, 3), Methods.RESIZE)
+    image = random_image(np.random.default_rng(15), (20, 30), np.uint16)
+    expected = level.resample(image, (0, 0), whole((5, 10)))  # fills the cached taps
+    copy = pickle.loads(pickle.dumps(level))
+    assert copy == level
+    assert np.array_equal(copy.resample(image, (0, 0), whole((5, 10))), expected)
+
+
+def test_level_resamplers_plans_every_level_from_level_zero() -> None:
+    levels = level_resamplers((8, 64, 64), [(1, 2, 2), (2, 4, 4)], "local_mean")
+    assert [level.out_shape for level in levels] == [(8, 32, 32), (4, 16, 16)]
+    assert all(level.in_shape == (8, 64, 64) for level in levels)
+    assert all(level.method is Methods.LOCAL_MEAN for level in levels)
+
+
+# ---------------------------------------------------------------------------------------------
+# dtypes, rounding and casting
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", list(Methods))
+@pytest.mark.parametrize("dtype", EXACT_DTYPES)
+def test_dtype_is_preserved_in_native_byte_order(method: Methods, dtype: Any) -> None:
+    image = random_image(np.random.default_rng(6), (6, 9), dtype)
+    result = downsample(image, (3, 4), method)
+    assert result.dtype == np.dtype(dtype).newbyteorder("=")
+    assert result.dtype.isnative
+    native = downsample(image.astype(result.dtype), (3, 4), method)
+    assert np.array_equal(result, native)
+
+
+def test_integers_are_rounded_not_truncated() -> None:
+    image = np.array([0, 1, 1, 1, 9, 9, 9, 8], dtype=np.uint8)
+    assert list(downsample(image, (2,), "local_mean")) == [1, 9]
+
+
+def test_constant_images_stay_exact_at_the_dtype_limits() -> None:
+    for dtype in [np.uint8, np.int16, np.uint16, np.int32, np.uint32]:
+        info = np.iinfo(dtype)
+        for value in (info.min, info.max):
+            image = np.full((12, 10), value, dtype=dtype)
+            for method in Methods:
+                assert np.all(downsample(image, (4, 3), method) == value), (dtype, method)
+
+
+def test_int64_extremes_are_clipped_not_wrapped() -> None:
+    image = np.full((8,), np.iinfo(np.int64).max, dtype=np.int64)
+    result = downsample(image, (4,), "resize")
+    assert result.dtype == np.int64
+    assert np.all(result > 0)
+    minimum = np.full((8,), np.iinfo(np.int64).min, dtype=np.int64)
+    assert np.all(downsample(minimum, (4,), "local_mean") == np.iinfo(np.int64).min)
+
+
+def test_nearest_keeps_int64_values_bit_for_bit() -> None:
+    image = np.arange(2**62, 2**62 + 16, dtype=np.int64)
+    assert list(downsample(image, (8,), "nearest")) == list(image[1::2])
+
+
+def test_bool_images_use_a_half_threshold() -> None:
+    image = np.array([True, True, True, False, False, False, True, False])
+    assert downsample(image, (2,), "local_mean").tolist() == [True, False]
+    resized = downsample(image, (4,), "resize")
+    assert resized.dtype == np.bool_
+    assert downsample(np.ones((8, 8), bool), (2, 2), "zoom").all()
+
+
+def test_float16_is_accumulated_in_float32() -> None:
+    image = np.full(32, 1000.0, dtype=np.float16)
+    image[::2] = 1001.0
+    result = downsample(image, (16,), "local_mean")
+    assert result.dtype == np.float16
+    assert np.all(result == np.float16(1000.5))
+
+
+def test_downsample_rejects_out_shapes_that_do_not_fit() -> None:
+    with pytest.raises(ValueError, match="`out_shape`"):
+        downsample(np.ones((4, 4)), (8, 2))
+    with pytest.raises(ValueError, match="`out_shape`"):
+        downsample(np.ones((4, 4)), (2,))
+
+
+def test_module_imports_no_storage_skimage_or_dask_code() -> None:
+    probe = (
+        "import importlib.util, sys\n"
+        f"spec = importlib.util.spec_from_file_location('scale_probe', {str(SCALE_SOURCE)!r})\n"
+        "module = importlib.util.module_from_spec(spec)\n"
+        "sys.modules['scale_probe'] = module\n"
+        "spec.loader.exec_module(module)\n"
+        "print(sorted(n for n in ('zarr', 'skimage', 'dask', 'cv2') if n in sys.modules))\n"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    assert output.strip() == "[]"
+
+
+# ---------------------------------------------------------------------------------------------
+# _build_pyramid
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", list(Methods))
+def test_build_pyramid_levels_equal_the_whole_array_kernels(method: Methods) -> None:
+    image = random_image(np.random.default_rng(7), (2, 45, 70), np.uint16)
+    pyramid = _build_pyramid(image, [2, 3, 8], ("c", "y", "x"), method, chunks=(1, 16, 16))
+    assert [level.shape for level in pyramid] == [
+        (2, 45, 70),
+        (2, 22, 35),
+        (2, 15, 23),
+        (2, 5, 8),
+    ]
+    assert all(level.dtype == np.uint16 for level in pyramid)
+    np.testing.assert_array_equal(pyramid[0].compute(), image)
+    for level, factor in zip(pyramid[1:], [2, 3, 8], strict=True):
+        expected = downsample(image, level.shape, method, factors=(1, factor, factor))
+        np.testing.assert_array_equal(level.compute(), expected)
+
+
+def test_build_pyramid_defaults_to_nearest_and_keeps_dask_chunks() -> None:
+    image = da.from_array(random_image(np.random.default_rng(8), (32, 48), np.uint8), (8, 16))
+    pyramid = _build_pyramid(image, [2], ("y", "x"))
+    assert pyramid[0] is image
+    assert pyramid[1].chunksize == (8, 16)
+    expected = downsample(image.compute(), (16, 24), Methods.NEAREST)
+    np.testing.assert_array_equal(pyramid[1].compute(), expected)
+
+
+def test_build_pyramid_each_output_chunk_reads_only_nearby_input_chunks() -> None:
+    image = np.zeros((128, 128), dtype=np.uint8)
+    level = _build_pyramid(image, [2], ("y", "x"), "resize", chunks=(16, 16))[1]
+    graph = dict(level.__dask_graph__())
+    inputs = get_dependencies(graph, (level.name, 2, 2))
+    # outputs [32, 48) need inputs [62, 98): input chunks 3..6 on each axis
+    assert len(inputs) == 16
+
+
+def test_build_pyramid_z_downsampling_by_dict_and_clamped_level() -> None:
+    image = random_image(np.random.default_rng(9), (4, 20, 20), np.float32)
+    with pytest.warns(UserWarning, match="Dimension z is too small"):
+        pyramid = _build_pyramid(image, [{"z": 2, "y": 2, "x": 2}, {"z": 8, "y": 4, "x": 2}], "zyx")
+    assert [level.shape for level in pyramid] == [(4, 20, 20), (2, 10, 10), (1, 5, 10)]
+    np.testing.assert_array_equal(
+        pyramid[2].compute(), downsample(image, (1, 5, 10), Methods.NEAREST)
+    )
+
+
+def test_build_pyramid_big_endian_input_gives_native_levels() -> None:
+    image = np.arange(64, dtype=">u2").reshape(8, 8)
+    level = _build_pyramid(image, [2], ("y", "x"), "local_mean")[1]
+    assert level.dtype == np.dtype("=u2")
+    assert level.compute().dtype == np.dtype("=u2")
+
+
+def test_build_pyramid_rejects_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="`dims`"):
+        _build_pyramid(np.zeros((4, 4)), [2], ("x",))
+    with pytest.raises(ValueError, match="scale_factors"):
+        _build_pyramid(np.zeros((4, 4, 4)), [{"c": 2}], ("c", "y", "x"))
+    with pytest.raises(ValueError, match="`method`"):
+        _build_pyramid(np.zeros((4, 4)), [2], ("y", "x"), "cubic")
+
+
+# ---------------------------------------------------------------------------------------------
+# Deprecated Scaler
+# ---------------------------------------------------------------------------------------------
+
+
+def test_scaler_construction_warns_and_names_the_replacement() -> None:
+    with pytest.warns(DeprecationWarning, match="use scale_factors and method"):
+        scaler = Scaler()
+    assert (scaler.downscale, scaler.max_layer, scaler.method, scaler.order) == (
+        2,
+        4,
+        "nearest",
+        1,
+    )
+    assert (scaler.copy_metadata, scaler.in_place, scaler.labeled) == (False, False, False)
+
+
+def test_scaler_methods_lists_the_reference_names() -> None:
+    assert list(Scaler.methods()) == [
+        "gaussian",
+        "laplacian",
+        "local_mean",
+        "nearest",
+        "resize_image",
+        "zoom",
+    ]
+
+
+def test_scaler_func_returns_the_bound_method_and_refuses_unknown_names() -> None:
+    scaler = make_scaler(method="local_mean")
+    assert scaler.func == scaler.local_mean
+    scaler.method = "bicubic"
+    with pytest.raises(ValueError, match="`method`"):
+        _ = scaler.func
+
+
+@pytest.mark.parametrize(
+    ("name", "method"),
+    [("nearest", Methods.NEAREST), ("local_mean", Methods.LOCAL_MEAN), ("zoom", Methods.ZOOM)],
+)
+def test_scaler_pyramids_use_the_kernels_on_the_last_two_axes(name: str, method: Methods) -> None:
+    image = random_image(np.random.default_rng(10), (2, 3, 64, 48), np.uint8)
+    scaler = make_scaler(max_layer=3, method=name)
+    levels = scaler.func(image)
+    assert [level.shape for level in levels] == [
+        (2, 3, 64, 48),
+        (2, 3, 32, 24),
+        (2, 3, 16, 12),
+        (2, 3, 8, 6),
+    ]
+    assert levels[0] is image
+    for level in levels[1:]:
+        assert isinstance(level, np.ndarray) and level.dtype == np.uint8
+        np.testing.assert_array_equal(level, downsample(image, level.shape, method))
+
+
+def test_scaler_keeps_dask_arrays_lazy() -> None:
+    image = random_image(np.random.default_rng(11), (40, 40), np.int16)
+    scaler = make_scaler(max_layer=2)
+    levels = scaler.local_mean(da.from_array(image, chunks=(16, 16)))
+    assert all(isinstance(level, da.Array) for level in levels)
+    np.testing.assert_array_equal(
+        levels[2].compute(), downsample(image, (10, 10), Methods.LOCAL_MEAN)
+    )
+    resized = scaler.resize_image(da.from_array(image, chunks=(16, 16)))
+    assert isinstance(resized, da.Array)
+    np.testing.assert_array_equal(resized.compute(), downsample(image, (20, 20)))
+
+
+def test_scaler_nearest_first_level_matches_the_reference_scaler() -> None:
+    from ome_zarr.scale import Scaler as ReferenceScaler
+
+    image = random_image(np.random.default_rng(12), (1, 2, 32, 32), np.uint16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        reference = ReferenceScaler(max_layer=1).nearest(image)
+    ours = make_scaler(max_layer=1).nearest(image)
+    np.testing.assert_array_equal(ours[1], reference[1])
+
+
+def test_scaler_resize_image_returns_one_level_by_order() -> None:
+    image = random_image(np.random.default_rng(13), (3, 20, 30), np.float32)
+    linear = make_scaler(downscale=2).resize_image(image)
+    np.testing.assert_array_equal(linear, downsample(image, (3, 10, 15), Methods.RESIZE))
+    nearest = make_scaler(downscale=5, order=0).resize_image(image)
+    np.testing.assert_array_equal(nearest, downsample(image, (3, 4, 6), Methods.NEAREST))
+
+
+@pytest.mark.parametrize("name", ["gaussian", "laplacian"])
+def test_scaler_retired_methods_fall_back_to_resize(name: str) -> None:
+    image = random_image(np.random.default_rng(14), (16, 16), np.uint8)
+    scaler = make_scaler(max_layer=2, method=name)
+    with pytest.warns(UserWarning, match="Falling back to `resize`"):
+        levels = scaler.func(image)
+    assert [level.shape for level in levels] == [(16, 16), (8, 8), (4, 4)]
+    np.testing.assert_array_equal(levels[2], downsample(image, (4, 4), Methods.RESIZE))
+
+
+def test_scaler_clamps_small_images_with_a_warning() -> None:
+    scaler = make_scaler(max_layer=3)
+    with pytest.warns(UserWarning, match="too small to downsample further"):
+        levels = scaler.nearest(np.zeros((4, 16), dtype=np.uint8))
+    assert [level.shape for level in levels] == [(4, 16), (2, 8), (1, 4), (1, 2)]
+
+
+def test_scaler_to_pyramid_arguments() -> None:
+    scaler = make_scaler(max_layer=2, downscale=3, method="zoom")
+    assert scaler.to_pyramid_arguments(("t", "z", "y", "x")) == (
+        [{"y": 3, "x": 3}, {"y": 9, "x": 9}],
+        Methods.ZOOM,
+    )
+    scaler.method = "laplacian"
+    with pytest.warns(UserWarning, match="Laplacian"):
+        assert scaler.to_pyramid_arguments(("y", "x"))[1] is Methods.RESIZE
+    scaler.method = "nope"
+    with pytest.raises(ValueError, match="`method`"):
+        scaler.to_pyramid_arguments(("y", "x"))
+
+
+def test_scaler_rejects_bad_downscale_and_max_layer() -> None:
+    with pytest.raises(ValueError, match="`downscale`"):
+        make_scaler(downscale=0).nearest(np.zeros((8, 8)))
+    with pytest.raises(ValueError, match="`max_layer`"):
+        make_scaler(max_layer=-1).nearest(np.zeros((8, 8)))
