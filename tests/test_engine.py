@@ -1,0 +1,241 @@
+"""The write engine: task/region planning, exactness across regions, budgets, progress, failures."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import dask
+import dask.array as da
+import numpy as np
+import pytest
+import zarr
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from omezarr.engine import (
+    DEFAULT_MEMORY_BUDGET,
+    MEMORY_BUDGET_ENV,
+    LevelTarget,
+    Progress,
+    delayed_tasks,
+    memory_budget_from,
+    plan_pyramid,
+    run_plan,
+)
+from omezarr.scale import Methods, downsample, level_resamplers, level_shapes
+
+
+def _targets(
+    shape: tuple[int, ...],
+    factors: list[tuple[int, ...]],
+    method: Methods,
+    chunks: tuple[int, ...],
+    dtype: Any = np.uint16,
+    shards: tuple[int, ...] | None = None,
+) -> tuple[list[LevelTarget], list[tuple[int, ...]]]:
+    shapes = level_shapes(shape, factors)
+    resamplers: list[Any] = [None, *level_resamplers(shape, factors, method)]
+    store = zarr.storage.MemoryStore()
+    group = zarr.open_group(store, mode="w", zarr_format=3)
+    targets = []
+    for i, (level_shape, resampler) in enumerate(zip(shapes, resamplers, strict=True)):
+        level_chunks = tuple(min(c, n) for c, n in zip(chunks, level_shape, strict=True))
+        level_shards = None
+        if shards is not None:
+            level_shards = tuple(
+                min(s, -(-n // c) * c)
+                for s, c, n in zip(shards, level_chunks, level_shape, strict=True)
+            )
+        array = group.create_array(
+            f"s{i}",
+            shape=level_shape,
+            dtype=dtype,
+            chunks=level_chunks,
+            shards=level_shards,
+            fill_value=0,
+        )
+        targets.append(LevelTarget(array, level_shards or level_chunks, resampler))
+    return targets, shapes
+
+
+def _image(shape: tuple[int, ...], dtype: Any = np.uint16, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    if np.dtype(dtype).kind == "f":
+        return rng.normal(100, 30, shape).astype(dtype)
+    info = np.iinfo(dtype)
+    return rng.integers(info.min, info.max, shape, dtype=dtype, endpoint=True)
+
+
+def _check_levels(image: np.ndarray, targets: list[LevelTarget], method: Methods) -> None:
+    assert np.array_equal(targets[0].array[...], image)
+    for target in targets[1:]:
+        assert target.resampler is not None
+        expected = downsample(image, target.shape, method, factors=target.resampler.factors)
+        assert np.array_equal(target.array[...], expected), f"level of shape {target.shape} differs"
+
+
+@pytest.mark.parametrize("method", list(Methods))
+def test_every_level_equals_the_whole_array_computation(method: Methods) -> None:
+    image = _image((3, 70, 133))
+    factors = [(1, 2, 2), (1, 4, 4), (1, 8, 8)]
+    targets, _ = _targets(image.shape, factors, method, chunks=(1, 16, 32))
+    plan = plan_pyramid(targets, [(1, 1, 1), *factors], image.itemsize, 16 * 2**20, None, 2)
+    run_plan(image, targets, plan)
+    _check_levels(image, targets, method)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    shape=st.tuples(st.integers(1, 3), st.integers(8, 60), st.integers(8, 60)),
+    chunk=st.tuples(st.integers(1, 2), st.integers(3, 20), st.integers(3, 20)),
+    factor_list=st.lists(st.sampled_from([2, 3, 4, 5]), min_size=1, max_size=3),
+    z_down=st.booleans(),
+    method=st.sampled_from(list(Methods)),
+    threads=st.sampled_from([1, 2]),
+)
+def test_any_chunking_and_factors_give_exact_levels(
+    shape: tuple[int, int, int],
+    chunk: tuple[int, int, int],
+    factor_list: list[int],
+    z_down: bool,
+    method: Methods,
+    threads: int,
+) -> None:
+    image = _image(shape, seed=sum(shape))
+    factors = [(f if z_down else 1, f, f) for f in factor_list]
+    targets, _ = _targets(image.shape, factors, method, chunks=chunk)
+    plan = plan_pyramid(targets, [(1, 1, 1), *factors], image.itemsize, 16 * 2**20, None, threads)
+    run_plan(image, targets, plan)
+    _check_levels(image, targets, method)
+
+
+def test_tasks_never_share_a_write_unit() -> None:
+    shape = (4, 300, 520)
+    factors = [(1, 2, 2), (2, 4, 4), (2, 16, 16)]
+    targets, shapes = _targets(
+        shape, factors, Methods.LOCAL_MEAN, chunks=(1, 32, 64), shards=(2, 64, 128)
+    )
+    plan = plan_pyramid(targets, [(1, 1, 1), *factors], 2, 16 * 2**20, None, 2)
+    owners: dict[tuple[int, tuple[int, ...]], set[int]] = {}
+    for task_index, task in enumerate(plan.tasks()):
+        for level, target in enumerate(targets):
+            if target.resampler is None:
+                lo, hi = task
+            else:
+                owned = target.resampler.owned_outputs(
+                    tuple(slice(a, b) for a, b in zip(*task, strict=True))
+                )
+                lo = tuple(s.start for s in owned)
+                hi = tuple(s.stop for s in owned)
+            if any(b <= a for a, b in zip(lo, hi, strict=True)):
+                continue
+            unit = target.write_unit
+            first = [a // u for a, u in zip(lo, unit, strict=True)]
+            last = [(b - 1) // u for b, u in zip(hi, unit, strict=True)]
+            for index in np.ndindex(*(b - a + 1 for a, b in zip(first, last, strict=True))):
+                key = tuple(a + i for a, i in zip(first, index, strict=True))
+                owners.setdefault((level, key), set()).add(task_index)
+    assert plan.n_tasks > 1
+    shared = {k: v for k, v in owners.items() if len(v) > 1}
+    assert not shared
+    # Every unit of every level is owned by some task.
+    for level, level_shape in enumerate(shapes):
+        unit = targets[level].write_unit
+        n_units = math.prod(-(-n // u) for n, u in zip(level_shape, unit, strict=True))
+        assert sum(1 for (lv, _) in owners if lv == level) == n_units
+
+
+def test_sharded_levels_are_exact_and_complete() -> None:
+    image = _image((2, 96, 160))
+    factors = [(1, 2, 2), (1, 4, 4)]
+    targets, _ = _targets(
+        image.shape, factors, Methods.RESIZE, chunks=(1, 16, 16), shards=(1, 32, 64)
+    )
+    plan = plan_pyramid(targets, [(1, 1, 1), *factors], image.itemsize, 16 * 2**20, None, 2)
+    run_plan(image, targets, plan)
+    _check_levels(image, targets, Methods.RESIZE)
+
+
+def test_progress_reports_every_region_and_byte() -> None:
+    image = _image((2, 64, 64))
+    factors = [(1, 2, 2), (1, 4, 4)]
+    targets, _ = _targets(image.shape, factors, Methods.NEAREST, chunks=(1, 16, 16))
+    plan = plan_pyramid(targets, [(1, 1, 1), *factors], image.itemsize, 16 * 2**20, None, 2)
+    events: list[Progress] = []
+    run_plan(image, targets, plan, events.append)
+    last = max(events, key=lambda e: e.regions_done)
+    assert last.regions_done == last.regions_total == plan.n_regions
+    assert last.bytes_done == last.bytes_total == sum(math.prod(t.shape) for t in targets) * 2
+    assert last.levels == 3
+
+
+class _FailingSource:
+    """An array-like that fails when a given region is read."""
+
+    def __init__(self, data: np.ndarray, fail_at_row: int) -> None:
+        self.data = data
+        self.shape = data.shape
+        self.dtype = data.dtype
+        self.fail_at_row = fail_at_row
+
+    def __getitem__(self, index: tuple[slice, ...]) -> np.ndarray:
+        if index[-2].start <= self.fail_at_row < index[-2].stop:
+            raise OSError("disk read failed")
+        return self.data[index]
+
+
+def test_a_failing_read_is_raised() -> None:
+    image = _image((1, 64, 64))
+    targets, _ = _targets(image.shape, [(1, 2, 2)], Methods.NEAREST, chunks=(1, 16, 16))
+    plan = plan_pyramid(targets, [(1, 1, 1), (1, 2, 2)], 2, 16 * 2**20, None, 2)
+    with pytest.raises(OSError, match="disk read failed"):
+        run_plan(_FailingSource(image, 40), targets, plan)
+
+
+def test_delayed_tasks_write_the_same_levels() -> None:
+    image = _image((2, 50, 70))
+    factors = [(1, 2, 2), (1, 4, 4)]
+    targets, _ = _targets(image.shape, factors, Methods.RESIZE, chunks=(1, 16, 16))
+    plan = plan_pyramid(targets, [(1, 1, 1), *factors], image.itemsize, 16 * 2**20, None, 2)
+    tasks = delayed_tasks(da.from_array(image, chunks=(1, 25, 35)), targets, plan)
+    assert len(tasks) == plan.n_tasks
+    dask.compute(*tasks)
+    _check_levels(image, targets, Methods.RESIZE)
+
+
+def test_smaller_budget_gives_smaller_regions() -> None:
+    shape = (1, 4096, 4096)
+    factors = [(1, 1, 1), (1, 16, 16)]
+    targets, _ = _targets(shape, factors[1:], Methods.NEAREST, chunks=(1, 256, 256))
+    big = plan_pyramid(targets, factors, 2, 1024 * 2**20, None, 2)
+    small = plan_pyramid(targets, factors, 2, 16 * 2**20, None, 2)
+    assert math.prod(small.region_shape) < math.prod(big.region_shape)
+    assert all(r % 256 == 0 for r in small.region_shape[1:])
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, DEFAULT_MEMORY_BUDGET),
+        (64 * 2**20, 64 * 2**20),
+        ("512M", 512 * 2**20),
+        ("1.5GiB", int(1.5 * 2**30)),
+    ],
+)
+def test_memory_budget_parsing(value: Any, expected: int) -> None:
+    assert memory_budget_from(value) == expected
+
+
+def test_memory_budget_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(MEMORY_BUDGET_ENV, "100M")
+    assert memory_budget_from(None) == 100 * 2**20
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [("lots", ValueError), ("1K", ValueError), (True, TypeError), (1.5, TypeError)],
+)
+def test_memory_budget_refusals_name_the_parameter(value: Any, error: type[Exception]) -> None:
+    with pytest.raises(error, match="memory_budget"):
+        memory_budget_from(value)
