@@ -226,13 +226,14 @@ class Axes:
         if version == "0.3":
             self._validate_03()
             return
-        problems = axes_problems(self.axes)
-        if problems:
-            raise ValueError("axes: " + "; ".join(problems))
+        # A non-string type would otherwise be read as custom and reported as an order problem.
         for axis in self.axes:
             kind = axis.get("type")
             if kind is not None and not isinstance(kind, str):
                 raise ValueError(f"axes: the type of axis {axis['name']!r} must be a string")
+        problems = axes_problems(self.axes)
+        if problems:
+            raise ValueError("axes: " + "; ".join(problems))
 
     _ALLOWED_03: ClassVar[dict[int, list[tuple[str, ...]]]] = {
         2: [("y", "x")],

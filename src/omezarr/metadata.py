@@ -145,9 +145,14 @@ def validate_datasets(datasets: Any, ndim: int, fmt: Format) -> list[dict[str, A
                 "datasets: every dataset needs 'coordinateTransformations' with a 'scale' for "
                 f"OME-NGFF {fmt.version}"
             )
-        fmt.validate_coordinate_transformations(
-            ndim if ndim >= 0 else _scale_length(transformations), len(datasets), transformations
-        )
+        try:
+            fmt.validate_coordinate_transformations(
+                ndim if ndim >= 0 else _scale_length(transformations),
+                len(datasets),
+                transformations,
+            )
+        except ValueError as exc:
+            raise ValueError(f"datasets: {exc}") from exc
     return [dict(d) for d in datasets]
 
 
@@ -223,8 +228,16 @@ def build_multiscale(
     return entry
 
 
+def _require_entries(value: Any, name: str) -> list[Any]:
+    """A non-empty list: the schemas require at least one colour or property when given."""
+    entries = _require_list(value, name)
+    if not entries:
+        raise ValueError(f"{name}: give at least one entry, or None to leave it out")
+    return entries
+
+
 def _validate_colors(colors: Any) -> list[JSONDict]:
-    colors = _require_list(colors, "colors")
+    colors = _require_entries(colors, "colors")
     seen = set()
     for i, color in enumerate(colors):
         where = f"colors[{i}]"
@@ -236,7 +249,7 @@ def _validate_colors(colors: Any) -> list[JSONDict]:
             raise ValueError(f"{where}: label-value {color['label-value']} appears twice")
         seen.add(color["label-value"])
         rgba = color.get("rgba")
-        if rgba is not None and not (
+        if "rgba" in color and not (
             isinstance(rgba, Sequence)
             and len(rgba) == 4
             and all(_is_int(v) and 0 <= v <= 255 for v in rgba)
@@ -246,12 +259,17 @@ def _validate_colors(colors: Any) -> list[JSONDict]:
 
 
 def _validate_properties(properties: Any) -> list[JSONDict]:
-    properties = _require_list(properties, "properties")
+    properties = _require_entries(properties, "properties")
+    seen = set()
     for i, prop in enumerate(properties):
         if not isinstance(prop, Mapping):
             raise TypeError(f"properties[{i}]: expected a dict with 'label-value'")
-        if "label-value" not in prop or not _is_number(prop["label-value"]):
-            raise ValueError(f"properties[{i}]: a numeric 'label-value' is required")
+        # Unlike a colour's, a property's label-value must be an integer in the schemas.
+        if "label-value" not in prop or not _is_int(prop["label-value"]):
+            raise ValueError(f"properties[{i}]: an integer 'label-value' is required")
+        if prop["label-value"] in seen:
+            raise ValueError(f"properties[{i}]: label-value {prop['label-value']} appears twice")
+        seen.add(prop["label-value"])
     return [dict(p) for p in properties]
 
 
@@ -263,7 +281,10 @@ def build_image_label(
 ) -> JSONDict:
     """The ``image-label`` dict; ``extra`` (source, …) is kept."""
     label: JSONDict = {k: copy.deepcopy(v) for k, v in (extra or {}).items()}
-    if "source" in label and not isinstance(label["source"], Mapping):
+    source = label.get("source")
+    if "source" in label and not (
+        isinstance(source, Mapping) and isinstance(source.get("image", ""), str)
+    ):
         raise TypeError("source: expected a dict such as {'image': '../../'}")
     if colors is not None:
         label["colors"] = _validate_colors(colors)

@@ -137,6 +137,27 @@ def check_group_fmt(
     return group, check_format(group, fmt)
 
 
+def _resolve_target(group: GroupLike, fmt: Any) -> tuple[zarr.Group | None, Format]:
+    """The group already at ``group`` (None if there is none yet) and the format to write.
+
+    Creates nothing, so that a writer can check every argument before the group exists.
+    """
+    fmt = _coerce_format(fmt)
+    existing = existing_group(group)
+    if existing is None:
+        return None, fmt if fmt is not None else CurrentFormat()
+    return existing, check_format(existing, fmt)
+
+
+def _write_checked(
+    target: GroupLike, existing: zarr.Group | None, fmt: Format, attrs: JSONDict
+) -> None:
+    """Write checked ``attrs`` to the existing group, or create the group with ``fmt``'s zarr format."""
+    if existing is None:
+        existing = open_group(target, mode="a", zarr_format=fmt.zarr_format)
+    write_ngff_attrs(existing, attrs)
+
+
 def get_metadata(group: GroupLike) -> JSONDict:
     """The NGFF attributes of ``group`` (the ``ome`` dict for zarr v3), as a copy."""
     if not isinstance(group, zarr.Group):
@@ -245,14 +266,15 @@ def write_multiscales_metadata(
     >>> write_multiscales_metadata(path, [{"path": "s0", "coordinateTransformations":
     ...     [{"type": "scale", "scale": [1.0, 1.0]}]}], axes="yx")  # doctest: +SKIP
     """
-    group, fmt = check_group_fmt(group, fmt)
+    existing, fmt = _resolve_target(group, fmt)
     parsed_axes = None
     if fmt.version not in ("0.1", "0.2"):
         # Without axes, guess them as for pixels (yx or tczyx) from the length of the scale.
         ndim = None if axes is not None else _scale_length_of(datasets)
         parsed_axes = valid_axes(axes, axes_units, fmt, ndim)
-    attrs = _multiscales_attrs(datasets, fmt, parsed_axes, name or group.name, dict(metadata))
-    write_ngff_attrs(group, attrs)
+    default_name = existing.name if existing is not None else "/"
+    attrs = _multiscales_attrs(datasets, fmt, parsed_axes, name or default_name, dict(metadata))
+    _write_checked(group, existing, fmt, attrs)
 
 
 def write_plate_metadata(
@@ -294,12 +316,12 @@ def write_plate_metadata(
     --------
     >>> write_plate_metadata(path, ["A"], ["1", "2"], ["A/1", "A/2"])  # doctest: +SKIP
     """
-    group, fmt = check_group_fmt(group, fmt)
+    existing, fmt = _resolve_target(group, fmt)
     plate = build_plate(rows, columns, wells, fmt, acquisitions, field_count, name)
     attrs: JSONDict = {"plate": plate}
     if fmt.metadata_is_nested:
         attrs["version"] = fmt.version
-    write_ngff_attrs(group, attrs)
+    _write_checked(group, existing, fmt, attrs)
 
 
 def write_well_metadata(
@@ -322,11 +344,11 @@ def write_well_metadata(
     --------
     >>> write_well_metadata(path, ["0", {"path": "1", "acquisition": 0}])  # doctest: +SKIP
     """
-    group, fmt = check_group_fmt(group, fmt)
+    existing, fmt = _resolve_target(group, fmt)
     attrs: JSONDict = {"well": build_well(images, fmt)}
     if fmt.metadata_is_nested:
         attrs["version"] = fmt.version
-    write_ngff_attrs(group, attrs)
+    _write_checked(group, existing, fmt, attrs)
 
 
 def _labels_list_attrs(labels_group: zarr.Group, name: str, fmt: Format) -> JSONDict:
@@ -377,8 +399,11 @@ def write_label_metadata(
     """
     if not isinstance(name, str) or not name:
         raise TypeError(f"name: expected a non-empty string, not {name!r}")
-    group, fmt = check_group_fmt(group, fmt)
+    existing, fmt = _resolve_target(group, fmt)
     image_label = build_image_label(fmt, colors, properties, dict(metadata))
+    if existing is None:
+        raise KeyError(f"name: there is no group at {group!r} holding a label image {name!r}")
+    group = existing
     label_group = group[name]
     if not isinstance(label_group, zarr.Group):
         raise ValueError(f"name: {name!r} in {group.path!r} is an array, not a label image group")
