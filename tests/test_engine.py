@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -239,3 +240,37 @@ def test_memory_budget_from_environment(monkeypatch: pytest.MonkeyPatch) -> None
 def test_memory_budget_refusals_name_the_parameter(value: Any, error: type[Exception]) -> None:
     with pytest.raises(error, match="memory_budget"):
         memory_budget_from(value)
+
+
+class _CountingChunkedSource:
+    """A chunked array-like (zarr-style ``chunks``) that counts reads of each chunk."""
+
+    def __init__(self, data: np.ndarray, chunks: tuple[int, ...]) -> None:
+        self.data = data
+        self.shape = data.shape
+        self.dtype = data.dtype
+        self.chunks = chunks
+        self.reads: dict[tuple[int, ...], int] = {}
+
+    def __getitem__(self, index: tuple[slice, ...]) -> np.ndarray:
+        key = tuple(s.start // c for s, c in zip(index, self.chunks, strict=True))
+        self.reads[key] = self.reads.get(key, 0) + 1
+        return self.data[index]
+
+
+def test_halo_reads_of_a_chunked_source_read_each_chunk_once() -> None:
+    image = _image((1, 256, 256))
+    source = _CountingChunkedSource(image, (1, 64, 64))
+    factors = [(1, 2, 2), (1, 4, 4), (1, 8, 8)]
+    targets, _ = _targets(image.shape, factors, Methods.RESIZE, chunks=(1, 64, 64))
+    planned = plan_pyramid(
+        targets, [(1, 1, 1), *factors], image.itemsize, 64 * 2**20, (1, 64, 64), 1
+    )
+    # One task walked in chunk-sized regions: every region's halo reaches its neighbours' chunks.
+    plan = dataclasses.replace(
+        planned, task_shape=image.shape, region_shape=(1, 64, 64), halo=True, cache_bytes=2**20
+    )
+    run_plan(source, targets, plan)
+    _check_levels(image, targets, Methods.RESIZE)
+    assert len(source.reads) == 16
+    assert set(source.reads.values()) == {1}

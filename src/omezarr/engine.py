@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -113,6 +114,8 @@ class PyramidPlan:
     factors: tuple[tuple[int, ...], ...]
     itemsize: int
     levels: int = field(default=1)
+    halo: bool = False
+    cache_bytes: int = 0
 
     def tasks(self) -> Iterator[Box]:
         """Every task box, in C order."""
@@ -233,7 +236,10 @@ def plan_pyramid(
     # Every running task holds a region (plus halo and a float copy) and its level buffers.
     per_task = 4 * math.prod(region) * itemsize + _buffer_bound(targets, task, itemsize)
     concurrency = max(1, min(workers, memory_budget // max(1, per_task)))
+    halo = _needs_halo(targets, tuple(region))
     return PyramidPlan(
+        halo=halo,
+        cache_bytes=memory_budget // (4 * concurrency) if halo else 0,
         shape=shape,
         task_shape=tuple(task),
         region_shape=tuple(region),
@@ -242,6 +248,19 @@ def plan_pyramid(
         itemsize=itemsize,
         levels=len(targets),
     )
+
+
+def _needs_halo(targets: Sequence[LevelTarget], region: tuple[int, ...]) -> bool:
+    """Whether computing a region's levels reads beyond the region (resize's anti-aliasing)."""
+    box: Box = ((0,) * len(region), region)
+    for target in targets[1:]:
+        assert target.resampler is not None
+        out = _box(target.resampler.owned_outputs(_slices(box)))
+        if not _is_empty(out):
+            need = _box(target.resampler.input_region(_slices(out)))
+            if any(b > r for b, r in zip(need[1], region, strict=True)):
+                return True
+    return False
 
 
 def _buffer_bound(targets: Sequence[LevelTarget], task: Sequence[int], itemsize: int) -> int:
@@ -324,6 +343,91 @@ def _read(source: Any, box: Box) -> np.ndarray:
     return block
 
 
+def _chunk_bounds(source: Any) -> list[np.ndarray] | None:
+    """Chunk boundaries per axis of a lazily chunked source (dask or zarr), else None."""
+    if isinstance(source, np.ndarray):
+        return None
+    chunks = getattr(source, "chunks", None)
+    shape = getattr(source, "shape", None)
+    if not isinstance(chunks, tuple) or shape is None or len(chunks) != len(shape):
+        return None
+    bounds = []
+    for axis_chunks, n in zip(chunks, shape, strict=True):
+        if isinstance(axis_chunks, tuple):  # dask: the sizes of every chunk
+            edges = np.concatenate([[0], np.cumsum(axis_chunks)])
+        elif isinstance(axis_chunks, int) and axis_chunks > 0:  # zarr: one regular size
+            edges = np.append(np.arange(0, int(n), axis_chunks), int(n))
+        else:
+            return None
+        bounds.append(edges.astype(np.int64))
+    return bounds
+
+
+class _ChunkCache:
+    """Reads boxes of a chunked lazy source chunk by chunk, keeping recent chunks.
+
+    A region's halo overlaps its neighbours' chunks; without the cache those chunks would be
+    computed (or decoded) once for the region and again for each neighbour's halo.
+    """
+
+    def __init__(self, source: Any, bounds: list[np.ndarray], limit_bytes: int) -> None:
+        self.source = source
+        self.bounds = bounds
+        self.limit = limit_bytes
+        self.chunks: OrderedDict[tuple[int, ...], np.ndarray] = OrderedDict()
+        self.size = 0
+
+    def read(self, box: Box) -> np.ndarray:
+        first = [
+            int(np.searchsorted(e, a, side="right")) - 1
+            for e, a in zip(self.bounds, box[0], strict=True)
+        ]
+        last = [
+            int(np.searchsorted(e, b - 1, side="right")) - 1
+            for e, b in zip(self.bounds, box[1], strict=True)
+        ]
+        keys = [
+            tuple(f + i for f, i in zip(first, index, strict=True))
+            for index in np.ndindex(*(b - a + 1 for a, b in zip(first, last, strict=True)))
+        ]
+        pieces = [(key, self._chunk(key)) for key in keys]
+        if len(pieces) == 1:
+            key, chunk = pieces[0]
+            lo = [int(e[k]) for e, k in zip(self.bounds, key, strict=True)]
+            return chunk[
+                tuple(slice(a - o, b - o) for a, b, o in zip(box[0], box[1], lo, strict=True))
+            ]
+        out = np.empty(
+            tuple(b - a for a, b in zip(box[0], box[1], strict=True)), dtype=pieces[0][1].dtype
+        )
+        for key, chunk in pieces:
+            lo = [int(e[k]) for e, k in zip(self.bounds, key, strict=True)]
+            a = [max(x, y) for x, y in zip(lo, box[0], strict=True)]
+            b = [min(x + n, y) for x, n, y in zip(lo, chunk.shape, box[1], strict=True)]
+            out[tuple(slice(p - q, r - q) for p, r, q in zip(a, b, box[0], strict=True))] = chunk[
+                tuple(slice(p - q, r - q) for p, r, q in zip(a, b, lo, strict=True))
+            ]
+        self._evict(keep=len(keys))
+        return out
+
+    def _chunk(self, key: tuple[int, ...]) -> np.ndarray:
+        chunk = self.chunks.get(key)
+        if chunk is not None:
+            self.chunks.move_to_end(key)
+            return chunk
+        lo = tuple(int(e[k]) for e, k in zip(self.bounds, key, strict=True))
+        hi = tuple(int(e[k + 1]) for e, k in zip(self.bounds, key, strict=True))
+        chunk = _read(self.source, (lo, hi))
+        self.chunks[key] = chunk
+        self.size += chunk.nbytes
+        return chunk
+
+    def _evict(self, keep: int) -> None:
+        while self.size > self.limit and len(self.chunks) > keep:
+            _, chunk = self.chunks.popitem(last=False)
+            self.size -= chunk.nbytes
+
+
 def _union(boxes: Sequence[Box]) -> Box:
     lo = tuple(min(b[0][i] for b in boxes) for i in range(len(boxes[0][0])))
     hi = tuple(max(b[1][i] for b in boxes) for i in range(len(boxes[0][0])))
@@ -350,6 +454,8 @@ def run_task(
     )
     dtype = dtype.newbyteorder("=") if not dtype.isnative else dtype
     buffers = [_UnitBuffers(t, dtype) for t in targets[1:]]
+    bounds = _chunk_bounds(source) if plan.halo else None
+    cache = _ChunkCache(source, bounds, plan.cache_bytes) if bounds is not None else None
     total = 0
     for region in plan.regions(task):
         needs: list[Box] = [region]
@@ -361,7 +467,7 @@ def run_task(
             if not _is_empty(out):
                 needs.append(_box(target.resampler.input_region(_slices(out))))
         read_box = _union(needs)
-        block = _read(source, read_box)
+        block = cache.read(read_box) if cache is not None else _read(source, read_box)
         offset = read_box[0]
         level0 = block[
             tuple(slice(a - o, b - o) for a, b, o in zip(region[0], region[1], offset, strict=True))

@@ -32,7 +32,7 @@ from .metadata import (
     valid_axes,
     validate_omero,
 )
-from .scale import Methods, Scaler, level_factors, level_resamplers, level_shapes, resolve_method
+from .scale import LevelResampler, Methods, Scaler, level_factors, level_shapes, resolve_method
 from .storage import (
     GroupLike,
     existing_group,
@@ -491,15 +491,6 @@ def _check_scale(scale: Any, dims: Sequence[str]) -> dict[str, float]:
     return {d: float(v) for d, v in scale.items()}
 
 
-def _target_format(group: GroupLike, fmt: Any) -> tuple[zarr.Group | None, Format]:
-    """The existing group at ``group`` (None if there is none yet) and the format to write."""
-    fmt = _coerce_format(fmt)
-    existing = existing_group(group)
-    if existing is None:
-        return None, fmt if fmt is not None else CurrentFormat()
-    return existing, check_format(existing, fmt)
-
-
 @dataclass(frozen=True)
 class _FinalWrite:
     """NGFF attributes to write, in order, once every pixel is written."""
@@ -676,7 +667,10 @@ def _engine_runs(
     if len(job.sources) == 1:
         resamplers: list[Any] = [None]
         if len(job.shapes) > 1:
-            resamplers += level_resamplers(job.shapes[0], job.factors[1:], job.method, job.dims)
+            resamplers += [
+                LevelResampler(job.shapes[0], shape, factors, job.method)
+                for shape, factors in zip(job.shapes[1:], job.factors[1:], strict=True)
+            ]
         targets = [
             LevelTarget(array, layout.write_unit, resampler)
             for array, layout, resampler in zip(arrays, job.layouts, resamplers, strict=True)
@@ -753,7 +747,7 @@ def _write_pixels(
     label: tuple[str, JSONDict | None] | None = None,
 ) -> list:
     """Plan, then create the arrays, write the pixels and finally the metadata."""
-    existing, resolved_fmt = _target_format(group, fmt)
+    existing, resolved_fmt = _resolve_target(group, fmt)
     job = _plan_job(fmt=resolved_fmt, **job_args)
     image_label: JSONDict | None = None
     if label is not None:
