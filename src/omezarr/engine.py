@@ -587,7 +587,12 @@ def delayed_tasks(source: Any, targets: Sequence[LevelTarget], plan: PyramidPlan
     if _is_zarr_array(source):
         run = dask.delayed(run_task, pure=False)
         return [run(source, targets, plan, task) for task in plan.tasks()]
-    lazy = source if isinstance(source, da.Array) else da.from_array(source, chunks=plan.task_shape)
+    if isinstance(source, da.Array):
+        lazy = source
+    else:
+        # An explicit meta: plain array-likes (shape, dtype, __getitem__) have no ``ndim``.
+        meta = np.empty((0,) * len(plan.shape), dtype=source.dtype)
+        lazy = da.from_array(source, chunks=plan.task_shape, meta=meta)
     run_block = dask.delayed(_run_task_on_block, pure=False)
     tasks = []
     for task in plan.tasks():

@@ -135,7 +135,13 @@ def _auto_shards(
                 continue
             shards[axis] = bigger
             grew = True
-    # Trim to a multiple of chunks that still covers the axis.
+    return _trim_shards(shards, chunks, shape)
+
+
+def _trim_shards(
+    shards: Sequence[int], chunks: Sequence[int], shape: Sequence[int]
+) -> tuple[int, ...]:
+    """Shards no larger than the smallest multiple of chunks that covers each axis."""
     return tuple(min(s, -(-n // c) * c) for s, c, n in zip(shards, chunks, shape, strict=True))
 
 
@@ -221,7 +227,10 @@ def resolve_layouts(
                 limit = min(AUTO_SHARD_MAX_BYTES, memory_budget // 4)
                 shards = _auto_shards(chunks, shape, itemsize, limit)
             else:
-                shards = _shape_option(shards_opt, shape, "shards", where)
+                # Trimmed like chunks: a level smaller than a chunk has its chunks clipped.
+                shards = _trim_shards(
+                    _shape_option(shards_opt, shape, "shards", where), chunks, shape
+                )
             bad = [(s, c) for s, c in zip(shards, chunks, strict=True) if s % c]
             if bad:
                 raise ValueError(f"{where}: shards {shards} must be divisible by chunks {chunks}")

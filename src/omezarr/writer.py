@@ -747,6 +747,10 @@ def _write_pixels(
     label: tuple[str, JSONDict | None] | None = None,
 ) -> list:
     """Plan, then create the arrays, write the pixels and finally the metadata."""
+    if progress is not None and not callable(progress):
+        raise TypeError(
+            f"progress: expected a callable taking a Progress, not {type(progress).__name__}"
+        )
     existing, resolved_fmt = _resolve_target(group, fmt)
     job = _plan_job(fmt=resolved_fmt, **job_args)
     image_label: JSONDict | None = None
