@@ -640,6 +640,9 @@ def _create_level_arrays(group: zarr.Group, job: _PixelJob) -> list[Any]:
     for i, (shape, layout) in enumerate(zip(job.shapes, job.layouts, strict=True)):
         kwargs: dict[str, Any] = dict(layout.extra)
         kwargs.setdefault("fill_value", False if job.dtype.kind == "b" else 0)
+        # Every chunk is stored, even one equal to the fill value, so that `verify` can tell a
+        # lost chunk from an empty one (an empty chunk compresses to a few bytes).
+        kwargs["config"] = {"write_empty_chunks": True, **dict(kwargs.get("config") or {})}
         if job.fmt.zarr_format == 3:
             kwargs["dimension_names"] = list(job.dims)
             if layout.shards is not None:
