@@ -9,10 +9,15 @@ list them in :data:`_COMMANDS`. A run function returns the exit code; it raises
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
 import sys
-from collections.abc import Callable, Sequence
+import time
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["CommandError", "main"]
 
@@ -33,15 +38,20 @@ class _Command:
     run: Callable[[argparse.Namespace], int]
 
 
+def _can_print(text: str) -> bool:
+    """Whether stdout's encoding can show ``text`` (box drawing, ✓, ×)."""
+    encoding = getattr(sys.stdout, "encoding", None) or "ascii"
+    try:
+        text.encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
 def _mark(ok: bool) -> str:
     """✓ or ✗, or plain words where the terminal cannot show them."""
     symbol = "✓" if ok else "✗"
-    encoding = getattr(sys.stdout, "encoding", None) or "ascii"
-    try:
-        symbol.encode(encoding)
-    except (UnicodeEncodeError, LookupError):
-        return "OK" if ok else "FAIL"
-    return symbol
+    return symbol if _can_print(symbol) else ("OK" if ok else "FAIL")
 
 
 # --------------------------------------------------------------------------- validate
@@ -76,6 +86,320 @@ def _run_validate(args: argparse.Namespace) -> int:
     return EXIT_OK if report.valid else EXIT_INVALID
 
 
+# --------------------------------------------------------------------------- convert, demo, info
+# rich is optional: on terminals it draws the progress bar and the level tables; without it, or
+# when output is redirected, the same information is printed as plain text. Everything heavy
+# is imported inside the run functions so that `omezarr --help` stays fast.
+
+
+def _rich_console(stream: Any) -> Any:
+    """A rich Console writing to ``stream`` if rich is installed and ``stream`` is a terminal."""
+    if not getattr(stream, "isatty", lambda: False)():
+        return None
+    try:
+        from rich.console import Console
+    except ImportError:
+        return None
+    return Console(file=stream)
+
+
+class _ProgressDisplay:
+    """Write progress on stderr: a rich bar (bytes, throughput, ETA) on terminals, a plain
+    updating line without rich, nothing when stderr is redirected or ``enabled`` is False.
+
+    Called as ``display(what, progress)`` with an :class:`omezarr.engine.Progress`, from the
+    writer's threads.
+    """
+
+    def __init__(self, enabled: bool) -> None:
+        self.console = _rich_console(sys.stderr) if enabled else None
+        self.plain = enabled and self.console is None and sys.stderr.isatty()
+        self.bar: Any = None
+        self.tasks: dict[str, Any] = {}
+        self.started: dict[str, float] = {}
+
+    def __enter__(self) -> _ProgressDisplay:
+        if self.console is not None:
+            from rich import progress as bars
+
+            self.bar = bars.Progress(
+                bars.TextColumn("{task.description}"),
+                bars.BarColumn(),
+                bars.DownloadColumn(binary_units=True),
+                bars.TransferSpeedColumn(),
+                bars.TimeRemainingColumn(),
+                console=self.console,
+            )
+            self.bar.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+        elif self.started:
+            print(file=sys.stderr)
+
+    def __call__(self, what: str, progress: Any) -> None:
+        if self.bar is not None:
+            if what not in self.tasks:
+                self.tasks[what] = self.bar.add_task(what, total=progress.bytes_total)
+            self.bar.update(self.tasks[what], completed=progress.bytes_done)
+        elif self.plain:
+            now = time.perf_counter()
+            start = self.started.setdefault(what, now)
+            print(f"\r{_progress_line(what, progress, now - start)}", end="", file=sys.stderr)
+
+
+def _progress_line(what: str, progress: Any, seconds: float) -> str:
+    """``image:  45%  12.0 MiB of 26.0 MiB  5.0 MiB/s  ETA 3 s``: the plain progress line."""
+    from .inspect import format_bytes
+
+    done, total = progress.bytes_done, max(1, progress.bytes_total)
+    rate = done / seconds if seconds > 0 else 0.0
+    eta = f"ETA {(total - done) / rate:.0f} s" if rate > 0 else "ETA ?"
+    return (
+        f"{what}: {100 * done / total:3.0f}%  {format_bytes(done)} of {format_bytes(total)}  "
+        f"{format_bytes(rate)}/s  {eta}   "
+    )
+
+
+def _print_levels(title: str, info: Any) -> None:
+    """The level table of an image: a rich Table on terminals, aligned text otherwise."""
+    from .inspect import LEVEL_COLUMNS, format_levels, level_table
+
+    console = _rich_console(sys.stdout)
+    if console is None:
+        print(title)
+        for line in format_levels(info, ascii_only=not _can_print("×—")):
+            print(f"  {line}")
+        return
+    from rich import box
+    from rich.table import Table
+
+    rows = level_table(info)
+    table = Table(
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        padding=(0, 1),
+        collapse_padding=True,
+    )
+    for header in rows[0]:
+        numeric = LEVEL_COLUMNS.index(header) >= 5
+        table.add_column(header, justify="right" if numeric else "left", no_wrap=True)
+    for row in rows[1:]:
+        table.add_row(*row)
+    console.print(table)
+
+
+def _print_images(info: Any) -> None:
+    """Axes, channels and size of an image, its level table, and those of its label images."""
+    from .inspect import size_text, summary_lines
+
+    ascii_only = not _can_print("×·→")
+    for line in summary_lines(info, ascii_only=ascii_only):
+        print(line)
+    _print_levels("levels", info)
+    for label in info.get("labels", []):
+        print(f"{label['path']}: {size_text(label, ascii_only=ascii_only)}")
+        _print_levels(f"{label['path']} levels", label)
+
+
+def _print_written(result: Any) -> int:
+    """After a write: bytes, time and throughput, then the validation verdict (exit code)."""
+    from .inspect import format_bytes
+    from .validate import validate
+
+    images = [result.info, *result.info.get("labels", [])]
+    raw = sum(image["bytes"] for image in images)
+    stored = sum(image["stored_bytes"] for image in images)
+    times = "×" if _can_print("×") else "x"
+    ratio = f" ({raw / stored:.1f}{times} smaller)" if stored else ""
+    print(
+        f"wrote {format_bytes(raw)} as {format_bytes(stored)}{ratio} in {result.seconds:.2f} s "
+        f"({format_bytes(raw / max(result.seconds, 1e-6))}/s)"
+    )
+    report = validate(result.output)
+    print(f"{_mark(report.valid)} {report.summary()}")
+    if report.format():
+        print(report.format())
+    return EXIT_OK if report.valid else EXIT_INVALID
+
+
+@contextlib.contextmanager
+def _user_errors(missing: str) -> Iterator[None]:
+    """Errors a user can fix become a :class:`CommandError`; warnings become one line each.
+
+    ``missing`` is the message for a FileNotFoundError.
+    """
+    from .convert import ConversionError
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        except FileNotFoundError as exc:
+            raise CommandError(missing) from exc
+        except KeyError as exc:
+            raise CommandError(str(exc.args[0]) if exc.args else "KeyError") from exc
+        except (ConversionError, ValueError, TypeError, OSError) as exc:
+            raise CommandError(str(exc) or type(exc).__name__) from exc
+        finally:
+            for warning in caught:
+                print(f"omezarr: warning: {warning.message}", file=sys.stderr)
+
+
+def _add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("output", help="the OME-Zarr image to create (a local path)")
+    parser.add_argument(
+        "--format",
+        choices=["0.4", "0.5"],
+        default="0.5",
+        help="OME-NGFF version: 0.5 (zarr v3, default) or 0.4 (zarr v2)",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing output (only once the new one is complete)",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from .convert import write_demo
+
+    with (
+        _user_errors(f"{args.output}: no such directory"),
+        _ProgressDisplay(not args.quiet) as display,
+    ):
+        result = write_demo(
+            args.output, fmt=args.format, overwrite=args.overwrite, progress=display
+        )
+    channels = ", ".join(str(c.get("label")) for c in result.info.get("channels", []))
+    print(f"{result.output}: synthetic cells ({channels}) with the label image labels/nuclei")
+    _print_images(result.info)
+    return _print_written(result)
+
+
+def _add_convert_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "input",
+        help="TIFF / OME-TIFF / ImageJ TIFF, .npy, PNG, JPEG, a zarr array or an OME-Zarr image",
+    )
+    _add_output_arguments(parser)
+    parser.add_argument("--axes", help="the input's axes in file order, e.g. zyx, yxc, tczyx")
+    parser.add_argument("--scale", help="pixel sizes, e.g. z=0.5,y=0.1,x=0.1")
+    parser.add_argument(
+        "--units", help="one unit for all space axes (micrometer) or per axis (x=nm,y=nm,t=s)"
+    )
+    parser.add_argument(
+        "--scale-factors",
+        default="auto",
+        help="auto (halve y and x down to 256 pixels; default), none, 2,4,8 "
+        "or per axis z=1,y=2,x=2;z=2,y=4,x=4",
+    )
+    parser.add_argument(
+        "--method", help="downsampling: resize (default), nearest, local_mean or zoom"
+    )
+    parser.add_argument("--chunks", help="chunk shape, e.g. 1,64,256,256 or y=512,x=512")
+    parser.add_argument(
+        "--shards", help="shard shape (OME-NGFF 0.5): auto, 1,64,4096,4096 or y=4096"
+    )
+    parser.add_argument(
+        "--compressor",
+        default="default",
+        help="blosc-zstd:1 (default), blosc-lz4:5, zstd:3, gzip:6, lz4 or none",
+    )
+    parser.add_argument("--memory", help="memory budget, e.g. 512M (default 256M)")
+    parser.add_argument("--series", type=int, default=0, help="the image series of a TIFF (0)")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print the plan (levels, chunks, codec) only"
+    )
+
+
+def _convert_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of :func:`omezarr.convert.convert` from the parsed options."""
+    from . import convert as conversion
+    from .engine import memory_budget_from
+    from .scale import Methods, resolve_method
+
+    def parsed(value: str | None, parse: Callable[[str], Any]) -> Any:
+        return None if value is None else parse(value)
+
+    try:
+        resolve_method(args.method, Methods.RESIZE)
+    except ValueError:
+        choices = ", ".join(method.value for method in Methods)
+        raise ValueError(f"--method: expected one of {choices}, not {args.method!r}") from None
+    try:
+        memory_budget_from(args.memory)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"--memory: {str(exc).removeprefix('memory_budget: ')}") from None
+
+    return {
+        "fmt": args.format,
+        "axes": args.axes,
+        "scale": parsed(args.scale, conversion.parse_axis_values),
+        "units": parsed(args.units, conversion.parse_units),
+        "scale_factors": conversion.parse_scale_factors(args.scale_factors),
+        "method": args.method,
+        "chunks": parsed(args.chunks, lambda v: conversion.parse_shape_option(v, "--chunks")),
+        "shards": parsed(args.shards, lambda v: conversion.parse_shape_option(v, "--shards")),
+        "compressor": conversion.parse_compressor(args.compressor),
+        "overwrite": args.overwrite,
+        "memory_budget": args.memory,
+        "series": args.series,
+        "dry_run": args.dry_run,
+    }
+
+
+def _run_convert(args: argparse.Namespace) -> int:
+    from .convert import convert
+
+    # tifffile logs what it finds wrong in a file; the one-line error says what matters.
+    logging.getLogger("tifffile").setLevel(logging.CRITICAL)
+    with _user_errors(f"{args.input}: no such file or directory"):
+        options = _convert_options(args)
+        with _ProgressDisplay(not (args.quiet or args.dry_run)) as display:
+            result = convert(args.input, args.output, progress=display, **options)
+    source = result.source
+    assert source is not None
+    arrow, times = ("→", "×") if _can_print("→×") else ("->", "x")
+    shape = times.join(str(n) for n in source.data.shape)
+    print(
+        f"{source.path} ({source.kind}, {source.source_axes} {shape} {source.data.dtype}) "
+        f"{arrow} {result.output} (OME-Zarr {result.info['version']}, {source.axes})"
+    )
+    for note in source.notes:
+        print(f"note: {note}")
+    _print_images(result.info)
+    if result.dry_run:
+        print("dry run: nothing was written")
+        return EXIT_OK
+    return _print_written(result)
+
+
+def _add_info_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", help="an OME-Zarr image, label image, plate or well (path or URL)")
+    parser.add_argument("--json", action="store_true", help="print the description as JSON")
+    parser.add_argument(
+        "--stats", action="store_true", help="add min/max/mean of the coarsest level"
+    )
+
+
+def _run_info(args: argparse.Namespace) -> int:
+    from .inspect import describe, format_description
+
+    with _user_errors(f"{args.path}: no such file or directory"):
+        info = describe(args.path, stats=args.stats)
+    if args.json:
+        print(json.dumps(info, indent=2))
+    else:
+        print(format_description(info, ascii_only=not _can_print("├─│└×→·—")))
+    return EXIT_OK
+
+
 # --------------------------------------------------------------------------- table and entry
 
 _COMMANDS: tuple[_Command, ...] = (
@@ -84,6 +408,19 @@ _COMMANDS: tuple[_Command, ...] = (
         "check an OME-Zarr hierarchy against the NGFF schemas and rules",
         _add_validate_arguments,
         _run_validate,
+    ),
+    _Command(
+        "convert",
+        "convert TIFF / OME-TIFF, NumPy, PNG/JPEG or zarr data into OME-Zarr",
+        _add_convert_arguments,
+        _run_convert,
+    ),
+    _Command("info", "describe an OME-Zarr hierarchy", _add_info_arguments, _run_info),
+    _Command(
+        "demo",
+        "write a synthetic cell image with nuclei labels and validate it",
+        _add_output_arguments,
+        _run_demo,
     ),
 )
 
