@@ -1,7 +1,17 @@
 """Opening zarr groups from paths, URLs, stores or groups, and reading/writing NGFF attributes.
 
 The one place that knows where NGFF attributes live (top level for zarr v2, under ``ome``
-for zarr v3) and how a user's target becomes a :class:`zarr.Group`.
+for zarr v3) and how a user's target becomes a :class:`zarr.Group`: local paths, ``file://``
+URLs, remote URLs (``s3://``, ``http(s)://`` and anything else fsspec knows), zarr stores and
+open groups. Remote URLs are checked once for reachability, so that a wrong endpoint fails at
+once with a message naming the URL instead of deep inside a concurrent read; URLs over HTTP are
+read-only and refused for writing before anything happens.
+
+Credentials and endpoints for ``s3://`` come from the environment that botocore reads
+(``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``, ``AWS_ENDPOINT_URL``
+or ``AWS_ENDPOINT_URL_S3``, ``AWS_DEFAULT_REGION``/``AWS_REGION``, ``AWS_MAX_ATTEMPTS``, or
+``AWS_PROFILE`` with ``~/.aws``) or from ``storage_options`` (passed to fsspec, e.g.
+``{"endpoint_url": ..., "key": ..., "secret": ...}`` for s3fs).
 """
 
 from __future__ import annotations
@@ -10,19 +20,26 @@ import copy
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
+from urllib.parse import unquote, urlsplit
 
 import zarr
 import zarr.errors
 from zarr.abc.store import Store
+from zarr.core.buffer import default_buffer_prototype
+from zarr.core.sync import sync
+from zarr.storage import FsspecStore
 
 from .types import JSONDict
 
 __all__ = [
+    "READ_ONLY_PROTOCOLS",
     "GroupLike",
     "existing_group",
     "group_zarr_format",
+    "is_url",
     "open_group",
+    "open_node",
     "read_ngff_attrs",
     "remove_member",
     "write_ngff_attrs",
@@ -30,6 +47,16 @@ __all__ = [
 
 GroupLike = zarr.Group | str | os.PathLike[str] | Store
 """What users may pass where a group is expected."""
+
+READ_ONLY_PROTOCOLS = frozenset({"http", "https"})
+"""URL protocols that can be read but never written."""
+
+_READ_MODE: Final = "r"
+
+
+def is_url(target: object) -> bool:
+    """Whether ``target`` is a URL string (``scheme://…``), ``file://`` included."""
+    return isinstance(target, str) and "://" in target
 
 
 def open_group(
@@ -46,35 +73,71 @@ def open_group(
         A group is returned as it is; a path, ``file://``/``s3://``/``http(s)://`` URL or
         store is opened with :func:`zarr.open_group`.
     mode : str
-        As :func:`zarr.open_group`.
+        As :func:`zarr.open_group`; every mode but "r" needs a writable target.
     zarr_format : int, optional
         2 or 3; None lets zarr detect an existing group (and create zarr v3).
     storage_options : dict, optional
-        Passed to fsspec for URLs (credentials, ``endpoint_url``, …).
+        Passed to fsspec for remote URLs (credentials, ``endpoint_url``, ``config_kwargs``, …);
+        only allowed with a remote URL.
+
+    Returns
+    -------
+    zarr.Group
 
     Raises
     ------
     TypeError
         If ``target`` is none of the accepted types.
+    ValueError
+        If a writing mode is asked of a read-only target (an ``http(s)://`` URL, a read-only
+        store or group), or ``storage_options`` come with a target that is not a remote URL.
+    ConnectionError
+        If a remote URL or store cannot be reached.
+    PermissionError
+        If a remote URL refuses access.
+
+    Examples
+    --------
+    >>> group = open_group("s3://bucket/image.zarr", mode="r",
+    ...                    storage_options={"endpoint_url": "http://127.0.0.1:9000"})  # doctest: +SKIP
+    """
+    if isinstance(target, zarr.Group):
+        if mode != _READ_MODE:
+            _require_writable_group(target)
+        return target
+    location = _location(target, mode, storage_options, "group")
+    return _open_location(location, mode, zarr_format)
+
+
+def open_node(
+    target: GroupLike, storage_options: Mapping[str, Any] | None = None
+) -> zarr.Group | zarr.Array:
+    """Open whatever zarr node is at ``target`` (group or array), read-only.
+
+    Parameters
+    ----------
+    target : zarr.Group, str, os.PathLike or zarr Store
+        As for :func:`open_group`.
+    storage_options : dict, optional
+        Passed to fsspec for remote URLs.
+
+    Returns
+    -------
+    zarr.Group or zarr.Array
+
+    Raises
+    ------
+    TypeError, ValueError, ConnectionError, PermissionError
+        As :func:`open_group`; zarr's own errors when nothing is there.
+
+    Examples
+    --------
+    >>> node = open_node("https://example.org/image.zarr")  # doctest: +SKIP
     """
     if isinstance(target, zarr.Group):
         return target
-    if isinstance(target, os.PathLike):
-        target = os.fspath(target)
-    if not isinstance(target, str | Store):
-        raise TypeError(
-            f"group: expected a zarr.Group, a path, a URL or a zarr store, not {type(target).__name__}"
-        )
-    kwargs: dict[str, Any] = {"mode": mode}
-    if zarr_format is not None:
-        kwargs["zarr_format"] = zarr_format
-    if isinstance(target, str) and "://" in target and not target.startswith("file://"):
-        kwargs["storage_options"] = dict(storage_options or {})
-    elif isinstance(target, str) and target.startswith("file://"):
-        target = target[len("file://") :]
-    if isinstance(target, str) and "://" not in target:
-        target = str(Path(target))
-    return zarr.open_group(target, **kwargs)
+    location = _location(target, _READ_MODE, storage_options, "target")
+    return zarr.open(store=location, mode=_READ_MODE)
 
 
 def group_zarr_format(group: zarr.Group) -> int:
@@ -114,17 +177,135 @@ def write_ngff_attrs(
 def existing_group(
     target: GroupLike, storage_options: Mapping[str, Any] | None = None
 ) -> zarr.Group | None:
-    """The group at ``target`` opened for writing if one exists there, else None; creates nothing."""
+    """The group at ``target`` opened for writing if one exists there, else None; creates nothing.
+
+    Raises
+    ------
+    ValueError
+        If ``target`` cannot be written (an ``http(s)://`` URL, a read-only store or group):
+        writers call this first, so they refuse before anything is planned or written.
+    ConnectionError, PermissionError
+        If a remote target cannot be reached or refuses access.
+    """
     if isinstance(target, zarr.Group):
+        _require_writable_group(target)
         return target
+    location = _location(target, "a", storage_options, "group")
     try:
-        open_group(target, mode="r", storage_options=storage_options)
+        _open_location(location, _READ_MODE, None)
     except (FileNotFoundError, zarr.errors.GroupNotFoundError, KeyError):
         return None
-    return open_group(target, mode="a", storage_options=storage_options)
+    return _open_location(location, "a", None)
 
 
 def remove_member(group: zarr.Group, name: str) -> None:
     """Delete the array or group ``name`` of ``group`` with all its chunks, if it exists."""
     if name in group:
         del group[name]
+
+
+# --------------------------------------------------------------------------------------------
+# From a user's target to a local path or a zarr store
+# --------------------------------------------------------------------------------------------
+
+
+def _open_location(location: str | Store, mode: str, zarr_format: int | None) -> zarr.Group:
+    kwargs: dict[str, Any] = {"mode": mode}
+    if zarr_format is not None:
+        kwargs["zarr_format"] = zarr_format
+    return zarr.open_group(location, **kwargs)
+
+
+def _location(
+    target: object, mode: str, storage_options: Mapping[str, Any] | None, what: str
+) -> str | Store:
+    """A local path or a store for ``target``, checked for ``mode`` (and reachable if remote)."""
+    if isinstance(target, os.PathLike):
+        target = os.fspath(target)
+    if isinstance(target, Store):
+        _no_storage_options(storage_options, "a zarr store")
+        if mode != _READ_MODE and _store_is_read_only(target):
+            raise ValueError(
+                f"{what}: the store {target} is read-only; open a writable store to write"
+            )
+        if isinstance(target, FsspecStore):
+            _check_reachable(target, str(target), what)
+        return target
+    if not isinstance(target, str):
+        raise TypeError(
+            f"{what}: expected a zarr.Group, a path, a URL or a zarr store, not {type(target).__name__}"
+        )
+    if not is_url(target):
+        _no_storage_options(storage_options, f"the local path {target!r}")
+        return str(Path(target))
+    protocols = {part.lower() for part in target.split("://", 1)[0].split("::")}
+    if protocols == {"file"}:
+        _no_storage_options(storage_options, f"the file URL {target!r}")
+        return _file_url_path(target, what)
+    if mode != _READ_MODE and protocols & READ_ONLY_PROTOCOLS:
+        raise ValueError(
+            f"{what}: {target} cannot be written: HTTP(S) URLs are read-only; "
+            "write to a local path, an s3:// URL or a writable zarr store"
+        )
+    if storage_options is not None and not isinstance(storage_options, Mapping):
+        raise TypeError(
+            f"storage_options: expected a dict of fsspec options, not {type(storage_options).__name__}"
+        )
+    store = FsspecStore.from_url(
+        target, storage_options=dict(storage_options or {}), read_only=mode == _READ_MODE
+    )
+    _check_reachable(store, target, what)
+    return store
+
+
+def _file_url_path(url: str, what: str) -> str:
+    """The local path of a ``file://`` URL (``file:///abs/path`` or ``file://localhost/…``)."""
+    parts = urlsplit(url)
+    if parts.netloc not in ("", "localhost"):
+        raise ValueError(f"{what}: {url} names another host ({parts.netloc!r}); use a local path")
+    return str(Path(unquote(parts.path)))
+
+
+def _no_storage_options(storage_options: Mapping[str, Any] | None, what: str) -> None:
+    if storage_options:
+        raise ValueError(
+            f"storage_options: only used with remote URLs (s3://, http(s)://, …), not with {what}"
+        )
+
+
+def _store_is_read_only(store: Store) -> bool:
+    if store.read_only:
+        return True
+    if isinstance(store, FsspecStore):
+        protocol = store.fs.protocol
+        protocols = {protocol} if isinstance(protocol, str) else set(protocol)
+        return bool(protocols & READ_ONLY_PROTOCOLS)
+    return False
+
+
+def _require_writable_group(group: zarr.Group) -> None:
+    if group.read_only or _store_is_read_only(group.store):
+        raise ValueError(
+            f"group: {group.store_path} is open read-only; open it with a writable mode "
+            "on a writable store to write"
+        )
+
+
+def _check_reachable(store: FsspecStore, description: str, what: str) -> None:
+    """Read one small key so that an unreachable endpoint fails here, once and clearly.
+
+    A missing key is fine (the group may not exist yet); anything else means the storage
+    cannot be used at all.
+    """
+    try:
+        sync(store.get("zarr.json", default_buffer_prototype()))
+    except PermissionError as exc:
+        raise PermissionError(
+            f"{what}: access to {description} was refused ({exc}); check the credentials "
+            "(AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or storage_options)"
+        ) from exc
+    except Exception as exc:
+        raise ConnectionError(
+            f"{what}: cannot reach {description} ({type(exc).__name__}: {exc}); check the URL "
+            "and the endpoint (AWS_ENDPOINT_URL or storage_options['endpoint_url'] for s3://)"
+        ) from exc

@@ -37,6 +37,7 @@ from zarr.abc.store import Store
 from .axes import axes_problems
 from .format import format_from_version, metadata_version
 from .metadata import validate_omero
+from .storage import is_url, open_node
 from .types import JSONDict
 
 __all__ = [
@@ -1093,17 +1094,9 @@ def _open(target: Any) -> zarr.Group | zarr.Array:
         return target
     if isinstance(target, os.PathLike):
         target = os.fspath(target)
-    if isinstance(target, str):
-        if target.startswith("file://"):
-            target = target[len("file://") :]
-        if "://" not in target and not Path(target).exists():
-            raise FileNotFoundError(f"target: {target!r} does not exist")
-        return zarr.open(target, mode="r")
-    if isinstance(target, Store):
-        return zarr.open(store=target, mode="r")
-    raise TypeError(
-        f"target: expected a path, a URL, a zarr.Group or a zarr store, not {type(target).__name__}"
-    )
+    if isinstance(target, str) and not is_url(target) and not Path(target).exists():
+        raise FileNotFoundError(f"target: {target!r} does not exist")
+    return open_node(target)
 
 
 def validate(
