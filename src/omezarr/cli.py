@@ -400,6 +400,99 @@ def _run_info(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --------------------------------------------------------------------------- thumbnail, view
+
+
+def _add_thumbnail_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", help="an OME-Zarr image (a path or a URL)")
+    parser.add_argument("output", help="the PNG file to write")
+    parser.add_argument(
+        "--size", type=int, default=256, help="the largest side in pixels (256; never enlarged)"
+    )
+    parser.add_argument("--level", type=int, help="the level to read (default: fits --size)")
+    plane = parser.add_mutually_exclusive_group()
+    plane.add_argument("--z", type=int, help="the z plane of that level (default: the middle)")
+    plane.add_argument("--mip", action="store_true", help="maximum-intensity projection over z")
+    parser.add_argument("--t", type=int, default=0, help="the time point (0)")
+    parser.add_argument("--channels", help="channel indices to show, e.g. 0,2 (default: active)")
+    parser.add_argument("--labels", help="draw this label image over the picture")
+    parser.add_argument(
+        "--opacity", type=float, default=0.5, help="the labels' opacity, 0 to 1 (0.5)"
+    )
+
+
+def _channel_list(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(f"--channels: expected channel indices like 0,2, not {text!r}") from None
+
+
+def _run_thumbnail(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .reader import open_image
+    from .render import choose_level, encode_png, render_plane
+
+    with _user_errors(f"{args.path}: no such file or directory"):
+        channels = _channel_list(args.channels)
+        image = open_image(args.path)
+        level = choose_level(image, args.size) if args.level is None else args.level
+        rgb = render_plane(
+            image,
+            level=level,
+            t=args.t,
+            z=args.z,
+            channels=channels,
+            projection="mip" if args.mip else "plane",
+            size=args.size,
+            label=args.labels,
+            label_opacity=args.opacity,
+        )
+        Path(args.output).write_bytes(encode_png(rgb))
+    times = "×" if _can_print("×") else "x"
+    shape = times.join(str(n) for n in image.levels[level].shape)
+    size = f"{rgb.shape[1]}{times}{rgb.shape[0]}"
+    print(f"wrote {args.output}: {size} PNG of level {level} ({shape})")
+    return EXIT_OK
+
+
+def _add_view_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", help="a local OME-Zarr directory")
+    parser.add_argument(
+        "--port", type=int, default=8000, help="the port on 127.0.0.1 (8000; 0 picks a free one)"
+    )
+    parser.add_argument(
+        "--no-browser", action="store_true", help="do not open the viewer in a web browser"
+    )
+
+
+def _run_view(args: argparse.Namespace) -> int:
+    from .viewer import ViewerServer, serve
+
+    def announce(server: ViewerServer) -> None:
+        print(f"omezarr viewer for {server.root}: {server.url}")
+        print(f"files for other viewers (CORS, byte ranges): {server.url}data/")
+        if server.image is None:
+            print(f"note: no image to show ({server.image_error}); files are still served")
+        print("press Ctrl-C to stop", flush=True)
+
+    try:
+        serve(args.path, port=args.port, open_browser=not args.no_browser, announce=announce)
+    except FileNotFoundError as exc:
+        raise CommandError(f"{args.path}: not a directory") from exc
+    except OSError as exc:
+        raise CommandError(
+            f"--port {args.port}: cannot listen on 127.0.0.1: {exc.strerror or exc}"
+        ) from exc
+    except ValueError as exc:
+        raise CommandError(str(exc)) from exc
+    print("stopped")
+    return EXIT_OK
+
+
 # --------------------------------------------------------------------------- table and entry
 
 _COMMANDS: tuple[_Command, ...] = (
@@ -421,6 +514,18 @@ _COMMANDS: tuple[_Command, ...] = (
         "write a synthetic cell image with nuclei labels and validate it",
         _add_output_arguments,
         _run_demo,
+    ),
+    _Command(
+        "thumbnail",
+        "render a view of an image (channels, plane or projection, labels) as PNG",
+        _add_thumbnail_arguments,
+        _run_thumbnail,
+    ),
+    _Command(
+        "view",
+        "serve an image on 127.0.0.1: a viewer page, and its files for other viewers",
+        _add_view_arguments,
+        _run_view,
     ),
 )
 
