@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -52,3 +55,29 @@ def test_a_truncated_chunk_is_undecodable(tmp_path: Path, shards: bool) -> None:
     assert [p.problem for p in report.problems] == ["undecodable"]
     assert report.problems[0].key == "labels/mask/s0/c/0/0/0"
     assert "undecodable" in report.format()
+
+
+def _omezarr(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "omezarr", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_verify_command_exit_codes(tmp_path: Path) -> None:
+    _write(tmp_path / "img.zarr")
+    good = _omezarr("verify", str(tmp_path / "img.zarr"))
+    assert good.returncode == 0, good.stderr
+    assert "0 missing, 0 undecodable" in good.stdout
+    (tmp_path / "img.zarr" / "s1" / "c" / "0" / "0" / "0").unlink()
+    bad = _omezarr("verify", str(tmp_path / "img.zarr"), "--json")
+    assert bad.returncode == 1
+    assert json.loads(bad.stdout)["problems"] == [
+        {"key": "s1/c/0/0/0", "problem": "missing", "detail": ""}
+    ]
+    missing = _omezarr("verify", str(tmp_path / "nothing.zarr"))
+    assert missing.returncode == 2
+    assert missing.stderr.strip().startswith("omezarr verify: error:")

@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import json
 import logging
+import os
 import sys
 import time
 import warnings
@@ -24,6 +25,7 @@ __all__ = ["CommandError", "main"]
 EXIT_OK = 0
 EXIT_INVALID = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 
 
 class CommandError(Exception):
@@ -493,6 +495,39 @@ def _run_view(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --------------------------------------------------------------------------- verify
+
+
+def _add_verify_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", help="the zarr hierarchy whose chunks to read (a path or a URL)")
+    parser.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="do not report absent chunks (other writers skip chunks equal to the fill value)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def _run_verify(args: argparse.Namespace) -> int:
+    from .verify import verify
+
+    with _user_errors(f"{args.path}: no such file or directory"):
+        report = verify(args.path, allow_missing=args.allow_missing)
+    if args.json:
+        problems = [
+            {"key": p.key, "problem": p.problem, "detail": p.detail} for p in report.problems
+        ]
+        summary = {
+            "target": report.target,
+            "arrays": report.arrays,
+            "chunks_read": report.chunks_read,
+        }
+        print(json.dumps({**summary, "ok": report.ok, "problems": problems}, indent=2))
+    else:
+        print(f"{_mark(report.ok)} {report.format()}")
+    return EXIT_OK if report.ok else EXIT_INVALID
+
+
 # --------------------------------------------------------------------------- table and entry
 
 _COMMANDS: tuple[_Command, ...] = (
@@ -509,6 +544,12 @@ _COMMANDS: tuple[_Command, ...] = (
         _run_convert,
     ),
     _Command("info", "describe an OME-Zarr hierarchy", _add_info_arguments, _run_info),
+    _Command(
+        "verify",
+        "read every chunk and report missing or undecodable ones",
+        _add_verify_arguments,
+        _run_verify,
+    ),
     _Command(
         "demo",
         "write a synthetic cell image with nuclei labels and validate it",
@@ -571,3 +612,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandError as exc:
         print(f"omezarr {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"omezarr {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader of our output went away (e.g. `| head`): not an error worth a traceback.
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - replaces the closed stream for exit
+        return EXIT_OK
