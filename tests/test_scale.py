@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import math
 import pickle
 import subprocess
 import sys
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +22,7 @@ from hypothesis import strategies as st
 from scipy import ndimage as ndi
 from skimage.transform import downscale_local_mean, resize
 
+from omezarr import scale
 from omezarr.scale import (
     AxisResampler,
     LevelResampler,
@@ -511,6 +515,234 @@ def test_level_resamplers_plans_every_level_from_level_zero() -> None:
     assert [level.out_shape for level in levels] == [(8, 32, 32), (4, 16, 16)]
     assert all(level.in_shape == (8, 64, 64) for level in levels)
     assert all(level.method is Methods.LOCAL_MEAN for level in levels)
+
+
+# ---------------------------------------------------------------------------------------------
+# Fast paths: strided runs, gathers, chunks and tiles give the same bits
+# ---------------------------------------------------------------------------------------------
+
+STRIDED = {"_MIN_RUN_VALUES": 1, "_OP_VALUES": 3, "_TILE_VALUES": 5}
+"""Every run read as strided slices, in chunks of a few outputs, in tiny tiles."""
+
+GATHERED = {"_MIN_RUN_VALUES": 2**62, "_GATHER_CALLS": 0, "_MIN_ADD_VALUES": 0}
+"""Every output gathered (the general path), taps added one call per tap."""
+
+ACCUMULATED = {"_MIN_RUN_VALUES": 2**62, "_GATHER_CALLS": 0, "_MIN_ADD_VALUES": 2**62}
+"""Every output gathered, taps added by ``np.add.accumulate``."""
+
+
+@contextmanager
+def kernel_tuning(**constants: int) -> Iterator[None]:
+    """Temporarily change the module's tuning constants (which path and chunk sizes are used)."""
+    saved = {name: getattr(scale, name) for name in constants}
+    for name, value in constants.items():
+        setattr(scale, name, value)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(scale, name, value)
+
+
+def same_bits(left: np.ndarray, right: np.ndarray) -> bool:
+    """Equal dtype, shape and bytes, the sign of zero included; NaNs only need to be NaN in
+    both (NumPy's loops do not keep the sign and payload of NaNs alike)."""
+    if left.dtype != right.dtype or left.shape != right.shape:
+        return False
+    if left.dtype.kind != "f":
+        return left.tobytes() == right.tobytes()
+    nan = np.isnan(left)
+    return bool(np.array_equal(nan, np.isnan(right))) and (
+        left[~nan].tobytes() == right[~nan].tobytes()
+    )
+
+
+@st.composite
+def path_cases(draw: st.DrawFn) -> dict[str, Any]:
+    ndim = draw(st.integers(1, 3))
+    factors = tuple(draw(st.sampled_from([1, 2, 3, 4, 8])) for _ in range(ndim))
+    shape = tuple(draw(st.integers(1, 40)) for _ in range(ndim))
+    out_shape = pyramid_shape(shape, factors)
+    region = []
+    for n in out_shape:
+        start = draw(st.integers(0, n - 1))
+        region.append(slice(start, draw(st.integers(start + 1, n))))
+    return {
+        "shape": shape,
+        "factors": factors,
+        "region": tuple(region),
+        "method": draw(st.sampled_from([Methods.RESIZE, Methods.ZOOM, Methods.LOCAL_MEAN])),
+        "dtype": draw(st.sampled_from([np.uint8, np.uint16, np.int32, np.float32, np.float64])),
+        "seed": draw(st.integers(0, 2**32 - 1)),
+    }
+
+
+@settings(max_examples=150, deadline=None)
+@given(path_cases())
+def test_strided_gathered_and_tiled_paths_give_the_same_bits(case: dict[str, Any]) -> None:
+    shape, factors, region = case["shape"], case["factors"], case["region"]
+    image = random_image(np.random.default_rng(case["seed"]), shape, case["dtype"])
+    level = LevelResampler(shape, pyramid_shape(shape, factors), factors, case["method"])
+    default = level.resample(image, (0,) * len(shape), region)
+    needed = level.input_region(region)
+    block = image[needed]
+    results = []
+    for tuning in (STRIDED, GATHERED, ACCUMULATED):
+        with kernel_tuning(**tuning):
+            results.append(level.resample(block, [piece.start for piece in needed], region))
+    assert all(same_bits(result, default) for result in results)
+
+
+@pytest.mark.parametrize("method", [Methods.RESIZE, Methods.ZOOM])
+def test_paths_agree_on_non_finite_values_and_signed_zeros(method: Methods) -> None:
+    # zero-weight padding taps multiply inf into NaN: every path must pad alike
+    image = random_image(np.random.default_rng(16), (37, 50), np.float64)
+    image[::7, ::5] = np.inf
+    image[3::11, 2::9] = -np.inf
+    image[5::13] = np.nan
+    image[:, 17] = -0.0
+    level = LevelResampler((37, 50), (18, 12), (2, 4), method)
+    whole_level = whole(level.out_shape)
+    with np.errstate(invalid="ignore"):  # inf - inf
+        default = level.resample(image, (0, 0), whole_level)
+        assert np.isnan(default).any() and np.isinf(default).any()
+        for tuning in (STRIDED, GATHERED, ACCUMULATED):
+            with kernel_tuning(**tuning):
+                assert same_bits(level.resample(image, (0, 0), whole_level), default), tuning
+
+
+def test_power_of_two_levels_keep_one_strided_run_of_interior_outputs() -> None:
+    for method in (Methods.RESIZE, Methods.LOCAL_MEAN):
+        axis = AxisResampler(2048, 128, 16, method)
+        runs, _ = axis._runs
+        interior = max(runs, key=lambda run: run.stop - run.start)
+        assert interior.step == 16 and interior.uniform
+        assert interior.stop - interior.start >= 128 - 4
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n_in=st.integers(1, 300),
+    factor=st.sampled_from([1, 2, 3, 4, 7, 16]),
+    method=st.sampled_from(list(Methods)),
+)
+def test_runs_partition_the_outputs_into_evenly_advancing_taps(
+    n_in: int, factor: int, method: Methods
+) -> None:
+    axis = AxisResampler(n_in, max(1, n_in // factor), factor, method)
+    index, weights = axis.taps
+    runs, starts = axis._runs
+    assert [run.start for run in runs] == starts.tolist()
+    assert runs[0].start == 0 and runs[-1].stop == axis.n_out
+    assert all(a.stop == b.start for a, b in itertools.pairwise(runs))
+    for run in runs:
+        rows = np.arange(run.start, run.stop)
+        expected = index[run.start] + run.step * (rows - run.start)[:, None]
+        assert np.array_equal(index[run.start : run.stop], expected)
+        assert run.uniform == bool(np.all(weights[run.start : run.stop] == weights[run.start]))
+
+
+def test_runs_between_clips_runs_to_the_requested_outputs() -> None:
+    axis = AxisResampler(64, 32, 2, Methods.RESIZE)
+    clipped = axis._runs_between(5, 9)
+    assert clipped[0].start == 5 and clipped[-1].stop == 9
+    assert axis._runs_between(31, 32)[0].stop == 32
+
+
+def test_long_levels_are_computed_in_several_tiles_with_the_same_bits() -> None:
+    image = random_image(np.random.default_rng(17), (300, 260), np.uint16)
+    for method in (Methods.RESIZE, Methods.ZOOM, Methods.LOCAL_MEAN):
+        level = LevelResampler((300, 260), (75, 65), (4, 4), method)
+        assert len(list(level._tiles([(0, 75), (0, 65)]))) == 1
+        expected = level.resample(image, (0, 0), whole((75, 65)))
+        with kernel_tuning(_TILE_VALUES=1000):
+            tiles = list(level._tiles([(0, 75), (0, 65)]))
+            assert len(tiles) > 10
+            assert sum(math.prod(p.stop - p.start for p in tile) for tile in tiles) == 75 * 65
+            assert same_bits(level.resample(image, (0, 0), whole((75, 65))), expected)
+
+
+def test_ties_process_the_innermost_axis_last() -> None:
+    # 1999 -> 999 reduces a hair more than 2000 -> 1000, but both are factor-2 axes
+    level = LevelResampler((2000, 1999), (1000, 999), (2, 2), Methods.RESIZE)
+    assert level._axis_order == (0, 1)
+    level = LevelResampler((8, 64, 64), (2, 32, 32), (4, 2, 2), Methods.RESIZE)
+    assert level._axis_order == (0, 1, 2)
+    level = LevelResampler((64, 64, 8), (32, 32, 2), (2, 2, 4), Methods.RESIZE)
+    assert level._axis_order == (2, 0, 1)
+
+
+@pytest.mark.parametrize("dtype", [np.bool_, np.uint8, np.int8, np.uint16, np.int16, np.int32])
+@pytest.mark.parametrize("factors", [(2, 2), (3, 5), (4, 16)])
+def test_local_mean_of_integers_is_the_exact_mean_rounded_half_to_even(
+    dtype: Any, factors: tuple[int, int]
+) -> None:
+    image = random_image(np.random.default_rng(18), (48, 80), dtype)
+    out_shape = pyramid_shape(image.shape, factors)
+    fy, fx = factors
+    cropped = image[: out_shape[0] * fy, : out_shape[1] * fx].astype(np.int64)
+    sums = cropped.reshape(out_shape[0], fy, out_shape[1], fx).sum(axis=(1, 3))
+    exact = np.rint(sums / (fy * fx))  # float64 holds these quotients exactly enough
+    ours = downsample(image, out_shape, Methods.LOCAL_MEAN, factors)
+    if np.dtype(dtype).kind == "b":
+        np.testing.assert_array_equal(ours, sums * 2 >= fy * fx)
+    else:
+        np.testing.assert_array_equal(ours, exact.astype(dtype))
+
+
+@pytest.mark.parametrize(
+    ("dtype", "factors"),
+    [
+        (np.uint8, (16, 16)),  # sums up to 65280: still uint16
+        (np.uint16, (16, 16, 16)),  # 4096 values per window
+        (np.int16, (8, 8, 8)),
+        (np.int32, (16, 16)),  # int64 sums
+        (np.uint32, (4, 4)),
+        (np.int64, (2, 2)),  # too wide for exact integer sums: float64
+        (np.uint64, (2, 2)),
+    ],
+)
+def test_local_mean_sums_never_overflow_at_the_dtype_limits(
+    dtype: Any, factors: tuple[int, ...]
+) -> None:
+    info = np.iinfo(dtype)
+    shape = tuple(2 * f for f in factors)
+    out_shape = tuple(2 for _ in factors)
+    for value in (info.min, info.max):
+        image = np.full(shape, value, dtype=dtype)
+        result = downsample(image, out_shape, Methods.LOCAL_MEAN, factors)
+        assert result.dtype == np.dtype(dtype)
+        if info.bits < 64:
+            assert np.all(result == value), (dtype, value)
+        else:  # 64-bit extremes pass through float64: clipped, never wrapped
+            assert all(abs(int(v) - int(value)) <= 2**11 for v in result.ravel()), (dtype, value)
+
+
+def test_window_sums_count_windows_cut_short_by_the_edge() -> None:
+    axis = AxisResampler(n_in=35, n_out=3, factor=16, method=Methods.LOCAL_MEAN)
+    sums, counts = axis.window_sums(np.arange(35), 0, 0, 0, 3, np.dtype(np.int64))
+    assert sums.tolist() == [sum(range(16)), sum(range(16, 32)), 32 + 33 + 34]
+    assert np.asarray(counts).ravel().tolist() == [16, 16, 3]
+    sums, counts = axis.window_sums(np.arange(35)[16:], 0, 16, 1, 2, np.dtype(np.int64))
+    assert sums.tolist() == [sum(range(16, 32))] and counts == 16
+    with pytest.raises(ValueError, match="`block` holds"):
+        axis.window_sums(np.arange(10), 0, 0, 0, 1, np.dtype(np.int64))
+
+
+def test_local_mean_of_a_clamped_axis_averages_all_of_it_exactly() -> None:
+    image = np.array([[1, 2, 2], [2, 2, 2], [9, 9, 9], [0, 0, 1], [5, 5, 5]], dtype=np.uint8)
+    # 5 rows, factor 16: one output row, the mean of all 5 (window cut short)
+    result = downsample(image, (1, 1), Methods.LOCAL_MEAN, factors=(16, 16))
+    assert result.tolist() == [[round(sum(map(sum, image.tolist())) / 15)]]
+
+
+def test_local_mean_of_floats_sums_in_index_order_then_divides() -> None:
+    # weighting each value by float32(1 / 3) would give 0.10000001
+    image = np.full(3, 0.1, dtype=np.float32)
+    assert downsample(image, (1,), Methods.LOCAL_MEAN, factors=(3,))[0] == np.float32(0.1)
+    image = np.array([1e8, 1.0, -1e8, 1.0], dtype=np.float32)
+    # ((1e8 + 1) - 1e8) + 1 is 1 in float32, then / 4
+    assert downsample(image, (1,), Methods.LOCAL_MEAN, factors=(4,)).tolist() == [0.25]
 
 
 # ---------------------------------------------------------------------------------------------

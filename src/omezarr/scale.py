@@ -5,8 +5,16 @@ separable linear operator: along each axis, every output pixel ``i`` is a weight
 fixed list of input pixels ("taps") that depends only on the *global* index ``i``. Edge
 reflection is folded into the tap indices, so a region computed from a block holding its
 :meth:`LevelResampler.input_region` is bit-identical to the same slice of the whole-array
-result. That is what lets a chunked, single-pass write engine compute any region of any level
-from a region of level 0.
+result (NaNs stay NaN, though NumPy may not keep their sign and payload bits). That is what
+lets a chunked, single-pass write engine compute any region of any level from a region of
+level 0.
+
+Speed comes from doing that arithmetic in fewer, bigger NumPy calls: outputs whose taps
+advance evenly (all interior outputs of a power-of-two level) read each tap as a strided
+slice and multiply it by one scalar weight; the other outputs gather all their taps at once;
+levels are computed in cache-sized tiles. Every output is computed from the same taps,
+weights and order of operations however it is grouped, so the grouping never changes a bit.
+:attr:`Methods.LOCAL_MEAN` sums integer data exactly in an integer dtype and divides once.
 
 Layers
 ------
@@ -23,12 +31,12 @@ No storage code is imported here.
 from __future__ import annotations
 
 import itertools
+import math
 import numbers
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from fractions import Fraction
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -62,6 +70,26 @@ Region: TypeAlias = tuple[slice, ...]
 """An n-d box: one ``slice(start, stop)`` per axis, with int bounds and no step."""
 
 Array: TypeAlias = npt.NDArray[Any]
+
+_TILE_VALUES = 2**18
+"""About how many values the first pass of :meth:`LevelResampler.resample` computes at a
+time: enough to amortise NumPy's per-call overhead, few enough for its temporaries to stay
+in cache (and for memory to stay bounded)."""
+
+_OP_VALUES = 2**16
+"""About how many values one ufunc call of :meth:`AxisResampler.apply` works on: enough to
+amortise NumPy's per-call overhead, few enough for its operands to stay in cache."""
+
+_MIN_ADD_VALUES = 2**9
+"""Below this many values per tap, one element-by-element ``np.add.accumulate`` over all taps
+beats one ``np.add`` call per tap."""
+
+_GATHER_CALLS = 6
+"""About how many NumPy calls gathering a range of outputs costs, whatever its taps."""
+
+_MIN_RUN_VALUES = 2**13
+"""Runs of fewer values are gathered instead: their two ufunc calls per tap would cost more
+than their arithmetic."""
 
 
 class Methods(Enum):
@@ -406,23 +434,186 @@ def _gather(block: Array, index: Array, axis: int) -> Array:
     return np.take(block, index, axis=axis)
 
 
-def _cast_result(values: Array, dtype: np.dtype[Any]) -> Array:
-    """Cast accumulated values to ``dtype`` in native byte order: ints are rounded to nearest
-    and clipped to their range, bools are ``values >= 0.5``, floats are cast."""
-    target = dtype.newbyteorder("=")
-    if values.dtype == target:
-        return values
-    if target.kind == "b" and values.dtype.kind == "f":
-        return values >= 0.5
-    if target.kind in "iu" and values.dtype.kind == "f":
+def _cast_into(values: Array, destination: Array) -> None:
+    """Store accumulated float ``values`` in ``destination``: ints are rounded to nearest and
+    clipped to their range, bools are ``values >= 0.5``, floats are cast. ``values`` may be
+    overwritten."""
+    target = destination.dtype
+    if target.kind == "b":
+        np.greater_equal(values, 0.5, out=destination)
+        return
+    if target.kind in "iu":
         info = np.iinfo(target)
         low, high = float(info.min), float(info.max)
         if high > info.max:  # 2**63 - 1 and 2**64 - 1 round up as floats
             high = float(np.nextafter(high, 0.0))
-        rounded = np.rint(values)
-        np.clip(rounded, low, high, out=rounded)
-        return rounded.astype(target)
-    return values.astype(target)
+        np.rint(values, out=values)
+        np.clip(values, low, high, out=values)
+    np.copyto(destination, values, casting="unsafe")
+
+
+def _along(axis: int, piece: slice) -> tuple[slice, ...]:
+    """An index applying ``piece`` to ``axis`` and taking every earlier (and later) axis whole."""
+    return (slice(None),) * axis + (piece,)
+
+
+def _broadcast_along(values: Array, axis: int, ndim: int) -> Array:
+    """A 1-D ``values`` shaped to broadcast along ``axis`` of an ``ndim``-d array."""
+    shape = [1] * ndim
+    shape[axis] = values.size
+    return values.reshape(shape)
+
+
+@dataclass(frozen=True)
+class _Run:
+    """Outputs ``[start, stop)`` whose taps all advance by ``step`` inputs from one output to
+    the next, so that every tap reads a strided slice; ``uniform`` when their weights agree."""
+
+    start: int
+    stop: int
+    step: int
+    uniform: bool
+
+
+def _index_runs(index: Array, weights: Array) -> tuple[_Run, ...]:
+    """Split the rows of a tap table into :class:`_Run` s, greedily from the first row."""
+    n_out = index.shape[0]
+    if n_out <= 1:
+        return (_Run(0, n_out, 1, True),) if n_out else ()
+    links = np.diff(index, axis=0)
+    steps = links[:, 0]
+    joins = (links == steps[:, None]).all(axis=1) & (steps > 0)
+    # link j (rows j, j + 1) ends a run that holds link j - 1 unless it joins with the same step
+    breaks = np.flatnonzero(~joins[1:] | (steps[1:] != steps[:-1])) + 1
+    changes = np.concatenate([[0], np.cumsum(np.any(weights[1:] != weights[:-1], axis=1))])
+    runs = []
+    row = 0
+    while row < n_out:
+        if row == n_out - 1 or not joins[row]:
+            stop, step = row + 1, 1
+        else:
+            position = int(np.searchsorted(breaks, row + 1))
+            stop = int(breaks[position]) + 1 if position < breaks.size else n_out
+            step = int(steps[row])
+        runs.append(_Run(row, stop, step, bool(changes[stop - 1] == changes[row])))
+        row = stop
+    return tuple(runs)
+
+
+def _strided_sources(
+    block: Array, axis: int, firsts: list[int], count: int, step: int, dtype: np.dtype[Any]
+) -> list[Array]:
+    """For each of ``firsts``, ``count`` values of ``block`` ``step`` apart along ``axis``.
+
+    When the reads overlap (more of them than ``step``, so every value is read several
+    times), the values are first copied, in ``dtype``, into ``step`` contiguous phases (the
+    values ``p, p + step, …``): strided and mixed-dtype reads are much slower than contiguous
+    ones. Otherwise the results are strided views of ``block``.
+    """
+    if step > 1 and count > 1 and len(firsts) > step:
+        low = min(firsts)
+        length = (max(firsts) - low) // step + count
+        if low + length * step <= block.shape[axis]:
+            values = block[_along(axis, slice(low, low + length * step))]
+            split = values.reshape(*values.shape[:axis], length, step, *values.shape[axis + 1 :])
+            phases = np.moveaxis(split, axis + 1, 0).astype(dtype, order="C")
+            return [
+                phases[(first - low) % step][
+                    _along(axis, slice((first - low) // step, (first - low) // step + count))
+                ]
+                for first in firsts
+            ]
+    return [
+        block[_along(axis, slice(first, first + (count - 1) * step + 1, step))] for first in firsts
+    ]
+
+
+def _segments(runs: list[_Run], per_output: int, taps: int) -> list[_Run | tuple[int, int]]:
+    """Group runs for :meth:`AxisResampler.apply`: runs of at least ``_MIN_RUN_VALUES``
+    values (``per_output`` values per output) stay; consecutive smaller ones merge into
+    ``(start, stop)`` ranges to gather, whose number of calls does not grow with the number
+    of taps or runs (a lone small run with very few taps stays: it is cheaper as it is)."""
+    segments: list[_Run | tuple[int, int]] = []
+    short: list[_Run] = []
+    for run in [*runs, None]:
+        if run is None or (run.stop - run.start) * per_output >= _MIN_RUN_VALUES:
+            if len(short) == 1 and 2 * taps <= _GATHER_CALLS:
+                segments.append(short[0])
+            elif short:
+                segments.append((short[0].start, short[-1].stop))
+            short = []
+            if run is not None:
+                segments.append(run)
+        else:
+            short.append(run)
+    return segments
+
+
+def _gathered_sum(block: Array, axis: int, index: Array, weights: Array, out: Array) -> None:
+    """``out[i] = w[i, 0] * x[index[i, 0]] + w[i, 1] * x[index[i, 1]] + …`` along ``axis``,
+    with the same roundings and order as :func:`_weighted_sum`, from one gather of all taps.
+
+    Small results are summed by one (sequential) ``np.add.accumulate`` along the taps; it
+    runs element by element, so bigger ones are summed one tap after another instead.
+    """
+    count, taps = index.shape
+    values = np.take(block, index.T.ravel(), axis=axis)  # tap-major: all outputs of tap 0 first
+    values = values.reshape(*values.shape[:axis], taps, count, *values.shape[axis + 1 :])
+    tap_weights = weights.T.reshape(taps, count, *[1] * (block.ndim - axis - 1))
+    products = np.multiply(values, tap_weights, dtype=out.dtype)
+    by_tap = np.moveaxis(products, axis, 0)
+    if out.size >= _MIN_ADD_VALUES:
+        _sequential_sum(list(by_tap), out)
+    else:
+        np.copyto(out, np.add.accumulate(by_tap, axis=0)[-1])
+
+
+def _weighted_sum(terms: Iterator[tuple[Array, Any]], out: Array) -> None:
+    """``out = w0 * x0 + w1 * x1 + …`` in ``out.dtype``, rounded after every multiplication and
+    addition and added in the order given, whatever the shapes or strides of the terms."""
+    scratch: Array | None = None
+    for position, (values, weight) in enumerate(terms):
+        if position == 0:
+            np.multiply(values, weight, out=out, dtype=out.dtype)
+        else:
+            scratch = np.multiply(values, weight, out=scratch, dtype=out.dtype)
+            np.add(out, scratch, out=out)
+
+
+def _sequential_sum(terms: Sequence[Array], out: Array) -> None:
+    """``out = ((x0 + x1) + x2) + …`` in ``out.dtype``, added in the order given."""
+    if len(terms) == 1:
+        np.copyto(out, terms[0], casting="unsafe")
+        return
+    np.add(terms[0], terms[1], out=out, dtype=out.dtype)
+    for values in terms[2:]:
+        np.add(out, values, out=out)
+
+
+def _integer_sums(dtype: np.dtype[Any], window: int) -> tuple[np.dtype[Any], int] | None:
+    """The smallest integer dtype that holds sums of ``window`` values of ``dtype`` exactly,
+    and the largest magnitude such a sum can have; None when ``dtype`` is not bool or integer
+    or when sums could reach 2**53 (they would not convert to float64 exactly)."""
+    if dtype.kind == "b":
+        low, high = 0, 1
+    elif dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        low, high = int(info.min), int(info.max)
+    else:
+        return None
+    bound = max(-low, high) * window
+    if bound >= 2**53:
+        return None
+    bits = next(b for b in (16, 32, 64) if bound < 2 ** (b if low >= 0 else b - 1))
+    return np.dtype(f"{'u' if low >= 0 else 'i'}{bits // 8}"), bound
+
+
+def _crop(region: Sequence[slice], origin: Sequence[int]) -> tuple[slice, ...]:
+    """``region`` (global slices) relative to ``origin``."""
+    return tuple(
+        slice(piece.start - offset, piece.stop - offset)
+        for piece, offset in zip(region, origin, strict=True)
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -554,8 +745,33 @@ class AxisResampler:
         low, high = self._tap_bounds
         return int(low[out_start:out_stop].min()), int(high[out_start:out_stop].max())
 
+    @cached_property
+    def _runs(self) -> tuple[tuple[_Run, ...], Array]:
+        """The runs of :attr:`taps` and their start rows (to find them by bisection)."""
+        runs = _index_runs(*self.taps)
+        return runs, np.array([run.start for run in runs], dtype=np.int64)
+
+    @cached_property
+    def _float32_weights(self) -> Array:
+        return self.taps[1].astype(np.float32)
+
+    def _runs_between(self, out_start: int, out_stop: int) -> list[_Run]:
+        """The runs clipped to ``[out_start, out_stop)``."""
+        runs, starts = self._runs
+        first = int(np.searchsorted(starts, out_start, side="right")) - 1
+        last = int(np.searchsorted(starts, out_stop, side="left"))
+        return [
+            _Run(max(run.start, out_start), min(run.stop, out_stop), run.step, run.uniform)
+            for run in runs[first:last]
+        ]
+
     def apply(self, block: Array, axis: int, in_start: int, out_start: int, out_stop: int) -> Array:
         """Compute outputs ``[out_start, out_stop)`` along ``axis`` of ``block``.
+
+        Outputs whose taps advance evenly (all interior outputs of a power-of-two level, for
+        instance) read each tap as a strided slice and multiply it by one scalar weight; the
+        others gather their inputs. Both compute every output from the same taps, weights and
+        order of operations, so the result does not depend on how outputs are grouped.
 
         Parameters
         ----------
@@ -600,22 +816,98 @@ class AxisResampler:
             return _gather(block, local[:, 0], axis)
         _check_numeric(block.dtype, self.method)
         accumulator = _accumulator_dtype(block.dtype)
-        shape = [1] * block.ndim
+        if accumulator == np.float32:
+            weights = self._float32_weights
+        weights = weights[out_start:out_stop]
+        shape = list(block.shape)
         shape[axis] = out_stop - out_start
-        tap_weights = weights[out_start:out_stop].astype(accumulator)
-        total: Array | None = None
-        term: Array | None = None
-        for tap in range(local.shape[1]):
-            gathered = _gather(block, local[:, tap], axis)
-            term = np.multiply(
-                gathered, tap_weights[:, tap].reshape(shape), out=term, dtype=accumulator
+        out = np.empty(shape, dtype=accumulator)
+        taps = range(local.shape[1])
+        others = out.size // max(1, shape[axis])  # values per output
+        # outputs per ufunc call: about _OP_VALUES values, but never cut the innermost axis
+        chunk = max(1, _OP_VALUES // max(1, others)) if axis < block.ndim - 1 else shape[axis]
+        for segment in _segments(self._runs_between(out_start, out_stop), others, len(taps)):
+            if isinstance(segment, tuple):
+                gather_chunk = max(1, 4 * _OP_VALUES // max(1, others * len(taps)))
+                for start in range(segment[0], segment[1], gather_chunk):
+                    rows = slice(
+                        start - out_start, min(start + gather_chunk, segment[1]) - out_start
+                    )
+                    _gathered_sum(block, axis, local[rows], weights[rows], out[_along(axis, rows)])
+                continue
+            for start in range(segment.start, segment.stop, chunk):
+                stop = min(start + chunk, segment.stop)
+                rows = slice(start - out_start, stop - out_start)
+                sources = _strided_sources(
+                    block, axis, local[rows.start].tolist(), stop - start, segment.step, accumulator
+                )
+                if segment.uniform:
+                    factors: Sequence[Any] = weights[rows.start]
+                else:
+                    factors = [
+                        _broadcast_along(weights[rows, tap], axis, block.ndim) for tap in taps
+                    ]
+                _weighted_sum(zip(sources, factors, strict=True), out[_along(axis, rows)])
+        return out
+
+    def window_sums(
+        self, block: Array, axis: int, in_start: int, out_start: int, out_stop: int, dtype: Any
+    ) -> tuple[Array, int | Array]:
+        """Sums of the :attr:`Methods.LOCAL_MEAN` windows of outputs ``[out_start, out_stop)``.
+
+        The window of output ``i`` is ``[i * factor, min((i + 1) * factor, n_in))``. Its values
+        are added in index order in ``dtype`` (an integer dtype makes the sums exact), from
+        strided slices for full windows.
+
+        Parameters
+        ----------
+        block, axis, in_start, out_start, out_stop
+            As for :meth:`apply`.
+        dtype : numpy.dtype
+            The dtype to sum in.
+
+        Returns
+        -------
+        sums : numpy.ndarray
+            ``block`` with ``axis`` replaced by the window sums.
+        counts : int or numpy.ndarray
+            The number of values in each window: ``factor`` when all windows are whole, else
+            an array shaped to broadcast against ``sums``.
+        """
+        self._check_outputs(out_start, out_stop)
+        low, high = self.input_span(out_start, out_stop)
+        if low < in_start or high > in_start + block.shape[axis]:
+            raise ValueError(
+                f"`block` holds inputs {(in_start, in_start + block.shape[axis])} along axis "
+                f"{axis} but outputs [{out_start}, {out_stop}) need {(low, high)}"
             )
-            if total is None:
-                total, term = term, None
-            else:
-                np.add(total, term, out=total)
-        assert total is not None
-        return total
+        width = self.factor
+        shape = list(block.shape)
+        shape[axis] = out_stop - out_start
+        sums = np.empty(shape, dtype=dtype)
+        full_stop = max(out_start, min(out_stop, self.n_in // width))
+        if full_stop > out_start:
+            first = out_start * width - in_start
+            last = first + (full_stop - out_start - 1) * width
+            _sequential_sum(
+                [block[_along(axis, slice(first + k, last + k + 1, width))] for k in range(width)],
+                sums[_along(axis, slice(0, full_stop - out_start))],
+            )
+        if full_stop == out_stop:
+            return sums, width
+        counts = np.full(out_stop - out_start, width, dtype=np.int64)
+        for output in range(full_stop, out_stop):  # a window cut short by the end of the axis
+            start, stop = output * width, min((output + 1) * width, self.n_in)
+            position = output - out_start
+            counts[position] = stop - start
+            _sequential_sum(
+                [
+                    block[_along(axis, slice(i - in_start, i - in_start + 1))]
+                    for i in range(start, stop)
+                ],
+                sums[_along(axis, slice(position, position + 1))],
+            )
+        return sums, _broadcast_along(counts, axis, block.ndim)
 
 
 def _as_bounds(region: Sequence[slice], shape: tuple[int, ...], name: str) -> list[tuple[int, int]]:
@@ -641,7 +933,9 @@ class LevelResampler:
     """Computes any region of one pyramid level from a block of level 0.
 
     Axes that change extent are downsampled one after another in a fixed order (the most
-    reducing axis first, ties by axis position) by their :class:`AxisResampler`; the result is
+    reducing axis first by the integer ratio ``n_in // n_out``, ties by axis position, so
+    that the innermost axis, the slowest to work along, usually comes last) by their
+    :class:`AxisResampler`; the result is
     cast to the input dtype (native byte order): ints rounded to nearest and clipped, bools
     ``>= 0.5``. For every region, :meth:`resample` returns exactly the bytes of the same slice
     of the whole-level result.
@@ -701,7 +995,7 @@ class LevelResampler:
         return tuple(
             sorted(
                 reducing,
-                key=lambda axis: (Fraction(self.out_shape[axis], self.in_shape[axis]), axis),
+                key=lambda axis: (-(self.in_shape[axis] // self.out_shape[axis]), axis),
             )
         )
 
@@ -737,6 +1031,12 @@ class LevelResampler:
     ) -> Array:
         """Compute ``out_region`` of this level from a block of level 0.
 
+        Arithmetic methods work through the region in tiles of a few hundred thousand input
+        values (their temporaries stay small and in cache); since any region is bit-identical
+        to the same slice of the whole level, so is the tiled result.
+        :attr:`Methods.LOCAL_MEAN` sums integer data in an integer dtype (exact) and divides
+        once; other data is summed in float and divided axis by axis.
+
         Parameters
         ----------
         block : numpy.ndarray
@@ -770,22 +1070,108 @@ class LevelResampler:
         if any(start == stop for start, stop in out_bounds):
             return np.empty([stop - start for start, stop in out_bounds], dtype=target)
         needed = self.input_region(tuple(slice(*bounds) for bounds in out_bounds))
-        crop = []
         for axis, (piece, offset) in enumerate(zip(needed, block_start, strict=True)):
             if piece.start < offset or piece.stop > offset + block.shape[axis]:
                 raise ValueError(
                     f"`block` holds [{offset}, {offset + block.shape[axis]}) along axis {axis} "
                     f"but the region needs [{piece.start}, {piece.stop})"
                 )
-            crop.append(slice(piece.start - offset, piece.stop - offset))
-        values = block[tuple(crop)]
-        for axis in self._axis_order:
-            start, stop = out_bounds[axis]
-            values = self.axes[axis].apply(values, axis, needed[axis].start, start, stop)
-        result = _cast_result(values, block.dtype)
-        if np.may_share_memory(result, block):
-            result = result.copy()
+        if self.method is Methods.NEAREST or not self._axis_order:
+            values = block[_crop(needed, block_start)]
+            for axis in self._axis_order:
+                start, stop = out_bounds[axis]
+                values = self.axes[axis].apply(values, axis, needed[axis].start, start, stop)
+            return np.array(values, dtype=target)
+        _check_numeric(block.dtype, self.method)
+        result = np.empty([stop - start for start, stop in out_bounds], dtype=target)
+        compute = self._mean_tile if self.method is Methods.LOCAL_MEAN else self._linear_tile
+        for tile in self._tiles(out_bounds):
+            tile_needed = self.input_region(tile)
+            compute(
+                block[_crop(tile_needed, block_start)],
+                [piece.start for piece in tile_needed],
+                tile,
+                result[_crop(tile, [start for start, _ in out_bounds])],
+            )
         return result
+
+    def _tiles(self, out_bounds: Sequence[tuple[int, int]]) -> Iterator[Region]:
+        """Split an output region into tiles whose first pass (the first processed axis)
+        yields about ``_TILE_VALUES`` values.
+
+        Tiles cut the first processed axis (which costs nothing: its outputs share no work),
+        then, only when one output row along it is still too big, the next axes.
+        """
+        first = self._axis_order[0]
+        ratios = [
+            1.0 if axis == first else n_in / max(1, n_out)
+            for axis, (n_in, n_out) in enumerate(zip(self.in_shape, self.out_shape, strict=True))
+        ]
+        tile = [stop - start for start, stop in out_bounds]
+        order = [*self._axis_order, *(a for a in range(len(tile)) if a not in self._axis_order)]
+        for axis in order:
+            values = math.prod(math.ceil(n * r) for n, r in zip(tile, ratios, strict=True))
+            if values <= _TILE_VALUES:
+                break
+            tile[axis] = max(1, tile[axis] * _TILE_VALUES // values)
+        starts = [
+            range(start, stop, size) for (start, stop), size in zip(out_bounds, tile, strict=True)
+        ]
+        for corner in itertools.product(*starts):
+            yield tuple(
+                slice(start, min(start + size, stop))
+                for start, size, (_, stop) in zip(corner, tile, out_bounds, strict=True)
+            )
+
+    def _linear_tile(
+        self, block: Array, block_start: Sequence[int], tile: Region, destination: Array
+    ) -> None:
+        """Compute ``tile`` from ``block`` (exactly its input region) into ``destination``."""
+        values = block
+        for axis in self._axis_order:
+            piece = tile[axis]
+            values = self.axes[axis].apply(values, axis, block_start[axis], piece.start, piece.stop)
+        _cast_into(values, destination)
+
+    def _mean_dtypes(self, dtype: np.dtype[Any]) -> tuple[np.dtype[Any], np.dtype[Any] | None]:
+        """How :attr:`Methods.LOCAL_MEAN` treats ``dtype``: the dtype windows are summed in and,
+        for exact integer sums, the float dtype they are divided in (None for float sums, which
+        are divided axis by axis).
+
+        Integer sums are divided in float32 only when that is exact (sums below 2**24 and
+        power-of-two windows everywhere in the level), else in float64.
+        """
+        axes = [self.axes[axis] for axis in self._axis_order]
+        integer = _integer_sums(dtype, math.prod(min(a.factor, a.n_in) for a in axes))
+        if integer is None:
+            return _accumulator_dtype(dtype), None
+        sum_dtype, bound = integer
+        exact32 = bound < 2**24 and all(
+            a.n_out <= a.n_in // a.factor and a.factor & (a.factor - 1) == 0 for a in axes
+        )
+        return sum_dtype, np.dtype(np.float32 if exact32 else np.float64)
+
+    def _mean_tile(
+        self, block: Array, block_start: Sequence[int], tile: Region, destination: Array
+    ) -> None:
+        """Window means of ``tile`` from ``block`` (exactly its input region) into
+        ``destination``."""
+        sum_dtype, quotient_dtype = self._mean_dtypes(block.dtype)
+        values = block
+        divisor: int | Array = 1
+        for axis in self._axis_order:
+            piece = tile[axis]
+            values, counts = self.axes[axis].window_sums(
+                values, axis, block_start[axis], piece.start, piece.stop, sum_dtype
+            )
+            if quotient_dtype is None:  # float sums: divide now, in the same float dtype
+                np.divide(values, np.asarray(counts, dtype=sum_dtype), out=values)
+            else:
+                divisor = divisor * counts
+        if quotient_dtype is not None:
+            divisor = np.asarray(divisor, dtype=quotient_dtype)
+            values = np.divide(values, divisor, dtype=quotient_dtype)
+        _cast_into(values, destination)
 
 
 def level_resamplers(
