@@ -524,11 +524,19 @@ def test_level_resamplers_plans_every_level_from_level_zero() -> None:
 STRIDED = {"_MIN_RUN_VALUES": 1, "_OP_VALUES": 3, "_TILE_VALUES": 5}
 """Every run read as strided slices, in chunks of a few outputs, in tiny tiles."""
 
+STRIDED_VIEWS = {**STRIDED, "_PHASE_VALUES": 0}
+"""As STRIDED, but taps read straight from the block, never from converted phase copies."""
+
 GATHERED = {"_MIN_RUN_VALUES": 2**62, "_GATHER_CALLS": 0, "_MIN_ADD_VALUES": 0}
 """Every output gathered (the general path), taps added one call per tap."""
 
 ACCUMULATED = {"_MIN_RUN_VALUES": 2**62, "_GATHER_CALLS": 0, "_MIN_ADD_VALUES": 2**62}
 """Every output gathered, taps added by ``np.add.accumulate``."""
+
+GATHERED_PER_TAP = {"_MIN_RUN_VALUES": 2**62, "_GATHER_CALLS": 0, "_PHASE_VALUES": 0}
+"""Every output gathered one tap at a time."""
+
+TUNINGS = (STRIDED, STRIDED_VIEWS, GATHERED, ACCUMULATED, GATHERED_PER_TAP)
 
 
 @contextmanager
@@ -587,7 +595,7 @@ def test_strided_gathered_and_tiled_paths_give_the_same_bits(case: dict[str, Any
     needed = level.input_region(region)
     block = image[needed]
     results = []
-    for tuning in (STRIDED, GATHERED, ACCUMULATED):
+    for tuning in TUNINGS:
         with kernel_tuning(**tuning):
             results.append(level.resample(block, [piece.start for piece in needed], region))
     assert all(same_bits(result, default) for result in results)
@@ -606,7 +614,7 @@ def test_paths_agree_on_non_finite_values_and_signed_zeros(method: Methods) -> N
     with np.errstate(invalid="ignore"):  # inf - inf
         default = level.resample(image, (0, 0), whole_level)
         assert np.isnan(default).any() and np.isinf(default).any()
-        for tuning in (STRIDED, GATHERED, ACCUMULATED):
+        for tuning in TUNINGS:
             with kernel_tuning(**tuning):
                 assert same_bits(level.resample(image, (0, 0), whole_level), default), tuning
 
@@ -618,6 +626,24 @@ def test_power_of_two_levels_keep_one_strided_run_of_interior_outputs() -> None:
         interior = max(runs, key=lambda run: run.stop - run.start)
         assert interior.step == 16 and interior.uniform
         assert interior.stop - interior.start >= 128 - 4
+
+
+@pytest.mark.parametrize("method", [Methods.RESIZE, Methods.ZOOM])
+def test_large_levels_gather_only_a_few_edge_outputs(
+    method: Methods, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gathered: list[int] = []
+    gather = scale._gathered_sum
+
+    def counting_gather(*args: Any) -> None:
+        gathered.append(args[-1].size)
+        gather(*args)
+
+    monkeypatch.setattr(scale, "_gathered_sum", counting_gather)
+    image = random_image(np.random.default_rng(19), (512, 512), np.uint16)
+    level = LevelResampler((512, 512), (256, 256), (2, 2), method)
+    level.resample(image, (0, 0), whole((256, 256)))
+    assert sum(gathered) < 0.02 * (256 * 512 + 256 * 256)  # the rest read strided runs
 
 
 @settings(max_examples=60, deadline=None)
@@ -642,11 +668,27 @@ def test_runs_partition_the_outputs_into_evenly_advancing_taps(
         assert run.uniform == bool(np.all(weights[run.start : run.stop] == weights[run.start]))
 
 
-def test_runs_between_clips_runs_to_the_requested_outputs() -> None:
+def test_local_runs_are_clipped_and_counted_from_the_first_output() -> None:
     axis = AxisResampler(64, 32, 2, Methods.RESIZE)
-    clipped = axis._runs_between(5, 9)
-    assert clipped[0].start == 5 and clipped[-1].stop == 9
-    assert axis._runs_between(31, 32)[0].stop == 32
+    clipped = axis._local_runs(5, 9)
+    assert clipped[0].start == 0 and clipped[-1].stop == 4
+    assert all(a.stop == b.start for a, b in itertools.pairwise(clipped))
+    assert axis._local_runs(31, 32) == [axis._runs[0][-1]._replace(start=0, stop=1)]
+    assert axis._local_runs(7, 7) == []
+
+
+@pytest.mark.parametrize("method", list(Methods))
+def test_apply_of_no_outputs_is_empty(method: Methods) -> None:
+    axis = AxisResampler(64, 32, 2, method)
+    assert axis.apply(np.ones((3, 64)), 1, 0, 7, 7).shape == (3, 0)
+
+
+def test_window_sums_of_no_outputs_are_empty_and_need_a_local_mean_axis() -> None:
+    axis = AxisResampler(64, 32, 2, Methods.LOCAL_MEAN)
+    sums, _ = axis.window_sums(np.ones((3, 64)), 1, 0, 7, 7, np.dtype(np.int64))
+    assert sums.shape == (3, 0)
+    with pytest.raises(ValueError, match="`window_sums` needs a 'local_mean' axis"):
+        AxisResampler(64, 32, 2, Methods.RESIZE).window_sums(np.ones(64), 0, 0, 0, 1, int)
 
 
 def test_long_levels_are_computed_in_several_tiles_with_the_same_bits() -> None:

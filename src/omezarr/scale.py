@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -80,6 +80,10 @@ _OP_VALUES = 2**16
 """About how many values one ufunc call of :meth:`AxisResampler.apply` works on: enough to
 amortise NumPy's per-call overhead, few enough for its operands to stay in cache."""
 
+_PHASE_VALUES = 2**20
+"""At most how many input values :meth:`AxisResampler.apply` copies at a time (converted to
+float and split into contiguous phases) for the taps of a run to read them faster."""
+
 _MIN_ADD_VALUES = 2**9
 """Below this many values per tap, one element-by-element ``np.add.accumulate`` over all taps
 beats one ``np.add`` call per tap."""
@@ -90,6 +94,10 @@ _GATHER_CALLS = 6
 _MIN_RUN_VALUES = 2**13
 """Runs of fewer values are gathered instead: their two ufunc calls per tap would cost more
 than their arithmetic."""
+
+_MIN_INNER_RUN = 2**7
+"""Runs of fewer outputs along the innermost axis are gathered instead: their strided slices
+would make NumPy loop over too short rows."""
 
 
 class Methods(Enum):
@@ -464,8 +472,7 @@ def _broadcast_along(values: Array, axis: int, ndim: int) -> Array:
     return values.reshape(shape)
 
 
-@dataclass(frozen=True)
-class _Run:
+class _Run(NamedTuple):
     """Outputs ``[start, stop)`` whose taps all advance by ``step`` inputs from one output to
     the next, so that every tap reads a strided slice; ``uniform`` when their weights agree."""
 
@@ -508,12 +515,14 @@ def _strided_sources(
     When the reads overlap (more of them than ``step``, so every value is read several
     times), the values are first copied, in ``dtype``, into ``step`` contiguous phases (the
     values ``p, p + step, …``): strided and mixed-dtype reads are much slower than contiguous
-    ones. Otherwise the results are strided views of ``block``.
+    ones. Otherwise, or when the copy would exceed ``_PHASE_VALUES`` values, the results are
+    strided views of ``block``.
     """
     if step > 1 and count > 1 and len(firsts) > step:
         low = min(firsts)
         length = (max(firsts) - low) // step + count
-        if low + length * step <= block.shape[axis]:
+        size = length * step * (block.size // block.shape[axis])
+        if low + length * step <= block.shape[axis] and size <= _PHASE_VALUES:
             values = block[_along(axis, slice(low, low + length * step))]
             split = values.reshape(*values.shape[:axis], length, step, *values.shape[axis + 1 :])
             phases = np.moveaxis(split, axis + 1, 0).astype(dtype, order="C")
@@ -528,19 +537,26 @@ def _strided_sources(
     ]
 
 
-def _segments(runs: list[_Run], per_output: int, taps: int) -> list[_Run | tuple[int, int]]:
-    """Group runs for :meth:`AxisResampler.apply`: runs of at least ``_MIN_RUN_VALUES``
-    values (``per_output`` values per output) stay; consecutive smaller ones merge into
-    ``(start, stop)`` ranges to gather, whose number of calls does not grow with the number
-    of taps or runs (a lone small run with very few taps stays: it is cheaper as it is)."""
-    segments: list[_Run | tuple[int, int]] = []
+def _segments(runs: list[_Run], per_output: int, taps: int, innermost: bool) -> list[_Run | range]:
+    """Group runs for :meth:`AxisResampler.apply`.
+
+    Runs of at least ``_MIN_RUN_VALUES`` values (``per_output`` values per output) stay,
+    and so does a lone smaller run with at most ``_GATHER_CALLS / 2`` taps: they are cheaper
+    as strided slices. Along the ``innermost`` axis a run is also the length of the inner
+    loop of every call, so it must have ``_MIN_INNER_RUN`` outputs. Consecutive other runs
+    merge into ranges of outputs to gather, whose number of calls grows with neither their
+    number of taps nor their number of runs.
+    """
+    segments: list[_Run | range] = []
     short: list[_Run] = []
     for run in [*runs, None]:
-        if run is None or (run.stop - run.start) * per_output >= _MIN_RUN_VALUES:
-            if len(short) == 1 and 2 * taps <= _GATHER_CALLS:
+        if run is not None and innermost and run.stop - run.start < _MIN_INNER_RUN:
+            short.append(run)
+        elif run is None or (run.stop - run.start) * per_output >= _MIN_RUN_VALUES:
+            if len(short) == 1 and 2 * taps <= _GATHER_CALLS and not innermost:
                 segments.append(short[0])
             elif short:
-                segments.append((short[0].start, short[-1].stop))
+                segments.append(range(short[0].start, short[-1].stop))
             short = []
             if run is not None:
                 segments.append(run)
@@ -549,14 +565,59 @@ def _segments(runs: list[_Run], per_output: int, taps: int) -> list[_Run | tuple
     return segments
 
 
+def _run_segment(
+    block: Array, axis: int, run: _Run, index: Array, weights: Array, out: Array
+) -> None:
+    """Outputs ``run`` (rows of ``index``, ``weights`` and positions of ``out`` along
+    ``axis``) by :func:`_weighted_sum` of strided slices, in chunks of about ``_OP_VALUES``
+    values (more with fewer than 8 taps, whose outputs are revisited less) whose inputs fit
+    ``_PHASE_VALUES``. The innermost axis is never cut: short inner loops are slow."""
+    taps = index.shape[1]
+    chunk = run.stop - run.start
+    if axis < block.ndim - 1:
+        per_input = block.size // max(1, block.shape[axis])
+        per_output = out.size // max(1, out.shape[axis])
+        spanned = (_PHASE_VALUES // max(1, per_input) - taps) // run.step + 1
+        chunk = max(1, min(_OP_VALUES * max(1, 8 // taps) // max(1, per_output), spanned))
+    for start in range(run.start, run.stop, chunk):
+        rows = slice(start, min(start + chunk, run.stop))
+        count = rows.stop - rows.start
+        sources = _strided_sources(block, axis, index[start].tolist(), count, run.step, out.dtype)
+        if run.uniform:
+            factors: Sequence[Any] = weights[start]
+        else:
+            factors = [_broadcast_along(column, axis, block.ndim) for column in weights[rows].T]
+        _weighted_sum(zip(sources, factors, strict=True), out[_along(axis, rows)])
+
+
+def _gather_segment(block: Array, axis: int, index: Array, weights: Array, out: Array) -> None:
+    """All outputs of ``index`` (and ``weights``, ``out`` along ``axis``) by
+    :func:`_gathered_sum`, in pieces whose products hold about ``4 * _OP_VALUES`` values."""
+    count, taps = index.shape
+    chunk = max(1, 4 * _OP_VALUES // max(1, out.size // max(1, count) * taps))
+    for start in range(0, count, chunk):
+        rows = slice(start, min(start + chunk, count))
+        _gathered_sum(block, axis, index[rows], weights[rows], out[_along(axis, rows)])
+
+
 def _gathered_sum(block: Array, axis: int, index: Array, weights: Array, out: Array) -> None:
     """``out[i] = w[i, 0] * x[index[i, 0]] + w[i, 1] * x[index[i, 1]] + …`` along ``axis``,
-    with the same roundings and order as :func:`_weighted_sum`, from one gather of all taps.
+    with the same roundings and order as :func:`_weighted_sum`, from one gather of all taps
+    (or, when their products would exceed ``_PHASE_VALUES`` values, one gather per tap).
 
     Small results are summed by one (sequential) ``np.add.accumulate`` along the taps; it
     runs element by element, so bigger ones are summed one tap after another instead.
     """
     count, taps = index.shape
+    if taps * out.size > _PHASE_VALUES:  # too big to gather at once: one tap at a time
+        _weighted_sum(
+            (
+                (np.take(block, index[:, tap], axis=axis), _broadcast_along(w, axis, block.ndim))
+                for tap, w in enumerate(weights.T)
+            ),
+            out,
+        )
+        return
     values = np.take(block, index.T.ravel(), axis=axis)  # tap-major: all outputs of tap 0 first
     values = values.reshape(*values.shape[:axis], taps, count, *values.shape[axis + 1 :])
     tap_weights = weights.T.reshape(taps, count, *[1] * (block.ndim - axis - 1))
@@ -755,14 +816,16 @@ class AxisResampler:
     def _float32_weights(self) -> Array:
         return self.taps[1].astype(np.float32)
 
-    def _runs_between(self, out_start: int, out_stop: int) -> list[_Run]:
-        """The runs clipped to ``[out_start, out_stop)``."""
+    def _local_runs(self, out_start: int, out_stop: int) -> list[_Run]:
+        """The runs clipped to ``[out_start, out_stop)``, counted from ``out_start``."""
+        if out_start >= out_stop:
+            return []
         runs, starts = self._runs
         first = int(np.searchsorted(starts, out_start, side="right")) - 1
         last = int(np.searchsorted(starts, out_stop, side="left"))
         return [
-            _Run(max(run.start, out_start), min(run.stop, out_stop), run.step, run.uniform)
-            for run in runs[first:last]
+            _Run(max(start, out_start) - out_start, min(stop, out_stop) - out_start, step, uniform)
+            for start, stop, step, uniform in runs[first:last]
         ]
 
     def apply(self, block: Array, axis: int, in_start: int, out_start: int, out_stop: int) -> Array:
@@ -822,32 +885,15 @@ class AxisResampler:
         shape = list(block.shape)
         shape[axis] = out_stop - out_start
         out = np.empty(shape, dtype=accumulator)
-        taps = range(local.shape[1])
-        others = out.size // max(1, shape[axis])  # values per output
-        # outputs per ufunc call: about _OP_VALUES values, but never cut the innermost axis
-        chunk = max(1, _OP_VALUES // max(1, others)) if axis < block.ndim - 1 else shape[axis]
-        for segment in _segments(self._runs_between(out_start, out_stop), others, len(taps)):
-            if isinstance(segment, tuple):
-                gather_chunk = max(1, 4 * _OP_VALUES // max(1, others * len(taps)))
-                for start in range(segment[0], segment[1], gather_chunk):
-                    rows = slice(
-                        start - out_start, min(start + gather_chunk, segment[1]) - out_start
-                    )
-                    _gathered_sum(block, axis, local[rows], weights[rows], out[_along(axis, rows)])
-                continue
-            for start in range(segment.start, segment.stop, chunk):
-                stop = min(start + chunk, segment.stop)
-                rows = slice(start - out_start, stop - out_start)
-                sources = _strided_sources(
-                    block, axis, local[rows.start].tolist(), stop - start, segment.step, accumulator
-                )
-                if segment.uniform:
-                    factors: Sequence[Any] = weights[rows.start]
-                else:
-                    factors = [
-                        _broadcast_along(weights[rows, tap], axis, block.ndim) for tap in taps
-                    ]
-                _weighted_sum(zip(sources, factors, strict=True), out[_along(axis, rows)])
+        per_output = out.size // max(1, shape[axis])
+        runs = self._local_runs(out_start, out_stop)
+        innermost = axis == block.ndim - 1
+        for segment in _segments(runs, per_output, local.shape[1], innermost):
+            if isinstance(segment, _Run):
+                _run_segment(block, axis, segment, local, weights, out)
+            else:
+                rows = slice(segment.start, segment.stop)
+                _gather_segment(block, axis, local[rows], weights[rows], out[_along(axis, rows)])
         return out
 
     def window_sums(
@@ -873,7 +919,24 @@ class AxisResampler:
         counts : int or numpy.ndarray
             The number of values in each window: ``factor`` when all windows are whole, else
             an array shaped to broadcast against ``sums``.
+
+        Raises
+        ------
+        ValueError
+            If the method is not :attr:`Methods.LOCAL_MEAN`, or ``block`` does not hold the
+            needed input range.
+
+        Examples
+        --------
+        >>> axis = AxisResampler(n_in=7, n_out=4, factor=2, method=Methods.LOCAL_MEAN)
+        >>> axis.window_sums(np.arange(7), axis=0, in_start=0, out_start=0, out_stop=4, dtype=int)
+        (array([1, 5, 9, 6]), array([2, 2, 2, 1]))
         """
+        if self.method is not Methods.LOCAL_MEAN:
+            raise ValueError(
+                f"`window_sums` needs a {Methods.LOCAL_MEAN.value!r} axis; this one is "
+                f"{self.method.value!r}"
+            )
         self._check_outputs(out_start, out_stop)
         low, high = self.input_span(out_start, out_stop)
         if low < in_start or high > in_start + block.shape[axis]:
