@@ -668,13 +668,13 @@ def test_runs_partition_the_outputs_into_evenly_advancing_taps(
         assert run.uniform == bool(np.all(weights[run.start : run.stop] == weights[run.start]))
 
 
-def test_local_runs_are_clipped_and_counted_from_the_first_output() -> None:
+def test_runs_between_clips_the_runs_to_the_requested_outputs() -> None:
     axis = AxisResampler(64, 32, 2, Methods.RESIZE)
-    clipped = axis._local_runs(5, 9)
-    assert clipped[0].start == 0 and clipped[-1].stop == 4
+    clipped = axis._runs_between(5, 9)
+    assert clipped[0].start == 5 and clipped[-1].stop == 9
     assert all(a.stop == b.start for a, b in itertools.pairwise(clipped))
-    assert axis._local_runs(31, 32) == [axis._runs[0][-1]._replace(start=0, stop=1)]
-    assert axis._local_runs(7, 7) == []
+    assert axis._runs_between(31, 32) == [axis._runs[0][-1]._replace(start=31)]
+    assert axis._runs_between(7, 7) == []
 
 
 @pytest.mark.parametrize("method", list(Methods))

@@ -540,9 +540,10 @@ def _strided_sources(
 def _segments(runs: list[_Run], per_output: int, taps: int, innermost: bool) -> list[_Run | range]:
     """Group runs for :meth:`AxisResampler.apply`.
 
-    Runs of at least ``_MIN_RUN_VALUES`` values (``per_output`` values per output) stay,
-    and so does a lone smaller run with at most ``_GATHER_CALLS / 2`` taps: they are cheaper
-    as strided slices. Along the ``innermost`` axis a run is also the length of the inner
+    Runs of at least ``_MIN_RUN_VALUES`` values (``per_output`` values per output; four
+    times as many when their taps do not overlap, so that gathering copies each input at most
+    once) stay, and so does a lone smaller run with at most ``_GATHER_CALLS / 2`` taps: they
+    are cheaper as strided slices. Along the ``innermost`` axis a run is also the length of the inner
     loop of every call, so it must have ``_MIN_INNER_RUN`` outputs. Consecutive other runs
     merge into ranges of outputs to gather, whose number of calls grows with neither their
     number of taps nor their number of runs.
@@ -552,7 +553,9 @@ def _segments(runs: list[_Run], per_output: int, taps: int, innermost: bool) -> 
     for run in [*runs, None]:
         if run is not None and innermost and run.stop - run.start < _MIN_INNER_RUN:
             short.append(run)
-        elif run is None or (run.stop - run.start) * per_output >= _MIN_RUN_VALUES:
+        elif run is None or (run.stop - run.start) * per_output >= _MIN_RUN_VALUES * (
+            4 if taps <= run.step else 1  # taps that do not overlap are cheap to gather
+        ):
             if len(short) == 1 and 2 * taps <= _GATHER_CALLS and not innermost:
                 segments.append(short[0])
             elif short:
@@ -612,8 +615,8 @@ def _gathered_sum(block: Array, axis: int, index: Array, weights: Array, out: Ar
     if taps * out.size > _PHASE_VALUES:  # too big to gather at once: one tap at a time
         _weighted_sum(
             (
-                (np.take(block, index[:, tap], axis=axis), _broadcast_along(w, axis, block.ndim))
-                for tap, w in enumerate(weights.T)
+                (np.take(block, column, axis=axis), _broadcast_along(w, axis, block.ndim))
+                for column, w in zip(index.T, weights.T, strict=True)
             ),
             out,
         )
@@ -622,11 +625,16 @@ def _gathered_sum(block: Array, axis: int, index: Array, weights: Array, out: Ar
     values = values.reshape(*values.shape[:axis], taps, count, *values.shape[axis + 1 :])
     tap_weights = weights.T.reshape(taps, count, *[1] * (block.ndim - axis - 1))
     products = np.multiply(values, tap_weights, dtype=out.dtype)
-    by_tap = np.moveaxis(products, axis, 0)
     if out.size >= _MIN_ADD_VALUES:
-        _sequential_sum(list(by_tap), out)
+        _sequential_sum([_take_slab(products, axis, tap) for tap in range(taps)], out)
     else:
-        np.copyto(out, np.add.accumulate(by_tap, axis=0)[-1])
+        np.copyto(out, _take_slab(np.add.accumulate(products, axis=axis), axis, -1))
+
+
+def _take_slab(values: Array, axis: int, position: int) -> Array:
+    """``values[..., position, ...]`` (a view) with ``position`` on ``axis``."""
+    picker: tuple[slice | int, ...] = (*(slice(None),) * axis, position)
+    return values[picker]
 
 
 def _weighted_sum(terms: Iterator[tuple[Array, Any]], out: Array) -> None:
@@ -816,17 +824,17 @@ class AxisResampler:
     def _float32_weights(self) -> Array:
         return self.taps[1].astype(np.float32)
 
-    def _local_runs(self, out_start: int, out_stop: int) -> list[_Run]:
-        """The runs clipped to ``[out_start, out_stop)``, counted from ``out_start``."""
+    def _runs_between(self, out_start: int, out_stop: int) -> list[_Run]:
+        """The runs clipped to ``[out_start, out_stop)``."""
         if out_start >= out_stop:
             return []
         runs, starts = self._runs
         first = int(np.searchsorted(starts, out_start, side="right")) - 1
         last = int(np.searchsorted(starts, out_stop, side="left"))
-        return [
-            _Run(max(start, out_start) - out_start, min(stop, out_stop) - out_start, step, uniform)
-            for start, stop, step, uniform in runs[first:last]
-        ]
+        clipped = list(runs[first:last])
+        clipped[0] = clipped[0]._replace(start=out_start)
+        clipped[-1] = clipped[-1]._replace(stop=out_stop)
+        return clipped
 
     def apply(self, block: Array, axis: int, in_start: int, out_start: int, out_stop: int) -> Array:
         """Compute outputs ``[out_start, out_stop)`` along ``axis`` of ``block``.
@@ -886,13 +894,15 @@ class AxisResampler:
         shape[axis] = out_stop - out_start
         out = np.empty(shape, dtype=accumulator)
         per_output = out.size // max(1, shape[axis])
-        runs = self._local_runs(out_start, out_stop)
+        runs = self._runs_between(out_start, out_stop)
         innermost = axis == block.ndim - 1
         for segment in _segments(runs, per_output, local.shape[1], innermost):
+            start, stop = segment.start - out_start, segment.stop - out_start  # rows of `out`
             if isinstance(segment, _Run):
-                _run_segment(block, axis, segment, local, weights, out)
+                run = segment._replace(start=start, stop=stop)
+                _run_segment(block, axis, run, local, weights, out)
             else:
-                rows = slice(segment.start, segment.stop)
+                rows = slice(start, stop)
                 _gather_segment(block, axis, local[rows], weights[rows], out[_along(axis, rows)])
         return out
 
@@ -1148,8 +1158,9 @@ class LevelResampler:
         _check_numeric(block.dtype, self.method)
         result = np.empty([stop - start for start, stop in out_bounds], dtype=target)
         compute = self._mean_tile if self.method is Methods.LOCAL_MEAN else self._linear_tile
-        for tile in self._tiles(out_bounds):
-            tile_needed = self.input_region(tile)
+        tiles = list(self._tiles(out_bounds))
+        for tile in tiles:
+            tile_needed = needed if len(tiles) == 1 else self.input_region(tile)
             compute(
                 block[_crop(tile_needed, block_start)],
                 [piece.start for piece in tile_needed],
