@@ -9,6 +9,7 @@ import subprocess
 import sys
 import warnings
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -702,6 +703,50 @@ def test_long_levels_are_computed_in_several_tiles_with_the_same_bits() -> None:
             assert len(tiles) > 10
             assert sum(math.prod(p.stop - p.start for p in tile) for tile in tiles) == 75 * 65
             assert same_bits(level.resample(image, (0, 0), whole((75, 65))), expected)
+
+
+def scratch_cases() -> list[tuple[LevelResampler, np.ndarray]]:
+    rng = np.random.default_rng(20)
+    cases = []
+    for shape, factors, dtype in [
+        ((96, 130), (2, 2), np.uint8),
+        ((96, 130), (4, 4), np.float64),
+        ((20, 48, 40), (2, 4, 4), np.int16),
+        ((75, 77), (8, 8), np.float32),
+    ]:
+        image = random_image(rng, shape, dtype)
+        for method in Methods:
+            cases.append(
+                (LevelResampler(shape, pyramid_shape(shape, factors), factors, method), image)
+            )
+    return cases
+
+
+def compute(case: tuple[LevelResampler, np.ndarray]) -> np.ndarray:
+    level, image = case
+    return level.resample(image, (0,) * image.ndim, whole(level.out_shape))
+
+
+def test_reused_scratch_memory_never_leaks_into_results() -> None:
+    cases = scratch_cases()
+    first = [compute(case) for case in cases]
+    again = [compute(case) for case in reversed(cases)][::-1]  # buffers left by other cases
+    assert all(same_bits(a, b) for a, b in zip(first, again, strict=True))
+    axis = AxisResampler(64, 32, 2, Methods.RESIZE)
+    one = axis.apply(np.arange(64.0), 0, 0, 0, 32)
+    copy = one.copy()
+    axis.apply(np.arange(64.0)[::-1].copy(), 0, 0, 0, 32)
+    assert np.array_equal(one, copy)  # apply hands out its own array, not scratch memory
+
+
+def test_threads_resampling_at_once_get_the_same_bits() -> None:
+    cases = scratch_cases()
+    serial = [compute(case) for case in cases]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        parallel = list(pool.map(compute, cases * 3))
+    assert all(
+        same_bits(result, serial[position % len(cases)]) for position, result in enumerate(parallel)
+    )
 
 
 def test_ties_process_the_innermost_axis_last() -> None:
