@@ -678,6 +678,19 @@ def test_runs_between_clips_the_runs_to_the_requested_outputs() -> None:
     assert axis._runs_between(7, 7) == []
 
 
+def test_apply_and_window_sums_write_into_a_given_array() -> None:
+    axis = AxisResampler(16, 8, 2, Methods.RESIZE)
+    image = np.arange(32, dtype=np.uint16).reshape(2, 16)
+    out = np.full((2, 8), -1.0, dtype=np.float32)
+    assert axis.apply(image, 1, 0, 0, 8, out) is out
+    assert np.array_equal(out, axis.apply(image, 1, 0, 0, 8))
+    mean = AxisResampler(16, 8, 2, Methods.LOCAL_MEAN)
+    sums = np.zeros((2, 8), dtype=np.uint32)
+    result, counts = mean.window_sums(image, 1, 0, 0, 8, np.uint32, sums)
+    assert result is sums and counts == 2
+    assert sums[0].tolist() == [1, 5, 9, 13, 17, 21, 25, 29]
+
+
 @pytest.mark.parametrize("method", list(Methods))
 def test_apply_of_no_outputs_is_empty(method: Methods) -> None:
     axis = AxisResampler(64, 32, 2, method)

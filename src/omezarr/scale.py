@@ -882,7 +882,15 @@ class AxisResampler:
         clipped[-1] = clipped[-1]._replace(stop=out_stop)
         return clipped
 
-    def apply(self, block: Array, axis: int, in_start: int, out_start: int, out_stop: int) -> Array:
+    def apply(
+        self,
+        block: Array,
+        axis: int,
+        in_start: int,
+        out_start: int,
+        out_stop: int,
+        out: Array | None = None,
+    ) -> Array:
         """Compute outputs ``[out_start, out_stop)`` along ``axis`` of ``block``.
 
         Outputs whose taps advance evenly (all interior outputs of a power-of-two level, for
@@ -902,6 +910,9 @@ class AxisResampler:
             Global input index of ``block``'s first element along ``axis``.
         out_start, out_stop : int
             The global output range to compute.
+        out : numpy.ndarray, optional
+            Where to write the sums of an arithmetic method (of the result's shape and in its
+            float dtype, see below); a new array by default.
 
         Returns
         -------
@@ -919,19 +930,6 @@ class AxisResampler:
         TypeError
             If an arithmetic method gets non-numeric data.
         """
-        return self._apply(block, axis, in_start, out_start, out_stop, None)
-
-    def _apply(
-        self,
-        block: Array,
-        axis: int,
-        in_start: int,
-        out_start: int,
-        out_stop: int,
-        out: Array | None,
-    ) -> Array:
-        """:meth:`apply`, writing arithmetic results into ``out`` when given (of the result's
-        shape, in the accumulator dtype)."""
         self._check_outputs(out_start, out_stop)
         index, weights = self.taps
         local = index[out_start:out_stop] - in_start
@@ -1278,7 +1276,7 @@ class LevelResampler:
             out = _SCRATCH.array(
                 f"pass{position % 2}", _pass_shape(values, axis, piece), accumulator
             )
-            values = self.axes[axis]._apply(
+            values = self.axes[axis].apply(
                 values, axis, block_start[axis], piece.start, piece.stop, out
             )
         _cast_into(values, destination)
