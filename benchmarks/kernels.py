@@ -2,7 +2,7 @@
 
 For each case a level-0 block is downsampled to every pyramid level the way the write engine
 does it (one :meth:`LevelResampler.resample` call per level, whole block owned), single
-threaded. Each case is timed ``--repeats`` times after one warm-up call (which also fills the
+threaded. Each case is timed ``--repeats`` times after two warm-up calls (which also fill the
 cached tap tables); the medians of the CPU time (this thread) and of the wall time, and the
 input throughput by CPU time (level-0 bytes per second, all levels together) are printed.
 
@@ -81,13 +81,16 @@ def test_image(shape: tuple[int, ...], dtype: str, seed: int = 0) -> np.ndarray:
     return rng.integers(0, high, size=shape, endpoint=True, dtype=dtype)
 
 
-def time_call(function: Callable[[], Any], repeats: int) -> tuple[list[float], list[float]]:
-    """Wall and CPU times (this thread) in seconds of ``repeats`` calls after a warm-up call.
+def time_call(
+    function: Callable[[], Any], repeats: int, warmups: int = 2
+) -> tuple[list[float], list[float]]:
+    """Wall and CPU times (this thread) in seconds of ``repeats`` calls after ``warmups``.
 
     On a shared machine the CPU time is the steadier measure: it leaves out the time this
     thread waits for a core (not the cache and memory bandwidth other processes take).
     """
-    function()
+    for _ in range(warmups):  # fills cached tap tables and lets the allocator settle
+        function()
     wall, cpu = [], []
     for _ in range(repeats):
         start, start_cpu = time.perf_counter(), time.thread_time()
