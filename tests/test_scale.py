@@ -667,6 +667,10 @@ def test_runs_partition_the_outputs_into_evenly_advancing_taps(
         expected = index[run.start] + run.step * (rows - run.start)[:, None]
         assert np.array_equal(index[run.start : run.stop], expected)
         assert run.uniform == bool(np.all(weights[run.start : run.stop] == weights[run.start]))
+    for start in range(0, axis.n_out, 7):
+        for stop in (start + 1, min(axis.n_out, start + 5), axis.n_out):
+            rows = index[start:stop]
+            assert axis.input_span(start, stop) == (rows.min(), rows.max() + 1)
 
 
 def test_runs_between_clips_the_runs_to_the_requested_outputs() -> None:

@@ -814,9 +814,13 @@ class AxisResampler:
         return _taps(self.n_in, self.n_out, self.factor, self.method)
 
     @cached_property
-    def _tap_bounds(self) -> tuple[Array, Array]:
+    def _tap_bounds(self) -> tuple[Array, Array, bool]:
+        """Each output's lowest input and highest input + 1, and whether both only grow from
+        output to output (they do for every method; then a range's span is its ends')."""
         index, _ = self.taps
-        return index.min(axis=1), index.max(axis=1) + 1
+        low, high = index.min(axis=1), index.max(axis=1) + 1
+        monotone = bool(np.all(low[1:] >= low[:-1]) and np.all(high[1:] >= high[:-1]))
+        return low, high, monotone
 
     def owned_outputs(self, in_start: int, in_stop: int) -> tuple[int, int]:
         """Outputs ``[a, b)`` owned by the input range ``[in_start, in_stop)``.
@@ -857,7 +861,9 @@ class AxisResampler:
         self._check_outputs(out_start, out_stop)
         if out_start == out_stop:
             return out_start, out_start
-        low, high = self._tap_bounds
+        low, high, monotone = self._tap_bounds
+        if monotone:
+            return int(low[out_start]), int(high[out_stop - 1])
         return int(low[out_start:out_stop].min()), int(high[out_start:out_stop].max())
 
     @cached_property
@@ -930,16 +936,15 @@ class AxisResampler:
         TypeError
             If an arithmetic method gets non-numeric data.
         """
-        self._check_outputs(out_start, out_stop)
-        index, weights = self.taps
-        local = index[out_start:out_stop] - in_start
-        if local.size and (local.min() < 0 or local.max() >= block.shape[axis]):
-            needed = self.input_span(out_start, out_stop)
-            held = (in_start, in_start + block.shape[axis])
+        needed = self.input_span(out_start, out_stop)
+        held = (in_start, in_start + block.shape[axis])
+        if out_start < out_stop and (needed[0] < held[0] or needed[1] > held[1]):
             raise ValueError(
                 f"`block` holds inputs {held} along axis {axis} but outputs "
                 f"[{out_start}, {out_stop}) need {needed}"
             )
+        index, weights = self.taps
+        local = index[out_start:out_stop] - in_start
         if self.is_identity or self.method is Methods.NEAREST:
             return _gather(block, local[:, 0], axis)
         _check_numeric(block.dtype, self.method)
