@@ -40,6 +40,7 @@ __all__ = [
     "memory_budget_from",
     "plan_pyramid",
     "run_plan",
+    "task_write_units",
 ]
 
 Box = tuple[tuple[int, ...], tuple[int, ...]]
@@ -94,13 +95,19 @@ class LevelTarget:
 
 @dataclass(frozen=True)
 class Progress:
-    """What has been written so far, passed to the progress callback after each region."""
+    """What has been written so far, passed to the progress callback after each region.
+
+    ``regions_skipped`` counts the regions of ``regions_done`` that were not written because
+    their task's write units were already stored (a resumed write); they are reported once
+    per skipped task.
+    """
 
     regions_done: int
     regions_total: int
     bytes_done: int
     bytes_total: int
     levels: int
+    regions_skipped: int = 0
 
 
 @dataclass(frozen=True)
@@ -155,7 +162,7 @@ def memory_budget_from(value: int | str | None) -> int:
         number = text[:-1] if text[-1:] in units else text
         try:
             budget = int(float(number) * scale)
-        except ValueError:
+        except (ValueError, OverflowError):  # OverflowError: "inf"
             raise ValueError(
                 f"memory_budget: cannot read {value!r}; use bytes or e.g. '512M', '2G'"
             ) from None
@@ -491,31 +498,96 @@ def run_task(
     return total
 
 
+def task_write_units(targets: Sequence[LevelTarget], task: Box) -> list[list[tuple[int, ...]]]:
+    """The write units that ``task`` writes: their grid coordinates, one list per level.
+
+    A write unit (chunk, or shard for sharded arrays) belongs to exactly one task of a plan,
+    so a task whose units are all stored and intact need not run again (a resumed write).
+
+    Examples
+    --------
+    >>> target = LevelTarget(np.zeros((8, 8)), (4, 4), None)
+    >>> task_write_units([target], ((0, 0), (8, 4)))
+    [[(0, 0), (1, 0)]]
+    """
+    units: list[list[tuple[int, ...]]] = []
+    for target in targets:
+        out = _owned_box(target, task)
+        if _is_empty(out):
+            units.append([])
+            continue
+        unit = target.write_unit
+        first = [a // u for a, u in zip(out[0], unit, strict=True)]
+        stop = [-(-b // u) for b, u in zip(out[1], unit, strict=True)]
+        units.append(
+            [
+                tuple(f + i for f, i in zip(first, index, strict=True))
+                for index in np.ndindex(*(b - a for a, b in zip(first, stop, strict=True)))
+            ]
+        )
+    return units
+
+
+def _owned_box(target: LevelTarget, task: Box) -> Box:
+    """The box of ``target``'s level that the level-0 box ``task`` owns."""
+    if target.resampler is None:
+        return task
+    return _box(target.resampler.owned_outputs(_slices(task)))
+
+
+def _task_bytes(targets: Sequence[LevelTarget], task: Box, itemsize: int) -> int:
+    """Bytes (uncompressed) of every level's pixels that ``task`` owns."""
+    total = 0
+    for target in targets:
+        out = _owned_box(target, task)
+        if not _is_empty(out):
+            total += math.prod(b - a for a, b in zip(out[0], out[1], strict=True)) * itemsize
+    return total
+
+
 def run_plan(
     source: Any,
     targets: Sequence[LevelTarget],
     plan: PyramidPlan,
     progress: Callable[[Progress], None] | None = None,
+    skip: Callable[[Box], bool] | None = None,
 ) -> int:
     """Run every task of ``plan`` in threads, at most ``plan.concurrency`` at once.
 
     Returns the bytes written (uncompressed). The first failure stops scheduling new tasks
-    and is raised once running tasks have finished.
+    and is raised once running tasks have finished. A task for which ``skip(task)`` is True
+    (asked in the worker threads) is not run: its regions count as done and skipped.
     """
     bytes_total = sum(math.prod(t.shape) for t in targets) * plan.itemsize
     regions_total = plan.n_regions
     lock = threading.Lock()
-    state = {"regions": 0, "bytes": 0}
+    state = {"regions": 0, "bytes": 0, "skipped": 0}
 
-    def on_region(written: int) -> None:
+    def report(regions: int, written: int, skipped: int) -> None:
         with lock:
-            state["regions"] += 1
+            state["regions"] += regions
             state["bytes"] += written
+            state["skipped"] += skipped
             snapshot = Progress(
-                state["regions"], regions_total, state["bytes"], bytes_total, len(targets)
+                state["regions"],
+                regions_total,
+                state["bytes"],
+                bytes_total,
+                len(targets),
+                state["skipped"],
             )
         if progress is not None:
             progress(snapshot)
+
+    def on_region(written: int) -> None:
+        report(1, written, 0)
+
+    def run(task: Box) -> int:
+        if skip is not None and skip(task):
+            regions = sum(1 for _ in plan.regions(task))
+            report(regions, _task_bytes(targets, task, plan.itemsize), regions)
+            return 0
+        return run_task(source, targets, plan, task, on_region)
 
     tasks = iter(plan.tasks())
     written = 0
@@ -527,7 +599,7 @@ def run_plan(
                 task = next(tasks, None)
                 if task is None:
                     break
-                running.add(pool.submit(run_task, source, targets, plan, task, on_region))
+                running.add(pool.submit(run, task))
             if not running:
                 break
             done, running = wait(running, return_when=FIRST_COMPLETED)
@@ -575,18 +647,25 @@ def _run_task_on_block(
     return run_task(source, targets, plan, task)
 
 
-def delayed_tasks(source: Any, targets: Sequence[LevelTarget], plan: PyramidPlan) -> list[Any]:
+def delayed_tasks(
+    source: Any,
+    targets: Sequence[LevelTarget],
+    plan: PyramidPlan,
+    skip: Callable[[Box], bool] | None = None,
+) -> list[Any]:
     """One ``dask.delayed`` per task, for ``compute=False`` and ``dask.distributed``.
 
     Each task receives its part of the source (plus halo) as a dask dependency, so the
     source is read where the task runs; zarr sources are passed as they are and read lazily.
+    Tasks for which ``skip(task)`` is True are left out (asked here, when the graph is built).
     """
     import dask
     import dask.array as da
 
+    task_list = [task for task in plan.tasks() if skip is None or not skip(task)]
     if _is_zarr_array(source):
         run = dask.delayed(run_task, pure=False)
-        return [run(source, targets, plan, task) for task in plan.tasks()]
+        return [run(source, targets, plan, task) for task in task_list]
     if isinstance(source, da.Array):
         lazy = source
     else:
@@ -595,7 +674,7 @@ def delayed_tasks(source: Any, targets: Sequence[LevelTarget], plan: PyramidPlan
         lazy = da.from_array(source, chunks=plan.task_shape, meta=meta)
     run_block = dask.delayed(_run_task_on_block, pure=False)
     tasks = []
-    for task in plan.tasks():
+    for task in task_list:
         read_box = _task_read_box(targets, task)
         tasks.append(run_block(lazy[_slices(read_box)], read_box[0], targets, plan, task))
     return tasks

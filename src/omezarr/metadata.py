@@ -18,6 +18,7 @@ from .format import Format
 from .types import AxesType, JSONDict
 
 __all__ = [
+    "MissingKeyError",
     "build_image_label",
     "build_multiscale",
     "build_plate",
@@ -35,6 +36,18 @@ LOGGER = logging.getLogger("omezarr.metadata")
 
 _HEX_COLOR = re.compile(r"^[0-9A-Fa-f]{6}$")
 _ALNUM = re.compile(r"^[A-Za-z0-9]+$")
+
+
+class MissingKeyError(KeyError, ValueError):
+    """A required key or member is missing: a ValueError, and a KeyError as in the reference API.
+
+    The established API raises KeyError for these; omezarr's contract is ValueError or
+    TypeError for bad arguments, so this is both.
+    """
+
+    def __str__(self) -> str:
+        # KeyError quotes its argument; this is a message, not a key.
+        return str(self.args[0]) if self.args else ""
 
 
 def _is_int(value: Any) -> bool:
@@ -76,7 +89,13 @@ def valid_axes(
         count = len(axes) if isinstance(axes, Sequence) else None
         if count != ndim:
             raise ValueError(f"axes length ({count}) must match number of dimensions ({ndim})")
-    return Axes(axes, axes_units, fmt).to_list(fmt)
+    parsed = Axes(axes, axes_units, fmt).to_list(fmt)
+    for axis in parsed:
+        if isinstance(axis, Mapping) and not isinstance(axis.get("unit"), str | None):
+            raise TypeError(
+                f"axes: the unit of axis {axis.get('name')!r} must be a string, not {axis['unit']!r}"
+            )
+    return parsed
 
 
 def axis_names(axes: Sequence[str] | Sequence[Mapping[str, Any]] | None) -> tuple[str, ...]:
@@ -190,7 +209,7 @@ def validate_omero(omero: Any, n_channels: int | None = None) -> JSONDict:
                 raise TypeError(f"{where}: 'window' must be a dict with min, max, start and end")
             for key in ("min", "max", "start", "end"):
                 if key not in window:
-                    raise KeyError(f"{where}: '{key}' not found in 'window'")
+                    raise MissingKeyError(f"{where}: '{key}' not found in 'window'")
                 if not _is_number(window[key]):
                     raise TypeError(
                         f"{where}: window '{key}' must be an int or float, not {window[key]!r}"

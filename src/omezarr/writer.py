@@ -18,11 +18,23 @@ from typing import Any, TypeAlias
 import dask
 import numpy as np
 import zarr
+from zarr.core.sync import sync
+from zarr.storage import MemoryStore
 
-from .engine import LevelTarget, Progress, delayed_tasks, memory_budget_from, plan_pyramid, run_plan
+from .engine import (
+    LevelTarget,
+    Progress,
+    delayed_tasks,
+    memory_budget_from,
+    plan_pyramid,
+    run_plan,
+    task_write_units,
+)
 from .format import CurrentFormat, Format, FormatV04, format_from_version
 from .layout import LevelLayout, default_chunks, input_chunks, resolve_layouts
+from .locking import fresh_group, locked_group, metadata_lock
 from .metadata import (
+    MissingKeyError,
     axis_names,
     build_image_label,
     build_multiscale,
@@ -94,8 +106,11 @@ def _extract_dims_from_axes(
 def _coerce_format(fmt: Any) -> Format | None:
     if fmt is None or isinstance(fmt, Format):
         return fmt
-    if isinstance(fmt, str | float):
-        return format_from_version(fmt)
+    if isinstance(fmt, str | float) and not isinstance(fmt, bool):
+        try:
+            return format_from_version(fmt)
+        except ValueError as error:
+            raise ValueError(f"fmt: {error}") from None
     raise TypeError(
         f"fmt: expected an omezarr.format.Format (e.g. FormatV04()), not {type(fmt).__name__}"
     )
@@ -114,7 +129,8 @@ def check_format(group: zarr.Group, fmt: Format | None = None) -> Format:
     if fmt is not None:
         if fmt.zarr_format != zarr_format:
             raise ValueError(
-                f"Group is zarr_format: {zarr_format} but OME-Zarr {fmt.version} is {fmt.zarr_format}"
+                f"fmt: Group is zarr_format: {zarr_format} but OME-Zarr {fmt.version} is "
+                f"{fmt.zarr_format}"
             )
         return fmt
     return FormatV04() if zarr_format == 2 else CurrentFormat()
@@ -142,11 +158,45 @@ def _resolve_target(group: GroupLike, fmt: Any) -> tuple[zarr.Group | None, Form
 
     Creates nothing, so that a writer can check every argument before the group exists.
     """
+    if isinstance(group, str) and not group:
+        # Path("") is the working directory: an empty string is a mistake, not a target.
+        raise ValueError("group: expected a path, URL, store or zarr.Group, not ''")
     fmt = _coerce_format(fmt)
     existing = existing_group(group)
     if existing is None:
         return None, fmt if fmt is not None else CurrentFormat()
     return existing, check_format(existing, fmt)
+
+
+def _check_storable(attrs: JSONDict, fmt: Format, parameters: str) -> None:
+    """Refuse attributes zarr cannot store (not JSON), before anything is written.
+
+    Tried on a group in memory, so that the rule is zarr's own (NumPy scalars pass); the
+    message locates the first value that cannot be stored.
+    """
+    scratch = open_group(MemoryStore(), mode="w", zarr_format=fmt.zarr_format)
+
+    def storable(value: Any) -> bool:
+        try:
+            write_ngff_attrs(scratch, {"value": value})
+        except (TypeError, ValueError, RecursionError):
+            return False
+        return True
+
+    if storable(attrs):
+        return
+    location, value = "", attrs
+    while isinstance(value, Mapping | list | tuple):
+        items = value.items() if isinstance(value, Mapping) else enumerate(value)
+        bad = next(((key, item) for key, item in items if not storable(item)), None)
+        if bad is None:  # the container itself, e.g. a key that is no string
+            break
+        location += f"[{bad[0]!r}]"
+        value = bad[1]
+    raise TypeError(
+        f"{parameters}: {location or 'the metadata'} holds a {type(value).__name__}, which "
+        "cannot be stored as JSON; use dicts, lists, strings, numbers, booleans and None"
+    )
 
 
 def _write_checked(
@@ -169,7 +219,9 @@ def add_metadata(group: GroupLike, metadata: JSONDict, fmt: Format | None = None
     """Add ``metadata`` to the group's NGFF attributes, merging dicts into existing dicts."""
     if not isinstance(metadata, Mapping):
         raise TypeError(f"metadata: expected a dict, not {type(metadata).__name__}")
-    group, fmt = check_group_fmt(group, fmt)
+    existing, fmt = _resolve_target(group, fmt)
+    _check_storable(dict(metadata), fmt, "metadata")
+    group, fmt = check_group_fmt(existing if existing is not None else group, fmt)
     write_ngff_attrs(group, metadata, merge_dicts=True)
 
 
@@ -184,7 +236,7 @@ def _split_metadata(
         nested = dict(nested)
         nested_omero = nested.pop("omero")
         if nested_omero is None:
-            raise KeyError("If `'omero'` is present, value cannot be `None`.")
+            raise MissingKeyError("omero: If `'omero'` is present, value cannot be `None`.")
         if omero is not None:
             raise ValueError(
                 "metadata: give 'omero' once, not both as omero= and in metadata['omero']"
@@ -274,6 +326,7 @@ def write_multiscales_metadata(
         parsed_axes = valid_axes(axes, axes_units, fmt, ndim)
     default_name = existing.name if existing is not None else "/"
     attrs = _multiscales_attrs(datasets, fmt, parsed_axes, name or default_name, dict(metadata))
+    _check_storable(attrs, fmt, "metadata")
     _write_checked(group, existing, fmt, attrs)
 
 
@@ -286,6 +339,8 @@ def write_plate_metadata(
     acquisitions: list[dict] | None = None,
     field_count: int | None = None,
     name: str | None = None,
+    *,
+    merge: bool = False,
 ) -> None:
     """Write the ``plate`` metadata of a high-content-screening plate group.
 
@@ -306,6 +361,13 @@ def write_plate_metadata(
         The maximum number of fields per well.
     name : str, optional
         The plate name.
+    merge : bool, default False
+        Add to the plate already stored instead of replacing it (an omezarr extension): rows,
+        columns, wells and acquisitions (by id) not yet listed are appended, the larger
+        ``field_count`` and the given ``name`` win. On local file systems the update holds
+        the plate's lock (:mod:`omezarr.locking`), so processes writing different wells at
+        once may each add theirs and none is lost. Object stores have no lock: there, write
+        the plate metadata once after every well.
 
     Raises
     ------
@@ -315,13 +377,67 @@ def write_plate_metadata(
     Examples
     --------
     >>> write_plate_metadata(path, ["A"], ["1", "2"], ["A/1", "A/2"])  # doctest: +SKIP
+    >>> write_plate_metadata(path, ["B"], ["1"], ["B/1"], merge=True)  # doctest: +SKIP
     """
+    if not isinstance(merge, bool):
+        raise TypeError(f"merge: expected True or False, not {merge!r}")
     existing, fmt = _resolve_target(group, fmt)
     plate = build_plate(rows, columns, wells, fmt, acquisitions, field_count, name)
+    _check_storable(_plate_attrs(plate, fmt), fmt, "acquisitions, wells")
+    if not merge:
+        _write_checked(group, existing, fmt, _plate_attrs(plate, fmt))
+        return
+    with metadata_lock(group):
+        # Read under the lock: another process may have added wells since `existing` was read.
+        current = existing_group(group) if existing is None else fresh_group(existing)
+        if current is not None:
+            fmt = check_format(current, fmt)
+            plate = _merged_plate(read_ngff_attrs(current).get("plate"), plate, fmt)
+        _write_checked(group, current, fmt, _plate_attrs(plate, fmt))
+
+
+def _plate_attrs(plate: JSONDict, fmt: Format) -> JSONDict:
     attrs: JSONDict = {"plate": plate}
     if fmt.metadata_is_nested:
         attrs["version"] = fmt.version
-    _write_checked(group, existing, fmt, attrs)
+    return attrs
+
+
+def _names_in(entries: Any, key: str) -> list[Any]:
+    """The ``key`` of every dict in ``entries`` (stored metadata: anything may be there)."""
+    if not isinstance(entries, list):
+        return []
+    return [e[key] for e in entries if isinstance(e, Mapping) and key in e]
+
+
+def _merged_plate(stored: Any, plate: JSONDict, fmt: Format) -> JSONDict:
+    """``plate`` added to the ``stored`` plate: names, wells and acquisitions united, in order."""
+    if not isinstance(stored, Mapping):
+        return plate
+
+    def united(key: str, field: str) -> list[Any]:
+        old = _names_in(stored.get(key), field)
+        return old + [v for v in _names_in(plate.get(key), field) if v not in old]
+
+    acquisitions = list(stored.get("acquisitions") or [])
+    known = _names_in(acquisitions, "id")
+    acquisitions += [a for a in plate.get("acquisitions", []) if a["id"] not in known]
+    counts = [c for c in (stored.get("field_count"), plate.get("field_count")) if c is not None]
+    try:
+        return build_plate(
+            united("rows", "name"),
+            united("columns", "name"),
+            united("wells", "path"),
+            fmt,
+            acquisitions or None,
+            max(counts) if counts else None,
+            plate.get("name", stored.get("name")),
+        )
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"merge: the plate metadata already stored cannot be merged with this one ({error}); "
+            "write it with merge=False to replace it"
+        ) from error
 
 
 def write_well_metadata(
@@ -348,6 +464,7 @@ def write_well_metadata(
     attrs: JSONDict = {"well": build_well(images, fmt)}
     if fmt.metadata_is_nested:
         attrs["version"] = fmt.version
+    _check_storable(attrs, fmt, "images")
     _write_checked(group, existing, fmt, attrs)
 
 
@@ -360,6 +477,12 @@ def _labels_list_attrs(labels_group: zarr.Group, name: str, fmt: Format) -> JSON
     if fmt.metadata_is_nested:
         attrs["version"] = fmt.version
     return attrs
+
+
+def _add_label_name(labels_group: zarr.Group, name: str, fmt: Format) -> None:
+    """List ``name`` in the ``labels`` group; under its lock, so no concurrent name is lost."""
+    with locked_group(labels_group) as current:
+        write_ngff_attrs(current, _labels_list_attrs(current, name, fmt))
 
 
 def write_label_metadata(
@@ -390,7 +513,14 @@ def write_label_metadata(
     Raises
     ------
     ValueError, TypeError
-        For invalid colours or properties; KeyError if ``group[name]`` does not exist.
+        For invalid colours or properties. If ``group[name]`` does not exist:
+        :class:`omezarr.metadata.MissingKeyError`, both a ValueError and (as in the
+        reference API) a KeyError.
+
+    Notes
+    -----
+    The name is added to the ``labels`` list under the group's lock on local file systems
+    (:mod:`omezarr.locking`), so concurrent writers of different labels lose no name.
 
     Examples
     --------
@@ -401,17 +531,25 @@ def write_label_metadata(
         raise TypeError(f"name: expected a non-empty string, not {name!r}")
     existing, fmt = _resolve_target(group, fmt)
     image_label = build_image_label(fmt, colors, properties, dict(metadata))
+    _check_storable({"image-label": image_label}, fmt, "colors, properties, metadata")
     if existing is None:
-        raise KeyError(f"name: there is no group at {group!r} holding a label image {name!r}")
+        raise MissingKeyError(
+            f"name: there is no group at {group!r} holding a label image {name!r}"
+        )
     group = existing
-    label_group = group[name]
+    try:
+        label_group = group[name]
+    except (KeyError, ValueError):  # ValueError: zarr refuses the path ('..' and the like)
+        raise MissingKeyError(
+            f"name: there is no label image {name!r} in {group.store_path}"
+        ) from None
     if not isinstance(label_group, zarr.Group):
         raise ValueError(f"name: {name!r} in {group.path!r} is an array, not a label image group")
     label_attrs: JSONDict = {"image-label": image_label}
     if fmt.metadata_is_nested:
         label_attrs["version"] = fmt.version
     write_ngff_attrs(label_group, label_attrs, merge_dicts=True)
-    write_ngff_attrs(group, _labels_list_attrs(group, name, fmt))
+    _add_label_name(group, name, fmt)
 
 
 # --------------------------------------------------------------------------------------------
@@ -461,10 +599,16 @@ def _check_source(image: Any, name: str) -> Any:
     return image
 
 
+class _RemovedFormatError(DeprecationWarning, ValueError):
+    """Writing a removed NGFF version: a DeprecationWarning raised as in the reference API, and
+    a ValueError as every refused argument."""
+
+
 def _check_writable_format(fmt: Format) -> None:
     if fmt.version in ("0.1", "0.2", "0.3"):
-        raise DeprecationWarning(
-            f"Writing ome-zarr v{fmt.version} is deprecated and has been removed in version 0.15.0."
+        raise _RemovedFormatError(
+            f"fmt: Writing ome-zarr v{fmt.version} is deprecated and has been removed in "
+            "version 0.15.0."
         )
 
 
@@ -493,13 +637,20 @@ def _check_scale(scale: Any, dims: Sequence[str]) -> dict[str, float]:
 
 @dataclass(frozen=True)
 class _FinalWrite:
-    """NGFF attributes to write, in order, once every pixel is written."""
+    """NGFF attributes to write, in order, once every pixel is written.
+
+    ``label`` (the labels group, a label name and the format) lists the label image last,
+    read afresh under the group's lock, since other writers may be adding theirs.
+    """
 
     writes: tuple[tuple[zarr.Group, JSONDict], ...]
+    label: tuple[zarr.Group, str, Format] | None = None
 
     def __call__(self, *done: Any) -> None:
         for group, attrs in self.writes:
             write_ngff_attrs(group, attrs)
+        if self.label is not None:
+            _add_label_name(*self.label)
 
 
 @dataclass
@@ -636,31 +787,119 @@ def _clear_image(group: zarr.Group, overwrite: bool, what: str) -> None:
 
 
 def _create_level_arrays(group: zarr.Group, job: _PixelJob) -> list[Any]:
-    arrays = []
-    for i, (shape, layout) in enumerate(zip(job.shapes, job.layouts, strict=True)):
-        kwargs: dict[str, Any] = dict(layout.extra)
-        kwargs.setdefault("fill_value", False if job.dtype.kind == "b" else 0)
-        # Every chunk is stored, even one equal to the fill value, so that `verify` can tell a
-        # lost chunk from an empty one (an empty chunk compresses to a few bytes).
-        kwargs["config"] = {"write_empty_chunks": True, **dict(kwargs.get("config") or {})}
-        if job.fmt.zarr_format == 3:
-            kwargs["dimension_names"] = list(job.dims)
-            if layout.shards is not None:
-                kwargs["shards"] = layout.shards
-        else:
-            kwargs["chunk_key_encoding"] = job.fmt.chunk_key_encoding
-        arrays.append(
-            group.create_array(
-                name=f"s{i}",
-                shape=shape,
-                dtype=job.dtype,
-                chunks=layout.chunks,
-                compressors=layout.compressors,
-                overwrite=True,
-                **kwargs,
-            )
+    return [_create_level_array(group, job, level) for level in range(len(job.shapes))]
+
+
+def _create_level_array(group: zarr.Group, job: _PixelJob, level: int) -> Any:
+    layout = job.layouts[level]
+    kwargs: dict[str, Any] = dict(layout.extra)
+    kwargs.setdefault("fill_value", False if job.dtype.kind == "b" else 0)
+    # Every chunk is stored, even one equal to the fill value, so that `verify` can tell a
+    # lost chunk from an empty one (an empty chunk compresses to a few bytes).
+    kwargs["config"] = {"write_empty_chunks": True, **dict(kwargs.get("config") or {})}
+    if job.fmt.zarr_format == 3:
+        kwargs["dimension_names"] = list(job.dims)
+        if layout.shards is not None:
+            kwargs["shards"] = layout.shards
+    else:
+        kwargs["chunk_key_encoding"] = job.fmt.chunk_key_encoding
+    return group.create_array(
+        name=f"s{level}",
+        shape=job.shapes[level],
+        dtype=job.dtype,
+        chunks=layout.chunks,
+        compressors=layout.compressors,
+        overwrite=True,
+        **kwargs,
+    )
+
+
+def _array_layout(array: zarr.Array) -> JSONDict:
+    """Everything an array's metadata says but its attributes: shape, dtype, chunks, codecs."""
+    return {k: v for k, v in array.metadata.to_dict().items() if k != "attributes"}
+
+
+def _planned_arrays(job: _PixelJob) -> list[Any]:
+    """The level arrays, created in memory: zarr refuses bad options here, before any write."""
+    scratch = open_group(MemoryStore(), mode="w", zarr_format=job.fmt.zarr_format)
+    try:
+        return _create_level_arrays(scratch, job)
+    except Exception as error:  # shape and dtype are checked: only the options can be at fault
+        raise ValueError(
+            f"storage_options: zarr refuses these array options ({type(error).__name__}: {error})"
+        ) from None
+
+
+def _resume_arrays(
+    target: zarr.Group, job: _PixelJob, attrs: JSONDict, planned: list[Any]
+) -> list[Any]:
+    """The level arrays of an interrupted write of the same image; missing ones are created.
+
+    Raises
+    ------
+    ValueError
+        If ``target`` holds metadata or level arrays that this write would not produce.
+    """
+    replace = "pass overwrite=True to replace it"
+    stored = read_ngff_attrs(target)
+    if "multiscales" in stored and any(stored.get(k) != v for k, v in attrs.items()):
+        raise ValueError(
+            f"resume: {target.store_path} holds an image with other metadata than this "
+            f"write's; {replace}"
         )
+    names = [f"s{level}" for level in range(len(planned))]
+    extra = sorted(
+        m for m in target.array_keys() if m.startswith("s") and m[1:].isdigit() and m not in names
+    )
+    if extra:
+        raise ValueError(
+            f"resume: {target.store_path} holds levels {extra} that this write does not plan; "
+            f"{replace}"
+        )
+    arrays = []
+    for level, (name, plan) in enumerate(zip(names, planned, strict=True)):
+        if name not in target:
+            arrays.append(_create_level_array(target, job, level))
+            continue
+        member = target[name]
+        if not isinstance(member, zarr.Array) or _array_layout(member) != _array_layout(plan):
+            raise ValueError(
+                f"resume: level {name!r} of {target.store_path} differs from the planned one "
+                f"(shape, dtype, chunks, shards or codecs); {replace}"
+            )
+        # The runtime config (write_empty_chunks above all) is not stored: take the plan's.
+        arrays.append(member.with_config(plan.config))
     return arrays
+
+
+def _unit_intact(array: zarr.Array, coords: tuple[int, ...], unit: tuple[int, ...]) -> bool:
+    """Whether the chunk (or shard) at ``coords`` is stored and decodes."""
+    key = array.metadata.encode_chunk_key(coords)
+    if not sync(array.store.exists(f"{array.path}/{key}" if array.path else key)):
+        return False
+    region = tuple(
+        slice(c * u, min((c + 1) * u, n)) for c, u, n in zip(coords, unit, array.shape, strict=True)
+    )
+    try:
+        array[region]
+    except Exception:  # any codec failure means the stored bytes are bad
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class _StoredTask:
+    """The skip test of a resumed write: every write unit of the task is stored and decodes."""
+
+    targets: tuple[LevelTarget, ...]
+
+    def __call__(self, task: Any) -> bool:
+        units = task_write_units(self.targets, task)
+        return all(
+            _unit_intact(target.array, coords, target.write_unit)
+            for target, level_units in zip(self.targets, units, strict=True)
+            for coords in level_units
+        )
 
 
 def _engine_runs(
@@ -719,17 +958,27 @@ def _run_job(
     final: _FinalWrite,
     compute: bool | None,
     progress: Callable[[Progress], None] | None,
+    resume: bool = False,
 ) -> list:
-    """Write every pixel, then the metadata; or return dask.delayed tasks that do so."""
+    """Write every pixel, then the metadata; or return dask.delayed tasks that do so.
+
+    With ``resume``, tasks whose write units are all stored and intact are skipped.
+    """
     client = _active_client()
     runs = _engine_runs(job, arrays, None)
+
+    def skip(targets: list[LevelTarget]) -> _StoredTask | None:
+        return _StoredTask(tuple(targets)) if resume else None
+
     if compute and client is None:
         for source, targets, plan in runs:
-            run_plan(source, targets, plan, progress)
+            run_plan(source, targets, plan, progress, skip(targets))
         final()
         return []
     tasks = [
-        task for source, targets, plan in runs for task in delayed_tasks(source, targets, plan)
+        task
+        for source, targets, plan in runs
+        for task in delayed_tasks(source, targets, plan, skip(targets))
     ]
     finish = dask.delayed(final, pure=False)(
         *tasks, dask_key_name=f"omezarr-metadata-{uuid.uuid4().hex}"
@@ -748,43 +997,66 @@ def _write_pixels(
     progress: Callable[[Progress], None] | None,
     fmt: Any,
     label: tuple[str, JSONDict | None] | None = None,
+    resume: bool = False,
 ) -> list:
-    """Plan, then create the arrays, write the pixels and finally the metadata."""
+    """Plan, then create the arrays, write the pixels and finally the metadata.
+
+    With ``resume``, the arrays of an interrupted write are kept and only missing or broken
+    write units are written again.
+    """
     if progress is not None and not callable(progress):
         raise TypeError(
             f"progress: expected a callable taking a Progress, not {type(progress).__name__}"
         )
+    for flag, value in (("overwrite", overwrite), ("resume", resume)):
+        if not isinstance(value, bool):
+            raise TypeError(f"{flag}: expected True or False, not {value!r}")
+    if compute is not None and not isinstance(compute, bool):
+        raise TypeError(f"compute: expected True, False or None, not {compute!r}")
+    if resume and overwrite:
+        raise ValueError(
+            "resume, overwrite: pass either resume=True (finish an interrupted write of the "
+            "same image) or overwrite=True (replace what is there), not both"
+        )
     existing, resolved_fmt = _resolve_target(group, fmt)
     job = _plan_job(fmt=resolved_fmt, **job_args)
-    image_label: JSONDict | None = None
+    attrs = job.attrs
     if label is not None:
-        label_metadata = label[1]
-        label_metadata = dict(label_metadata or {})
+        if label[1] is not None and not isinstance(label[1], Mapping):
+            raise TypeError(f"label_metadata: expected a dict, not {type(label[1]).__name__}")
+        label_metadata = dict(label[1] or {})
         label_metadata.setdefault("source", {"image": "../../"})
         colors = label_metadata.pop("colors", None)
         properties = label_metadata.pop("properties", None)
-        image_label = build_image_label(resolved_fmt, colors, properties, label_metadata)
+        attrs = dict(job.attrs)
+        attrs["image-label"] = build_image_label(resolved_fmt, colors, properties, label_metadata)
+    _check_storable(attrs, resolved_fmt, "metadata" if label is None else "label_metadata")
+    planned = _planned_arrays(job)
     # Every argument is checked: from here on, things are written.
     root = (
         existing
         if existing is not None
         else open_group(group, mode="a", zarr_format=resolved_fmt.zarr_format)
     )
-    writes: list[tuple[zarr.Group, JSONDict]] = []
+    listing: tuple[zarr.Group, str, Format] | None = None
     if label is None:
         target = root
-        _clear_image(target, overwrite, "an image")
-        writes.append((target, job.attrs))
+        what = "an image"
     else:
-        labels_group = root.require_group("labels")
+        # Under the lock: label writers racing to create the labels group must not
+        # overwrite a labels list another one has already written.
+        with metadata_lock(root, "labels"):
+            labels_group = root.require_group("labels")
         target = labels_group.require_group(label[0])
-        _clear_image(target, overwrite, f"a label image named {label[0]!r}")
-        label_attrs = dict(job.attrs)
-        label_attrs["image-label"] = image_label
-        writes.append((target, label_attrs))
-        writes.append((labels_group, _labels_list_attrs(labels_group, label[0], resolved_fmt)))
-    arrays = _create_level_arrays(target, job)
-    return _run_job(job, arrays, _FinalWrite(tuple(writes)), compute, progress)
+        what = f"a label image named {label[0]!r}"
+        listing = (labels_group, label[0], resolved_fmt)
+    if resume:
+        arrays = _resume_arrays(target, job, attrs, planned)
+    else:
+        _clear_image(target, overwrite, what)
+        arrays = _create_level_arrays(target, job)
+    final = _FinalWrite(((target, attrs),), listing)
+    return _run_job(job, arrays, final, compute, progress, resume)
 
 
 def _scaler_arguments(scaler: Any, dims_for: Callable[[], tuple[str, ...]]) -> tuple[Any, Methods]:
@@ -809,6 +1081,7 @@ def write_image(
     axes_units: dict[str, str] | None = None,
     *,
     overwrite: bool = False,
+    resume: bool = False,
     memory_budget: int | str | None = None,
     progress: Callable[[Progress], None] | None = None,
     **metadata: str | JSONDict | list[JSONDict],
@@ -851,6 +1124,13 @@ def write_image(
     overwrite : bool, default False
         Replace an image already in ``group`` (its levels are removed, no chunk left over);
         without it, writing over an image raises ValueError.
+    resume : bool, default False
+        Finish an interrupted write of the same image with the same arguments: the level
+        arrays in ``group`` are kept (they must have the planned shape, dtype, chunks,
+        shards and codecs, else ValueError), every task whose chunks (or shards) on every
+        level are stored and decode is skipped (counted in ``Progress.regions_skipped``),
+        the others are written again, then the metadata. A complete image is checked and
+        left as it is. Assumes the input is the same as before; excludes ``overwrite``.
     memory_budget : int or str, optional
         Bytes the write may hold, e.g. ``"512M"``; default ``$OMEZARR_MEMORY_BUDGET`` or
         256 MiB.
@@ -896,7 +1176,7 @@ def write_image(
         "memory_budget": memory_budget,
         "labels": False,
     }
-    return _write_pixels(group, job_args, overwrite, compute, progress, fmt)
+    return _write_pixels(group, job_args, overwrite, compute, progress, fmt, resume=resume)
 
 
 def write_multiscale(
@@ -912,6 +1192,7 @@ def write_multiscale(
     axes_units: dict[str, str] | None = None,
     *,
     overwrite: bool = False,
+    resume: bool = False,
     memory_budget: int | str | None = None,
     progress: Callable[[Progress], None] | None = None,
     **metadata: str | JSONDict | list[JSONDict],
@@ -943,7 +1224,7 @@ def write_multiscale(
         "memory_budget": memory_budget,
         "labels": False,
     }
-    return _write_pixels(group, job_args, overwrite, compute, progress, fmt)
+    return _write_pixels(group, job_args, overwrite, compute, progress, fmt, resume=resume)
 
 
 def write_labels(
@@ -963,6 +1244,7 @@ def write_labels(
     compute: bool | None = True,
     *,
     overwrite: bool = False,
+    resume: bool = False,
     memory_budget: int | str | None = None,
     progress: Callable[[Progress], None] | None = None,
     **metadata: JSONDict,
@@ -1000,7 +1282,9 @@ def write_labels(
         "memory_budget": memory_budget,
         "labels": True,
     }
-    return _write_pixels(group, job_args, overwrite, compute, progress, fmt, (name, label_metadata))
+    return _write_pixels(
+        group, job_args, overwrite, compute, progress, fmt, (name, label_metadata), resume
+    )
 
 
 def write_multiscale_labels(
@@ -1017,6 +1301,7 @@ def write_multiscale_labels(
     compute: bool | None = True,
     *,
     overwrite: bool = False,
+    resume: bool = False,
     memory_budget: int | str | None = None,
     progress: Callable[[Progress], None] | None = None,
     **metadata: JSONDict,
@@ -1047,4 +1332,6 @@ def write_multiscale_labels(
         "memory_budget": memory_budget,
         "labels": True,
     }
-    return _write_pixels(group, job_args, overwrite, compute, progress, fmt, (name, label_metadata))
+    return _write_pixels(
+        group, job_args, overwrite, compute, progress, fmt, (name, label_metadata), resume
+    )
