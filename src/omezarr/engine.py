@@ -341,9 +341,9 @@ def _read(source: Any, box: Box) -> np.ndarray:
     if hasattr(block, "compute") and not isinstance(block, np.ndarray):
         import dask
 
-        # Regions are already read in parallel by the engine's threads.
-        with dask.config.set(scheduler="synchronous"):
-            block = block.compute()
+        # Regions are already read in parallel by the engine's threads. A scheduler function
+        # (not the name "synchronous") keeps dask from importing distributed to look it up.
+        block = block.compute(scheduler=dask.get)
     block = np.asarray(block)
     if not block.dtype.isnative:
         block = block.astype(block.dtype.newbyteorder("="))
