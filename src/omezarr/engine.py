@@ -87,10 +87,20 @@ class LevelTarget:
     array: Any
     write_unit: tuple[int, ...]
     resampler: Resampler | None
+    direct: Any = None  # an omezarr.chunkio.DirectChunkWriter, when the array's layout allows
 
     @property
     def shape(self) -> tuple[int, ...]:
         return tuple(int(n) for n in self.array.shape)
+
+    def store(self, start: Sequence[int], data: np.ndarray) -> None:
+        """Write ``data`` (whole write units, clipped at the array's end) at ``start``."""
+        if self.direct is not None:
+            self.direct.write(start, data)
+        else:
+            self.array[tuple(slice(a, a + n) for a, n in zip(start, data.shape, strict=True))] = (
+                data
+            )
 
 
 @dataclass(frozen=True)
@@ -311,7 +321,7 @@ class _UnitBuffers:
             ]
             full = all(a == ua and b == ub for a, b, ua, ub in zip(lo, hi, u_lo, u_hi, strict=True))
             if full:
-                self.target.array[tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))] = piece
+                self.target.store(lo, piece)
                 written += piece.nbytes
                 continue
             entry = self.units.get(key)
@@ -327,9 +337,7 @@ class _UnitBuffers:
             )
             filled[0] += piece.size
             if filled[0] == buffer.size:
-                self.target.array[tuple(slice(a, b) for a, b in zip(u_lo, u_hi, strict=True))] = (
-                    buffer
-                )
+                self.target.store(u_lo, buffer)
                 written += buffer.nbytes
                 del self.units[key]
         return written
@@ -479,7 +487,7 @@ def run_task(
         level0 = block[
             tuple(slice(a - o, b - o) for a, b, o in zip(region[0], region[1], offset, strict=True))
         ]
-        targets[0].array[_slices(region)] = level0
+        targets[0].store(region[0], level0)
         written = level0.nbytes
         for target, out, level_buffers in zip(targets[1:], owned, buffers, strict=True):
             if _is_empty(out):

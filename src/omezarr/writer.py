@@ -21,6 +21,7 @@ import zarr
 from zarr.core.sync import sync
 from zarr.storage import MemoryStore
 
+from .chunkio import direct_writer
 from .engine import (
     LevelTarget,
     Progress,
@@ -914,13 +915,17 @@ def _engine_runs(
                 for shape, factors in zip(job.shapes[1:], job.factors[1:], strict=True)
             ]
         targets = [
-            LevelTarget(array, layout.write_unit, resampler)
+            LevelTarget(array, layout.write_unit, resampler, direct_writer(array))
             for array, layout, resampler in zip(arrays, job.layouts, resamplers, strict=True)
         ]
         runs = [(job.sources[0], targets, job.factors)]
     else:
         runs = [
-            (source, [LevelTarget(array, layout.write_unit, None)], [job.factors[0]])
+            (
+                source,
+                [LevelTarget(array, layout.write_unit, None, direct_writer(array))],
+                [job.factors[0]],
+            )
             for source, array, layout in zip(job.sources, arrays, job.layouts, strict=True)
         ]
     return [

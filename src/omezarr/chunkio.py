@@ -1,0 +1,159 @@
+"""Writing whole chunks straight to a local store, bypassing zarr's per-call machinery.
+
+zarr-python routes every write through its event loop, where most of the time of a
+pyramid write goes to Python bookkeeping on one core. For the common layout — a local
+directory store, no sharding, no filters, a little-endian bytes codec and compressors
+that numcodecs implements — encoding a whole chunk is just ``compressor(bytes)``, which
+numcodecs does with the GIL released, so the engine's threads can encode in parallel.
+
+Files are written the way zarr's LocalStore writes them: to a temporary file in the same
+folder, then renamed, so a reader never sees a partial chunk. Any other layout returns
+``None`` from :func:`direct_writer` and the engine uses zarr.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numcodecs
+import numcodecs.abc
+import numpy as np
+from zarr.codecs import BloscCodec, BytesCodec, GzipCodec, ZstdCodec
+from zarr.storage import LocalStore
+
+__all__ = ["DirectChunkWriter", "direct_writer"]
+
+_SHUFFLE = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}
+
+
+def _numcodecs_for_v3(codec: Any, itemsize: int) -> numcodecs.abc.Codec | None:
+    """The numcodecs codec that encodes exactly like a zarr v3 bytes-to-bytes codec."""
+    if isinstance(codec, BloscCodec):
+        shuffle = codec.shuffle.value if codec.shuffle is not None else "shuffle"
+        blosc = numcodecs.Blosc(
+            cname=codec.cname.value,
+            clevel=codec.clevel,
+            shuffle=_SHUFFLE[shuffle],
+            blocksize=codec.blocksize,
+        )
+        # zarr gives Blosc the element size of the data; numcodecs takes it from the buffer.
+        return _TypedBlosc(blosc, codec.typesize or itemsize)
+    if isinstance(codec, ZstdCodec):
+        return numcodecs.Zstd(level=codec.level, checksum=codec.checksum)
+    if isinstance(codec, GzipCodec):
+        return numcodecs.GZip(level=codec.level)
+    return None
+
+
+class _TypedBlosc(numcodecs.abc.Codec):
+    """Blosc on raw bytes viewed with the data's element size, as zarr's BloscCodec does."""
+
+    codec_id = "omezarr-typed-blosc"
+
+    def __init__(self, blosc: numcodecs.Blosc, typesize: int) -> None:
+        self.blosc = blosc
+        self.dtype = np.dtype(f"u{typesize}") if typesize in (1, 2, 4, 8) else np.dtype("u1")
+
+    def encode(self, buf: Any) -> Any:
+        data = np.frombuffer(buf, dtype=np.uint8)
+        if data.size % self.dtype.itemsize == 0:
+            data = data.view(self.dtype)
+        return self.blosc.encode(data)
+
+    def decode(self, buf: Any, out: Any = None) -> Any:  # pragma: no cover - never used to read
+        return self.blosc.decode(buf, out)
+
+
+@dataclass(frozen=True)
+class DirectChunkWriter:
+    """Encodes and stores whole chunks of one array in a local directory store."""
+
+    folder: Path
+    chunks: tuple[int, ...]
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    fill_value: Any
+    compressors: tuple[numcodecs.abc.Codec, ...]
+    encode_key: Any  # the array metadata's encode_chunk_key
+
+    def write(self, start: Sequence[int], data: np.ndarray) -> None:
+        """Store ``data``, which covers whole chunks from ``start`` (clipped at the array's end)."""
+        grid = [
+            range(s // c, -(-(s + n) // c))
+            for s, n, c in zip(start, data.shape, self.chunks, strict=True)
+        ]
+        for coords in np.ndindex(*(len(r) for r in grid)):
+            key = tuple(r[i] for r, i in zip(grid, coords, strict=True))
+            lo = [k * c - s for k, c, s in zip(key, self.chunks, start, strict=True)]
+            piece = data[tuple(slice(a, a + c) for a, c in zip(lo, self.chunks, strict=True))]
+            self._write_chunk(key, piece)
+
+    def _write_chunk(self, key: tuple[int, ...], piece: np.ndarray) -> None:
+        if piece.shape != self.chunks:
+            # Edge chunks are stored at full size, padded with the fill value, as zarr does.
+            full = np.full(self.chunks, self.fill_value, dtype=self.dtype)
+            full[tuple(slice(0, n) for n in piece.shape)] = piece
+            piece = full
+        encoded: Any = np.ascontiguousarray(piece, dtype=self.dtype).tobytes()
+        for compressor in self.compressors:
+            encoded = compressor.encode(encoded)
+        path = self.folder / self.encode_key(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f"{path.name}.{uuid.uuid4().hex}.partial")
+        try:
+            with open(temporary, "wb") as handle:
+                handle.write(memoryview(encoded))
+            os.replace(temporary, path)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+
+
+def direct_writer(array: Any) -> DirectChunkWriter | None:
+    """A :class:`DirectChunkWriter` for ``array`` when its layout allows, else None."""
+    store = getattr(array, "store", None)
+    if not isinstance(store, LocalStore) or getattr(store, "read_only", False):
+        return None
+    if sys.byteorder != "little" or getattr(array, "shards", None) is not None:
+        return None
+    metadata = array.metadata
+    dtype = np.dtype(array.dtype)
+    if dtype.kind not in "biuf" or dtype.byteorder == ">":
+        return None
+    compressors: list[numcodecs.abc.Codec] = []
+    if metadata.zarr_format == 3:
+        codecs = list(metadata.codecs)
+        if not codecs or not isinstance(codecs[0], BytesCodec):
+            return None
+        if (
+            codecs[0].endian is not None
+            and codecs[0].endian.value != "little"
+            and dtype.itemsize > 1
+        ):
+            return None
+        for codec in codecs[1:]:
+            translated = _numcodecs_for_v3(codec, dtype.itemsize)
+            if translated is None:
+                return None
+            compressors.append(translated)
+    else:
+        if metadata.filters or metadata.order != "C":
+            return None
+        if metadata.compressor is not None:
+            compressors.append(metadata.compressor)
+    fill_value = metadata.fill_value
+    return DirectChunkWriter(
+        folder=Path(store.root) / array.path,
+        chunks=tuple(int(c) for c in array.chunks),
+        shape=tuple(int(n) for n in array.shape),
+        dtype=dtype,
+        fill_value=fill_value if fill_value is not None else 0,
+        compressors=tuple(compressors),
+        encode_key=metadata.encode_chunk_key,
+    )
