@@ -290,6 +290,11 @@ def _add_convert_arguments(parser: argparse.ArgumentParser) -> None:
         help="TIFF / OME-TIFF / ImageJ TIFF, .npy, PNG, JPEG, a zarr array or an OME-Zarr image",
     )
     _add_output_arguments(parser)
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="finish a conversion to OUTPUT that was killed, keeping the chunks it wrote",
+    )
     parser.add_argument("--axes", help="the input's axes in file order, e.g. zyx, yxc, tczyx")
     parser.add_argument("--scale", help="pixel sizes, e.g. z=0.5,y=0.1,x=0.1")
     parser.add_argument(
@@ -350,6 +355,7 @@ def _convert_options(args: argparse.Namespace) -> dict[str, Any]:
         "shards": parsed(args.shards, lambda v: conversion.parse_shape_option(v, "--shards")),
         "compressor": conversion.parse_compressor(args.compressor),
         "overwrite": args.overwrite,
+        "resume": args.resume,
         "memory_budget": args.memory,
         "series": args.series,
         "dry_run": args.dry_run,

@@ -794,7 +794,9 @@ def check_output(output: str | os.PathLike[str], *, overwrite: bool = False) -> 
 
 
 @contextlib.contextmanager
-def staged_output(output: str | os.PathLike[str], *, overwrite: bool = False) -> Iterator[Path]:
+def staged_output(
+    output: str | os.PathLike[str], *, overwrite: bool = False, resume: bool = False
+) -> Iterator[Path]:
     """A staging directory that becomes ``output`` when the block succeeds.
 
     The block writes into a hidden sibling of ``output``. On success it is renamed into place
@@ -807,11 +809,19 @@ def staged_output(output: str | os.PathLike[str], *, overwrite: bool = False) ->
     ConversionError
         If ``output`` exists and ``overwrite`` is False, if it exists but is no zarr
         hierarchy (never replaced), if it is a URL, or if its parent directory is missing.
+
+    With ``resume``, the staging directory left by an interrupted (killed) conversion to the
+    same output is reused, so the writer can finish it instead of starting again.
     """
     target = check_output(output, overwrite=overwrite)
     parent = target.absolute().parent
     token = uuid.uuid4().hex[:8]
     staging = parent / f".{target.name}.partial-{token}"
+    if resume:
+        leftovers = interrupted_stagings(target)
+        if leftovers:
+            staging = leftovers[-1]
+            token = staging.name.rsplit("-", 1)[-1]
     try:
         yield staging
         if target.exists():
@@ -830,6 +840,14 @@ def staged_output(output: str | os.PathLike[str], *, overwrite: bool = False) ->
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def interrupted_stagings(output: str | os.PathLike[str]) -> list[Path]:
+    """Staging directories of conversions to ``output`` that were killed, oldest first."""
+    target = Path(output)
+    parent = target.absolute().parent
+    found = [p for p in parent.glob(f".{target.name}.partial-*") if p.is_dir()]
+    return sorted(found, key=lambda p: p.stat().st_mtime)
 
 
 # --------------------------------------------------------------------------- converting
@@ -909,6 +927,12 @@ def _omero(image: InputImage) -> JSONDict | None:
     return {"channels": channels}
 
 
+def _holds_image(path: Path) -> bool:
+    if not path.exists():
+        return False
+    return "multiscales" in read_ngff_attrs(open_group(path, mode="r"))
+
+
 def _set_windows(path: Path) -> None:
     """Give every omero channel a window: min/max of the coarsest level (cheap and bounded)."""
     group = open_group(path, mode="a")
@@ -986,6 +1010,7 @@ def convert(
     series: int = 0,
     dry_run: bool = False,
     progress: ProgressCallback | None = None,
+    resume: bool = False,
 ) -> ConversionResult:
     """Convert a TIFF / OME-TIFF, ``.npy``, PNG/JPEG or zarr input into an OME-Zarr image.
 
@@ -1017,6 +1042,9 @@ def convert(
         ``"auto"`` (zarr v3 only).
     compressor : codec, None or "default", default "default"
         A numcodecs or zarr codec (see :func:`parse_compressor`), None for none.
+    resume : bool, default False
+        Finish a conversion to ``output`` that was killed: its hidden staging directory is
+        reused and only missing or broken chunks are written (see ``write_image(resume=True)``).
     overwrite : bool, default False
         Replace an existing output (only a zarr hierarchy, and only once the new one is done).
     memory_budget : int or str, optional
@@ -1096,13 +1124,16 @@ def convert(
             )
             return ConversionResult(os.fspath(output), image, info, 0.0, True, budget)
         start = time.perf_counter()
-        with staged_output(output, overwrite=overwrite) as staging:
-            write_image(
-                image.data,
-                str(staging),
-                progress=None if progress is None else (lambda p: progress("image", p)),
-                **arguments,
-            )
+        with staged_output(output, overwrite=overwrite, resume=resume) as staging:
+            # A conversion killed after its pyramid was complete only needs its windows set.
+            if not (resume and _holds_image(staging)):
+                write_image(
+                    image.data,
+                    str(staging),
+                    progress=None if progress is None else (lambda p: progress("image", p)),
+                    resume=resume and staging.exists(),
+                    **arguments,
+                )
             if omero is not None:
                 _set_windows(staging)
         seconds = time.perf_counter() - start

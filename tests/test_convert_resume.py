@@ -1,0 +1,84 @@
+"""`omezarr convert --resume` finishes a conversion that was killed at a random moment."""
+
+from __future__ import annotations
+
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import zarr
+
+from omezarr.convert import interrupted_stagings
+from omezarr.validate import validate
+
+
+def _convert(source: Path, output: Path, *extra: str) -> list[str]:
+    return [
+        sys.executable, "-m", "omezarr", "convert", str(source), str(output), "-q",
+        "--axes", "zyx", "--scale-factors", "2,4", "--chunks", "1,64,64", *extra,
+    ]  # fmt: skip
+
+
+def _levels(path: Path) -> list[np.ndarray]:
+    group = zarr.open_group(path, mode="r")
+    return [group[name][...] for name in ("s0", "s1", "s2")]
+
+
+def test_a_killed_conversion_resumes_to_the_same_image(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    source = tmp_path / "stack.npy"
+    np.save(source, rng.integers(0, 3000, (24, 512, 512), dtype=np.uint16))
+    reference = tmp_path / "reference.ome.zarr"
+    subprocess.run(_convert(source, reference), check=True, capture_output=True, timeout=120)
+    expected = _levels(reference)
+
+    chooser = random.Random(7)
+    outcomes = {"killed mid-write": 0, "finished before the kill": 0}
+    for trial in range(4):
+        output = tmp_path / f"out{trial}.ome.zarr"
+        child = subprocess.Popen(
+            _convert(source, output), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        time.sleep(chooser.uniform(0.8, 2.0))  # past the interpreter start, inside the write
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        if output.exists():
+            outcomes["finished before the kill"] += 1
+            continue
+        outcomes["killed mid-write"] += 1
+        assert interrupted_stagings(output), (
+            "a killed conversion leaves its hidden staging directory"
+        )
+        resumed = subprocess.run(
+            _convert(source, output, "--resume"),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert resumed.returncode == 0, resumed.stderr
+        assert not interrupted_stagings(output)
+        assert validate(output).valid
+        for got, want in zip(_levels(output), expected, strict=True):
+            assert np.array_equal(got, want)
+    print(f"convert --resume trials: {outcomes}")
+    assert outcomes["killed mid-write"] >= 1
+
+
+def test_resume_without_leftovers_converts_from_scratch(tmp_path: Path) -> None:
+    source = tmp_path / "plane.npy"
+    np.save(source, np.arange(3 * 128 * 128, dtype=np.uint16).reshape(3, 128, 128))
+    output = tmp_path / "out.ome.zarr"
+    done = subprocess.run(
+        _convert(source, output, "--resume"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert np.array_equal(_levels(output)[0], np.load(source))
