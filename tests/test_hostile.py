@@ -935,27 +935,7 @@ def hierarchy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-KNOWN_FAILURES = {
-    # Bugs outside the writer, reported to the owners of validate.py, reader.py and verify.py.
-    "shape 1e12 x 1e12, chunks 1 x 1": "reader and verify raise MemoryError (10^24 chunks)",
-    "10^4-deep attribute": "validate, reader and verify let zarr's RecursionError escape",
-    "10^4-deep multiscales": "validate, reader and verify let zarr's RecursionError escape",
-    "attributes not an object": "validate, reader and verify let zarr's TypeError escape",
-}
-
-
-@pytest.mark.parametrize(
-    "case",
-    [
-        pytest.param(
-            case,
-            marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=KNOWN_FAILURES[case])
-            if case in KNOWN_FAILURES
-            else (),
-        )
-        for case in MALFORMED
-    ],
-)
+@pytest.mark.parametrize("case", list(MALFORMED))
 def test_a_malformed_hierarchy_is_answered_in_bounded_time_with_a_clear_report(
     case: str, context: Any, tmp_path: Path, hierarchy: Path
 ) -> None:

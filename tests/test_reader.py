@@ -718,6 +718,48 @@ def test_directory_and_array_that_are_not_groups(tmp_path: Path) -> None:
         open_image(42)  # type: ignore[arg-type]
 
 
+def _edit_metadata(path: Path, change: Callable[[dict[str, Any]], None]) -> None:
+    document = json.loads(path.read_bytes())
+    change(document)
+    path.write_text(json.dumps(document))
+
+
+def test_a_level_whose_chunk_grid_is_absurd_is_refused_naming_it(tmp_path: Path) -> None:
+    make_group(
+        tmp_path / "img.zarr", {"ome": v04_image_attributes(2)}, pyramid((8, 8)), zarr_format=3
+    )
+
+    def absurd(document: dict[str, Any]) -> None:
+        document["shape"] = [10**12, 10**12]
+        document["chunk_grid"]["configuration"]["chunk_shape"] = [1, 1]
+
+    _edit_metadata(tmp_path / "img.zarr" / "1" / "zarr.json", absurd)
+    with pytest.raises(ValueError, match=r"datasets\[1\]: the chunk grid of '1' is too large"):
+        open_image(tmp_path / "img.zarr")
+
+
+@pytest.mark.parametrize(
+    ("node", "attributes", "problem"),
+    [
+        ("", "[]", "is malformed"),
+        ("", "[" * 10_000 + "]" * 10_000, "is nested too deeply to read"),
+        ("labels", "[]", "is malformed"),
+    ],
+    ids=["root-attributes-not-an-object", "root-nested-10000-deep", "labels-not-an-object"],
+)
+def test_unreadable_zarr_metadata_is_a_value_error_naming_the_node(
+    tmp_path: Path, node: str, attributes: str, problem: str
+) -> None:
+    image = tmp_path / "img.zarr"
+    make_group(image, v04_image_attributes(2), pyramid((8, 8)))
+    make_group(image / "labels", {"labels": []})
+    (image / node / ".zattrs").write_text(attributes)
+    with pytest.raises(
+        ValueError, match=re.escape(str(image / node).rstrip("/")) + ".* " + problem
+    ):
+        open_image(image)
+
+
 Mutation = Callable[[dict[str, Any]], None]
 
 

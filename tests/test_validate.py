@@ -304,6 +304,29 @@ def test_unreadable_level_metadata_is_reported(tmp_path: Path) -> None:
     assert unreadable[0].location == "1"
 
 
+@VERSIONS
+@pytest.mark.parametrize(
+    ("attributes", "problem"),
+    [("[]", "malformed"), ('{"deep": ' + "[" * 10_000 + "]" * 10_000 + "}", "nested too deeply")],
+    ids=["attributes-not-an-object", "nested-10000-deep"],
+)
+def test_unreadable_root_metadata_is_an_unreadable_violation(
+    tmp_path: Path, version: str, attributes: str, problem: str
+) -> None:
+    make_image(new_group(tmp_path, version), version)
+    root = tmp_path / "data.zarr"
+    if version == "0.5":
+        text = (root / "zarr.json").read_text()
+        document = json.loads(text)
+        document["attributes"] = "ATTRIBUTES"
+        (root / "zarr.json").write_text(json.dumps(document).replace('"ATTRIBUTES"', attributes))
+    else:
+        (root / ".zattrs").write_text(attributes)
+    violation = only(validate(root), "unreadable")
+    assert violation.location == "."
+    assert problem in violation.message and str(root) in violation.message
+
+
 # --------------------------------------------------------------------------- the rules
 
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
+import zarr
+from zarr.errors import ZarrUserWarning
 
 from omezarr.format import FormatV04
+from omezarr.storage import is_partial_file, open_group, remove_partial_files
 from omezarr.verify import verify
 from omezarr.writer import write_image, write_labels
 
@@ -81,3 +85,101 @@ def test_verify_command_exit_codes(tmp_path: Path) -> None:
     missing = _omezarr("verify", str(tmp_path / "nothing.zarr"))
     assert missing.returncode == 2
     assert missing.stderr.strip().startswith("omezarr verify: error:")
+
+
+# ------------------------------------------------------------------ malformed hierarchies
+
+
+def test_an_absurd_chunk_grid_is_answered_with_a_count_of_missing_chunks(tmp_path: Path) -> None:
+    group = zarr.open_group(tmp_path / "big.zarr", mode="w")
+    array = group.create_array("a", shape=(10**12, 10**12), chunks=(1, 1), dtype="uint8")
+    array[0, 0] = 1
+    array[5, 7] = 2
+    report = verify(tmp_path / "big.zarr")
+    assert report.chunks_read == 2
+    (problem,) = report.problems
+    assert (problem.key, problem.problem, problem.count) == ("a", "missing", 10**24 - 2)
+    assert f"{10**24 - 2} missing" in report.format()
+    assert verify(tmp_path / "big.zarr", allow_missing=True).ok
+
+
+@pytest.mark.parametrize(
+    ("zarr_format", "encoding", "deleted"),
+    [
+        (3, {"name": "default", "separator": "/"}, "c/1/0"),
+        (3, {"name": "default", "separator": "."}, "c.1.0"),
+        (3, {"name": "v2", "separator": "."}, "1.0"),
+        (2, {"name": "v2", "separator": "."}, "1.0"),
+        (2, {"name": "v2", "separator": "/"}, "1/0"),
+    ],
+)
+def test_chunks_are_found_in_every_key_encoding(
+    tmp_path: Path, zarr_format: int, encoding: dict[str, str], deleted: str
+) -> None:
+    group = zarr.open_group(tmp_path / "g.zarr", mode="w", zarr_format=zarr_format)
+    array = group.create_array(
+        "a", shape=(4, 4), chunks=(2, 2), dtype="uint8", chunk_key_encoding=encoding
+    )
+    array[...] = 1
+    (tmp_path / "g.zarr" / "a" / deleted).unlink()
+    report = verify(tmp_path / "g.zarr")
+    assert report.chunks_read == 3
+    assert [str(p) for p in report.problems] == [f"a/{deleted}: missing"]
+
+
+def test_unreadable_member_metadata_is_a_value_error_naming_it(tmp_path: Path) -> None:
+    _write(tmp_path / "img.zarr")
+    labels = tmp_path / "img.zarr" / "labels" / "zarr.json"
+    document = json.loads(labels.read_text())
+    document["attributes"] = [document["attributes"]]  # zarr requires an object
+    labels.write_text(json.dumps(document))
+    with pytest.raises(ValueError, match=r"img\.zarr/labels is malformed"):
+        verify(tmp_path / "img.zarr")
+
+
+def test_a_target_that_is_neither_path_nor_url_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="group: '::' is not a valid path or URL"):
+        verify("::")
+
+
+# ------------------------------------------------------- temporary files of killed writes
+
+PARTIAL = "0123456789abcdef0123456789abcdef.partial"
+LEFTOVERS = [f"labels/zarr.{PARTIAL}", f"s0/c/0/0/0.{PARTIAL}", f"zarr.{PARTIAL}"]
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def _leave_partial_files(image: Path) -> None:
+    for key in LEFTOVERS:
+        (image / key).write_bytes(b"half a chunk")
+
+
+def test_leftover_temporary_files_are_noted_not_errors(tmp_path: Path) -> None:
+    _write(tmp_path / "img.zarr")
+    _leave_partial_files(tmp_path / "img.zarr")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ZarrUserWarning)  # noted by verify, not warned by zarr
+        report = verify(tmp_path / "img.zarr")
+    assert report.ok, report.format()
+    assert report.leftovers == LEFTOVERS
+    assert report.chunks_read == (32 + 8) + (2 + 2)
+    assert f"  zarr.{PARTIAL}: leftover temporary file (note)" in report.format().splitlines()
+
+
+def test_remove_partial_files_deletes_only_them(tmp_path: Path) -> None:
+    _write(tmp_path / "img.zarr")
+    intact = _files(tmp_path / "img.zarr")
+    _leave_partial_files(tmp_path / "img.zarr")
+    (tmp_path / "img.zarr" / "notes.partial").write_text("not zarr's")  # not a zarr name
+    assert is_partial_file(LEFTOVERS[0]) and not is_partial_file("notes.partial")
+    with pytest.raises(ValueError, match=r"group: .* is open read-only"):
+        remove_partial_files(open_group(tmp_path / "img.zarr", mode="r"))
+    assert remove_partial_files(open_group(tmp_path / "img.zarr")) == LEFTOVERS
+    (tmp_path / "img.zarr" / "notes.partial").unlink()
+    assert _files(tmp_path / "img.zarr") == intact
+    labels = open_group(tmp_path / "img.zarr")["labels"]
+    assert isinstance(labels, zarr.Group)
+    assert remove_partial_files(labels) == []

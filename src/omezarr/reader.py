@@ -32,7 +32,13 @@ import zarr
 from zarr.abc.store import Store
 
 from omezarr.format import Format, format_from_version
-from omezarr.storage import GroupLike, group_zarr_format, open_group, read_ngff_attrs
+from omezarr.storage import (
+    GroupLike,
+    group_zarr_format,
+    open_group,
+    open_member,
+    read_ngff_attrs,
+)
 from omezarr.types import JSONDict
 
 __all__ = [
@@ -57,6 +63,10 @@ LOGGER = logging.getLogger("omezarr.reader")
 
 _IMPLIED_AXES = ("t", "c", "z", "y", "x")
 """Axis names of 0.1 and 0.2 images, which carry no ``axes`` of their own."""
+
+_MAX_LEVEL_CHUNKS = 10**8
+"""The most chunks (shards) a level may have: dask holds a task per chunk, so a level beyond
+this cannot be sliced or computed in useful time (a corrupted ``shape`` can claim 10^24)."""
 
 _BF2RAW_KEY = "bioformats2raw.layout"
 _NGFF_KEYS = frozenset({"multiscales", "plate", "well", "labels", "image-label", _BF2RAW_KEY})
@@ -739,12 +749,9 @@ def _open_group_at(anchor: zarr.Group, path: str) -> zarr.Group:
 
 def _child_group(group: zarr.Group, path: str) -> zarr.Group:
     """The sub-group ``path`` of ``group``, or a ValueError naming both."""
-    try:
-        child = group[path]
-    except KeyError:
-        raise ValueError(
-            f"{_location(group)}: no group {path!r} (it is listed but missing)"
-        ) from None
+    child = open_member(group, path)
+    if child is None:
+        raise ValueError(f"{_location(group)}: no group {path!r} (it is listed but missing)")
     if not isinstance(child, zarr.Group):
         raise ValueError(f"{_location(group)}: {path!r} is an array, a group was expected")
     return child
@@ -919,15 +926,20 @@ def _read_image(group: zarr.Group, multiscale: int) -> Image:
 
 def _lazy_level(group: zarr.Group, path: str, where: str) -> da.Array:
     """Wrap the array at ``path`` as dask, one task per zarr chunk (per shard if sharded)."""
-    try:
-        array = group[path]
-    except KeyError:
-        raise ValueError(f"{where}: no array at path {path!r}") from None
+    array = open_member(group, path)
+    if array is None:
+        raise ValueError(f"{where}: no array at path {path!r}")
     if not isinstance(array, zarr.Array):
         raise ValueError(f"{where}: {path!r} is a group, an array was expected")
     # A shard is the smallest unit that can be read without re-reading its index, so a
     # sharded array is cut into shards rather than into its inner chunks.
     chunks = array.shards if array.shards is not None else array.chunks
+    count = math.prod(-(-size // chunk) for size, chunk in zip(array.shape, chunks, strict=True))
+    if count > _MAX_LEVEL_CHUNKS:
+        raise ValueError(
+            f"{where}: the chunk grid of {path!r} is too large: shape {list(array.shape)} in "
+            f"chunks of {list(chunks)} makes {count:.3g} chunks (at most {_MAX_LEVEL_CHUNKS:.0e})"
+        )
     return da.from_zarr(array, chunks=chunks)
 
 
@@ -1005,10 +1017,7 @@ def _read_transformations(
 
 def _label_names(group: zarr.Group) -> list[str]:
     """The names listed by ``group``'s ``labels`` sub-group; [] if it has none."""
-    try:
-        labels = group["labels"]
-    except KeyError:
-        return []
+    labels = open_member(group, "labels")
     if not isinstance(labels, zarr.Group):
         return []
     names = read_ngff_attrs(labels).get("labels", [])
@@ -1102,10 +1111,7 @@ def _plate_well(
 
 def _bioformats2raw_series(group: zarr.Group) -> list[str]:
     """Series paths from ``OME/`` ``series``, else the consecutive numbered groups."""
-    try:
-        ome_group = group["OME"]
-    except KeyError:
-        ome_group = None
+    ome_group = open_member(group, "OME")
     if isinstance(ome_group, zarr.Group):
         series = read_ngff_attrs(ome_group).get("series")
         if series is not None:
@@ -1115,7 +1121,7 @@ def _bioformats2raw_series(group: zarr.Group) -> list[str]:
                 )
             return list(series)
     found: list[str] = []
-    while str(len(found)) in group:
+    while open_member(group, str(len(found))) is not None:
         found.append(str(len(found)))
     return found
 

@@ -17,8 +17,11 @@ or ``AWS_ENDPOINT_URL_S3``, ``AWS_DEFAULT_REGION``/``AWS_REGION``, ``AWS_MAX_ATT
 from __future__ import annotations
 
 import copy
+import json
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import unquote, urlsplit
@@ -35,13 +38,17 @@ from .types import JSONDict
 __all__ = [
     "READ_ONLY_PROTOCOLS",
     "GroupLike",
+    "UnreadableMetadataError",
     "existing_group",
     "group_zarr_format",
+    "is_partial_file",
     "is_url",
     "open_group",
+    "open_member",
     "open_node",
     "read_ngff_attrs",
     "remove_member",
+    "remove_partial_files",
     "write_ngff_attrs",
 ]
 
@@ -52,6 +59,17 @@ READ_ONLY_PROTOCOLS = frozenset({"http", "https"})
 """URL protocols that can be read but never written."""
 
 _READ_MODE: Final = "r"
+
+_PARTIAL_FILE = re.compile(r"\.[0-9a-f]{32}\.partial$")
+"""The name zarr's local store gives a file while writing it (``<name>.<uuid4 hex>.partial``)."""
+
+
+class UnreadableMetadataError(ValueError):
+    """The stored zarr metadata of a node cannot be read.
+
+    Its JSON is invalid or too deeply nested, or zarr cannot parse the document (e.g. its
+    ``attributes`` are not an object): bad data, which validators report rather than raise.
+    """
 
 
 def is_url(target: object) -> bool:
@@ -90,7 +108,10 @@ def open_group(
         If ``target`` is none of the accepted types.
     ValueError
         If a writing mode is asked of a read-only target (an ``http(s)://`` URL, a read-only
-        store or group), or ``storage_options`` come with a target that is not a remote URL.
+        store or group), ``storage_options`` come with a target that is not a remote URL, or
+        ``target`` is a string that is neither a path nor a URL (``"::"``).
+    UnreadableMetadataError
+        A ValueError: if the group's stored metadata cannot be read.
     ConnectionError
         If a remote URL or store cannot be reached.
     PermissionError
@@ -127,7 +148,7 @@ def open_node(
 
     Raises
     ------
-    TypeError, ValueError, ConnectionError, PermissionError
+    TypeError, ValueError, UnreadableMetadataError, ConnectionError, PermissionError
         As :func:`open_group`; zarr's own errors when nothing is there.
 
     Examples
@@ -137,7 +158,27 @@ def open_node(
     if isinstance(target, zarr.Group):
         return target
     location = _location(target, _READ_MODE, storage_options, "target")
-    return zarr.open(store=location, mode=_READ_MODE)
+    with _readable_metadata("target", location):
+        return zarr.open(store=location, mode=_READ_MODE)
+
+
+def open_member(group: zarr.Group, path: str) -> zarr.Group | zarr.Array | None:
+    """The array or group at ``path`` below ``group``, or None if there is none.
+
+    Raises
+    ------
+    UnreadableMetadataError
+        A ValueError naming the member: if its stored metadata cannot be read.
+
+    Examples
+    --------
+    >>> labels = open_member(open_group("image.zarr", mode="r"), "labels")  # doctest: +SKIP
+    """
+    with _readable_metadata("path", f"{group.store_path}/{path}"):
+        try:
+            return group[path]
+        except KeyError:
+            return None
 
 
 def group_zarr_format(group: zarr.Group) -> int:
@@ -204,6 +245,52 @@ def remove_member(group: zarr.Group, name: str) -> None:
         del group[name]
 
 
+def is_partial_file(key: str) -> bool:
+    """Whether the store key ``key`` is a temporary file zarr left behind (``*.<hex>.partial``).
+
+    zarr's local store writes each file under such a name and renames it when complete, so
+    one that remains is the trace of a write that was killed; it holds no data.
+    """
+    return _PARTIAL_FILE.search(key) is not None
+
+
+def remove_partial_files(group: zarr.Group) -> list[str]:
+    """Delete the temporary files that killed writes left below ``group``.
+
+    Parameters
+    ----------
+    group : zarr.Group
+        A group open for writing; every key below it is listed once.
+
+    Returns
+    -------
+    list of str
+        The store keys removed, sorted.
+
+    Raises
+    ------
+    ValueError
+        If ``group`` is open read-only.
+
+    Examples
+    --------
+    >>> remove_partial_files(open_group("image.zarr"))  # doctest: +SKIP
+    ['s0/c/0/0.6f1c0d2e9b8a4c7d8e9f0a1b2c3d4e5f.partial']
+    """
+    _require_writable_group(group)
+    prefix = f"{group.path}/" if group.path else ""
+
+    async def remove() -> list[str]:
+        keys = sorted(
+            [key async for key in group.store.list_prefix(prefix) if is_partial_file(key)]
+        )
+        for key in keys:
+            await group.store.delete(key)
+        return keys
+
+    return sync(remove())
+
+
 # --------------------------------------------------------------------------------------------
 # From a user's target to a local path or a zarr store
 # --------------------------------------------------------------------------------------------
@@ -213,7 +300,32 @@ def _open_location(location: str | Store, mode: str, zarr_format: int | None) ->
     kwargs: dict[str, Any] = {"mode": mode}
     if zarr_format is not None:
         kwargs["zarr_format"] = zarr_format
-    return zarr.open_group(location, **kwargs)
+    with _readable_metadata("group", location):
+        return zarr.open_group(location, **kwargs)
+
+
+@contextmanager
+def _readable_metadata(what: str, where: str | Store) -> Iterator[None]:
+    """Turn zarr's failures to parse the stored metadata of ``where`` into one clear error.
+
+    zarr lets the JSON decoder's errors (a RecursionError for deep nesting) and its own
+    TypeError for a document of the wrong shape escape; they mean bad data, not a bug of the
+    caller.
+    """
+    try:
+        yield
+    except RecursionError:
+        raise UnreadableMetadataError(
+            f"{what}: the metadata of {where} is nested too deeply to read"
+        ) from None
+    except json.JSONDecodeError as exc:
+        raise UnreadableMetadataError(
+            f"{what}: the metadata of {where} is not valid JSON ({exc})"
+        ) from None
+    except TypeError as exc:
+        raise UnreadableMetadataError(
+            f"{what}: the metadata of {where} is malformed ({exc})"
+        ) from None
 
 
 def _location(
@@ -236,6 +348,12 @@ def _location(
             f"{what}: expected a zarr.Group, a path, a URL or a zarr store, not {type(target).__name__}"
         )
     if not is_url(target):
+        if "::" in target:
+            # zarr would read it as a chain of fsspec protocols missing its "protocol://".
+            raise ValueError(
+                f"{what}: {target!r} is not a valid path or URL ('::' chains URL protocols, "
+                "as in 'simplecache::s3://bucket/image.zarr')"
+            )
         _no_storage_options(storage_options, f"the local path {target!r}")
         return str(Path(target))
     protocols = {part.lower() for part in target.split("://", 1)[0].split("::")}

@@ -37,7 +37,7 @@ from zarr.abc.store import Store
 from .axes import axes_problems
 from .format import format_from_version, metadata_version
 from .metadata import validate_omero
-from .storage import is_url, open_node
+from .storage import UnreadableMetadataError, is_url, open_node
 from .types import JSONDict
 
 __all__ = [
@@ -1154,6 +1154,9 @@ def validate(
         if isinstance(exc, zarr.errors.NodeNotFoundError):
             return _not_zarr(description, "no zarr group or array found")
         raise
+    except UnreadableMetadataError as exc:
+        unreadable = Violation(".", f"unreadable: {exc}", "unreadable")
+        return ValidationReport(description, [unreadable], None, None)
     except (ValueError, KeyError) as exc:  # unparsable zarr metadata is bad data
         return _not_zarr(description, f"unreadable zarr metadata: {type(exc).__name__}: {exc}")
     if not isinstance(root, zarr.Group):

@@ -2,6 +2,8 @@
 
 ``validate`` checks metadata; ``verify`` checks bytes: after a truncated copy or a crash on a
 store without atomic writes, it names each chunk (or shard) that is absent or fails to decode.
+The chunks present are found by listing the store, never by walking the chunk grid, so an
+array whose metadata claims an absurd shape is answered with a count of missing chunks.
 """
 
 from __future__ import annotations
@@ -14,19 +16,32 @@ from dataclasses import dataclass, field
 import numpy as np
 import zarr
 import zarr.core.sync
+from zarr.abc.store import Store
+from zarr.core.chunk_key_encodings import DefaultChunkKeyEncoding
 
-from .storage import GroupLike, open_group
+from .storage import GroupLike, is_partial_file, open_group, open_member
 
 __all__ = ["ChunkProblem", "VerifyReport", "verify"]
+
+_NAMED_GRID_LIMIT = 10**6
+"""Chunk grids up to this size have each missing chunk named; larger ones get a count."""
+
+_METADATA_KEYS = frozenset({"zarr.json", ".zgroup", ".zarray", ".zattrs", ".zmetadata"})
+"""The documents of a zarr node (v3 and v2), which sit beside its members."""
 
 
 @dataclass(frozen=True)
 class ChunkProblem:
-    """One chunk (or shard) that is missing or cannot be decoded."""
+    """One chunk (or shard) that is missing or cannot be decoded, or ``count`` missing ones.
+
+    A chunk grid too large to list chunk by chunk reports its missing chunks as one problem
+    whose ``key`` is the array's prefix and whose ``count`` says how many are missing.
+    """
 
     key: str
     problem: str  # "missing" or "undecodable"
     detail: str = ""
+    count: int = 1
 
     def __str__(self) -> str:
         return f"{self.key}: {self.problem}" + (f" ({self.detail})" if self.detail else "")
@@ -34,12 +49,17 @@ class ChunkProblem:
 
 @dataclass(frozen=True)
 class VerifyReport:
-    """What :func:`verify` read and what it found."""
+    """What :func:`verify` read and what it found.
+
+    ``leftovers`` are the store keys of temporary files that killed writes left behind
+    (``*.partial``): noted, but no error, since they hold no data of the hierarchy.
+    """
 
     target: str
     arrays: int
     chunks_read: int
     problems: list[ChunkProblem] = field(default_factory=list)
+    leftovers: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -47,29 +67,71 @@ class VerifyReport:
         return not self.problems
 
     def format(self) -> str:
-        """A human summary followed by one line per problem."""
-        missing = sum(p.problem == "missing" for p in self.problems)
-        corrupt = sum(p.problem == "undecodable" for p in self.problems)
+        """A human summary followed by one line per problem and per leftover file."""
+        missing = sum(p.count for p in self.problems if p.problem == "missing")
+        corrupt = sum(p.count for p in self.problems if p.problem == "undecodable")
         lines = [
             f"{self.target}: {self.arrays} arrays, {self.chunks_read} chunks read, "
             f"{missing} missing, {corrupt} undecodable"
         ]
         lines += [f"  {p}" for p in self.problems]
+        lines += [f"  {key}: leftover temporary file (note)" for key in self.leftovers]
         return "\n".join(lines)
 
 
-def _arrays(group: zarr.Group) -> Iterator[zarr.Array]:
-    for _, member in group.members(max_depth=None):
+def _list(store: Store, prefix: str, *, recursive: bool) -> list[str]:
+    """The keys below ``prefix`` (relative to it), all of them or one level only."""
+
+    async def collect() -> list[str]:
+        listing = store.list_prefix(prefix) if recursive else store.list_dir(prefix)
+        return [key async for key in listing]
+
+    keys = zarr.core.sync.sync(collect())
+    return [key[len(prefix) :] for key in keys] if recursive else keys
+
+
+def _arrays(group: zarr.Group, leftovers: list[str]) -> Iterator[zarr.Array]:
+    """Every array below ``group``; temporary files beside its members go to ``leftovers``.
+
+    The group's directory is listed and each entry opened by name (rather than with
+    ``group.members()``), so that a leftover file is noted instead of making zarr warn, and a
+    member whose metadata cannot be read raises a ValueError naming it.
+    """
+    prefix = f"{group.path}/" if group.path else ""
+    for name in sorted(_list(group.store, group.path, recursive=False)):
+        if is_partial_file(name):
+            leftovers.append(prefix + name)
+            continue
+        if name in _METADATA_KEYS:
+            continue
+        member = open_member(group, name)
         if isinstance(member, zarr.Array):
             yield member
+        elif isinstance(member, zarr.Group):
+            yield from _arrays(member, leftovers)
 
 
-def _stored_keys(array: zarr.Array) -> set[str]:
-    async def collect() -> set[str]:
-        prefix = f"{array.path}/" if array.path else ""
-        return {key async for key in array.store.list_prefix(prefix)}
+def _chunk_coords(array: zarr.Array, key: str) -> tuple[int, ...] | None:
+    """The grid coordinates that the chunk key ``key`` (relative to the array) encodes.
 
-    return zarr.core.sync.sync(collect())
+    None for any other key: metadata documents, temporary files, stray objects.
+    """
+    metadata = array.metadata
+    if metadata.zarr_format == 2:
+        separator, body = metadata.dimension_separator, key
+    else:
+        # zarr's own decode_chunk_key fails on default keys ("c/0/0"), so keys are parsed here;
+        # an encoding of a plugin is assumed to join the coordinates with its separator.
+        encoding = metadata.chunk_key_encoding
+        separator = getattr(encoding, "separator", "/")
+        is_default = isinstance(encoding, DefaultChunkKeyEncoding)
+        body = key.removeprefix("c" + separator) if is_default else key
+    parts = body.split(separator) if array.ndim else []
+    if len(parts) != array.ndim or not all(part.isdecimal() for part in parts):
+        return None
+    coords = tuple(int(part) for part in parts)
+    # Encoding back rejects near misses such as "c.0.0" for "c/0/0" or "007" for "7".
+    return coords if metadata.encode_chunk_key(coords) == key else None
 
 
 def _unit_shape(array: zarr.Array) -> tuple[int, ...]:
@@ -89,6 +151,25 @@ def _check_unit(array: zarr.Array, coords: tuple[int, ...], unit: tuple[int, ...
     return None
 
 
+def _missing(
+    array: zarr.Array, grid: tuple[int, ...], present: list[tuple[int, ...]], prefix: str
+) -> list[ChunkProblem]:
+    """The chunks of ``grid`` absent from ``present``: named, or counted when the grid is huge."""
+    size = math.prod(grid)
+    if size <= _NAMED_GRID_LIMIT:
+        stored = set(present)
+        return [
+            ChunkProblem(prefix + array.metadata.encode_chunk_key(coords), "missing")
+            for coords in np.ndindex(*grid)
+            if coords not in stored
+        ]
+    absent = size - len(present)
+    if not absent:
+        return []
+    detail = f"{absent} of {size} chunks missing (grid {list(grid)})"
+    return [ChunkProblem(prefix.rstrip("/") or ".", "missing", detail, absent)]
+
+
 def verify(target: GroupLike, *, allow_missing: bool = False, threads: int = 2) -> VerifyReport:
     """Read every chunk of every array below ``target``.
 
@@ -106,7 +187,13 @@ def verify(target: GroupLike, *, allow_missing: bool = False, threads: int = 2) 
     Returns
     -------
     VerifyReport
-        ``report.ok`` is False when any chunk is missing or undecodable.
+        ``report.ok`` is False when any chunk is missing or undecodable; temporary files
+        left by killed writes are listed in ``report.leftovers``.
+
+    Raises
+    ------
+    ValueError
+        If the zarr metadata of a group or array cannot be read.
 
     Examples
     --------
@@ -115,21 +202,24 @@ def verify(target: GroupLike, *, allow_missing: bool = False, threads: int = 2) 
     """
     group = open_group(target, mode="r")
     problems: list[ChunkProblem] = []
+    leftovers: list[str] = []
     arrays = 0
     chunks_read = 0
-    for array in _arrays(group):
+    for array in _arrays(group, leftovers):
         arrays += 1
         unit = _unit_shape(array)
         grid = tuple(math.ceil(n / u) for n, u in zip(array.shape, unit, strict=True))
-        stored = _stored_keys(array)
         prefix = f"{array.path}/" if array.path else ""
         present = []
-        for coords in np.ndindex(*grid):
-            key = prefix + array.metadata.encode_chunk_key(coords)
-            if key in stored:
+        for key in _list(array.store, prefix, recursive=True):
+            coords = _chunk_coords(array, key)
+            if coords is not None and all(c < g for c, g in zip(coords, grid, strict=True)):
                 present.append(coords)
-            elif not allow_missing:
-                problems.append(ChunkProblem(key, "missing"))
+            elif is_partial_file(key):
+                leftovers.append(prefix + key)
+        present.sort()
+        if not allow_missing:
+            problems += _missing(array, grid, present, prefix)
         with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
             errors = pool.map(_check_unit, [array] * len(present), present, [unit] * len(present))
             for coords, error in zip(present, errors, strict=True):
@@ -137,4 +227,4 @@ def verify(target: GroupLike, *, allow_missing: bool = False, threads: int = 2) 
                 if error is not None:
                     key = prefix + array.metadata.encode_chunk_key(coords)
                     problems.append(ChunkProblem(key, "undecodable", error))
-    return VerifyReport(str(target), arrays, chunks_read, problems)
+    return VerifyReport(str(target), arrays, chunks_read, problems, sorted(leftovers))
