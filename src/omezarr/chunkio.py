@@ -61,7 +61,7 @@ class _TypedBlosc(numcodecs.abc.Codec):
         self.dtype = np.dtype(f"u{typesize}") if typesize in (1, 2, 4, 8) else np.dtype("u1")
 
     def encode(self, buf: Any) -> Any:
-        data = np.frombuffer(buf, dtype=np.uint8)
+        data = np.frombuffer(memoryview(buf).cast("B"), dtype=np.uint8)
         if data.size % self.dtype.itemsize == 0:
             data = data.view(self.dtype)
         return self.blosc.encode(data)
@@ -100,7 +100,9 @@ class DirectChunkWriter:
             full = np.full(self.chunks, self.fill_value, dtype=self.dtype)
             full[tuple(slice(0, n) for n in piece.shape)] = piece
             piece = full
-        encoded: Any = np.ascontiguousarray(piece, dtype=self.dtype).tobytes()
+        # A contiguous array is passed on as it is: numcodecs reads it through the buffer
+        # protocol, so no extra copy of the chunk is made.
+        encoded: Any = np.ascontiguousarray(piece, dtype=self.dtype)
         for compressor in self.compressors:
             encoded = compressor.encode(encoded)
         path = self.folder / self.encode_key(key)

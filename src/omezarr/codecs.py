@@ -20,7 +20,7 @@ __all__ = ["DEFAULT_CLEVEL", "DEFAULT_CNAME", "compressors_for", "default_compre
 
 DEFAULT_CNAME = "zstd"
 """Blosc's inner codec in omezarr's default (see benchmarks/RESULTS.md for the measurement)."""
-DEFAULT_CLEVEL = 1
+DEFAULT_CLEVEL = 2
 """Blosc's level in omezarr's default."""
 
 _SHUFFLE_NAMES = {0: "noshuffle", 1: "shuffle", 2: "bitshuffle"}
@@ -28,7 +28,7 @@ _SHUFFLE_CODES = {name: code for code, name in _SHUFFLE_NAMES.items()}
 
 
 def default_compressors(zarr_format: int) -> list[Any]:
-    """omezarr's default: Blosc zstd level 1 with byte shuffle, for zarr v2 or v3."""
+    """omezarr's default: Blosc zstd level 2 with byte shuffle, for zarr v2 or v3."""
     if zarr_format == 2:
         return [
             numcodecs.Blosc(

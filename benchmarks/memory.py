@@ -1,0 +1,86 @@
+"""Peak memory of omezarr's write_image against its memory budget, on lazy inputs.
+
+Each (input, budget) runs in a fresh process: the input is a lazy dask array generated
+block by block (benchmarks/data.py), the kernel's peak-RSS mark is reset just before the
+write, and the peak resident size over the write is reported with the wall time.
+
+    python benchmarks/memory.py                                  # lazy0.5G and lazy4G, 64M/256M/1G
+    python benchmarks/memory.py --sizes lazy0.5G --budgets 32M,256M
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_DIR = BENCH_DIR.parent
+
+
+def _status_mib(field: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def _child(size: str, budget: str, method: str, workdir: str) -> None:
+    sys.path[:0] = [str(REPO_DIR / "src"), str(BENCH_DIR)]
+    import data
+    from omezarr import write_image
+
+    image = data.make_lazy(data.SIZES[size], 0)
+    output = Path(workdir) / "out.ome.zarr"
+    Path("/proc/self/clear_refs").write_text("5")
+    before = _status_mib("VmRSS")
+    start = time.perf_counter()
+    write_image(image, str(output), method=method, axes="tczyx", memory_budget=budget)
+    seconds = time.perf_counter() - start
+    print(json.dumps({"seconds": seconds, "peak_mib": _status_mib("VmHWM"), "before_mib": before}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default="lazy0.5G,lazy4G")
+    parser.add_argument("--budgets", default="64M,256M,1G")
+    parser.add_argument("--method", default="nearest")
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        _child(*args.child)
+        return
+    print(
+        "| input | budget | method | wall s | peak RSS MiB | RSS before MiB |\n|---|---|---|---|---|---|"
+    )
+    for size in args.sizes.split(","):
+        for budget in args.budgets.split(","):
+            workdir = tempfile.mkdtemp(
+                dir=BENCH_DIR / "out" if (BENCH_DIR / "out").exists() else None
+            )
+            try:
+                result = subprocess.run(
+                    [sys.executable, __file__, "--child", size, budget, args.method, workdir],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+            finally:
+                shutil.rmtree(workdir, ignore_errors=True)
+            row = json.loads(result.stdout.strip().splitlines()[-1])
+            print(
+                f"| {size} | {budget} | {args.method} | {row['seconds']:.1f} | {row['peak_mib']:.0f} | "
+                f"{row['before_mib']:.0f} |",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
