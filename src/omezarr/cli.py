@@ -76,6 +76,8 @@ def _run_validate(args: argparse.Namespace) -> int:
         report = validate(args.path, strict=args.strict)
     except FileNotFoundError as exc:
         raise CommandError(f"{args.path}: no such file or directory") from exc
+    except (ConnectionError, PermissionError) as exc:  # the message names the URL already
+        raise CommandError(str(exc)) from exc
     except OSError as exc:
         raise CommandError(f"{args.path}: cannot be read: {exc}") from exc
     if args.json:
@@ -252,8 +254,11 @@ def _user_errors(missing: str) -> Iterator[None]:
                 print(f"omezarr: warning: {warning.message}", file=sys.stderr)
 
 
-def _add_output_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("output", help="the OME-Zarr image to create (a local path)")
+def _add_output_arguments(
+    parser: argparse.ArgumentParser,
+    output_help: str = "the OME-Zarr image to create (a local path)",
+) -> None:
+    parser.add_argument("output", help=output_help)
     parser.add_argument(
         "--format",
         choices=["0.4", "0.5"],
@@ -263,7 +268,7 @@ def _add_output_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--overwrite",
         action="store_true",
-        help="replace an existing output (only once the new one is complete)",
+        help="replace an existing output (a local one only once the new one is complete)",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
@@ -284,12 +289,27 @@ def _run_demo(args: argparse.Namespace) -> int:
     return _print_written(result)
 
 
+_CONVERT_URLS = (
+    "URLs: a zarr array or OME-Zarr image may be read from s3:// or http(s):// (other "
+    "formats must be local). OUTPUT may be s3:// (or another writable fsspec URL): it is "
+    "written in place, metadata last, and deleted again if the conversion fails; "
+    "--overwrite deletes an existing zarr hierarchy there first, --resume finishes a "
+    "killed conversion to it. http(s):// is read-only. s3:// takes its credentials and "
+    "endpoint from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL and "
+    "AWS_DEFAULT_REGION (or ~/.aws)."
+)
+
+
 def _add_convert_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = _CONVERT_URLS
     parser.add_argument(
         "input",
-        help="TIFF / OME-TIFF / ImageJ TIFF, .npy, PNG, JPEG, a zarr array or an OME-Zarr image",
+        help="TIFF / OME-TIFF / ImageJ TIFF, .npy, PNG, JPEG, a zarr array or an OME-Zarr "
+        "image (zarr also as an s3:// or http(s):// URL)",
     )
-    _add_output_arguments(parser)
+    _add_output_arguments(
+        parser, "the OME-Zarr image to create: a local path, or an s3:// URL (see below)"
+    )
     parser.add_argument(
         "--resume",
         action="store_true",
@@ -616,7 +636,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(run(args))
     except CommandError as exc:
-        print(f"omezarr {args.command}: error: {exc}", file=sys.stderr)
+        message = " ".join(str(exc).splitlines())  # one line, whatever a library said
+        print(f"omezarr {args.command}: error: {message}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"omezarr {args.command}: interrupted", file=sys.stderr)

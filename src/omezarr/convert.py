@@ -4,9 +4,12 @@ An input is opened lazily (:func:`open_input`): TIFF pages through tifffile's za
 ``.npy`` files memory-mapped, zarr arrays and OME-Zarr images as they are stored, so files
 larger than memory convert within the writer's memory budget. What the file knows about
 itself (OME-XML or ImageJ pixel sizes and units, channel names and colours, the dimension
-order) becomes NGFF axes, scale, units and ``omero`` metadata. :func:`convert` writes the
-result through a staging directory, so a failed conversion leaves nothing behind and an
-existing output is only replaced once the new one is complete.
+order) becomes NGFF axes, scale, units and ``omero`` metadata. :func:`convert` writes a
+local result through a staging directory, so a failed conversion leaves nothing behind and an
+existing output is only replaced once the new one is complete. Object stores (``s3://``) have
+no rename, so a remote output is written in place (:func:`remote_output`): metadata last, so
+an interrupted write never looks complete, and removed again if the conversion fails. Zarr
+arrays and OME-Zarr images can also be read from URLs (``s3://``, ``http(s)://``).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import os
 import shutil
 import time
 import uuid
+import warnings
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,7 +29,9 @@ from typing import Any
 
 import numpy as np
 import zarr
+import zarr.errors
 import zarr.storage
+from zarr.core.sync import sync
 
 from .axes import KNOWN_SPATIAL_UNITS, KNOWN_TEMPORAL_UNITS
 from .engine import Progress, memory_budget_from
@@ -35,7 +41,16 @@ from .layout import default_chunks, input_chunks
 from .metadata import valid_axes
 from .reader import open_image
 from .scale import Methods, resolve_method
-from .storage import open_group, read_ngff_attrs, write_ngff_attrs
+from .storage import (
+    READ_ONLY_PROTOCOLS,
+    _file_url_path,
+    existing_group,
+    is_url,
+    open_group,
+    open_node,
+    read_ngff_attrs,
+    write_ngff_attrs,
+)
 from .types import JSONDict
 from .writer import write_image, write_labels
 
@@ -47,6 +62,7 @@ __all__ = [
     "ProgressCallback",
     "auto_scale_factors",
     "check_output",
+    "check_remote_output",
     "convert",
     "normalize_unit",
     "open_input",
@@ -55,6 +71,7 @@ __all__ = [
     "parse_scale_factors",
     "parse_shape_option",
     "parse_units",
+    "remote_output",
     "staged_output",
     "write_demo",
 ]
@@ -617,7 +634,7 @@ def _open_tiff(
 
 
 def _arrange(
-    path: Path, kind: str, array: Any, letters: str, notes: list[str] | None = None
+    path: Path | str, kind: str, array: Any, letters: str, notes: list[str] | None = None
 ) -> InputImage:
     """The :class:`InputImage` of ``array`` whose axes are ``letters``, reordered for NGFF."""
     notes = [] if notes is None else notes
@@ -659,10 +676,20 @@ def _open_picture(path: Path, kind: str, axes: str | None) -> InputImage:
     return image
 
 
-def _open_zarr(path: Path, axes: str | None) -> InputImage:
+def _open_zarr(path: Path | str, axes: str | None) -> InputImage:
+    """A zarr array or OME-Zarr image at a local ``Path`` or a remote URL (``str``)."""
     try:
-        node = zarr.open(str(path), mode="r")
+        node = open_node(str(path))
     except Exception as error:
+        if isinstance(path, str):  # a remote URL
+            if isinstance(error, ConnectionError | PermissionError):
+                raise  # storage's message names the URL and what to check
+            if isinstance(error, FileNotFoundError):
+                raise ConversionError(
+                    f"{path}: no zarr array or OME-Zarr image found; from URLs only zarr "
+                    "arrays and OME-Zarr images are read (copy TIFF, .npy, PNG and JPEG files "
+                    "to a local disk)"
+                ) from None
         raise ConversionError(
             f"{path}: not a readable zarr array: {type(error).__name__}: {error}"
         ) from None
@@ -704,7 +731,10 @@ def open_input(
     ----------
     path : str or os.PathLike
         A TIFF / OME-TIFF / ImageJ TIFF, a ``.npy`` file, a PNG or JPEG picture, a zarr array
-        or an OME-Zarr image (its full-resolution level).
+        or an OME-Zarr image (its full-resolution level): a local path or a ``file://`` URL.
+        Zarr arrays and OME-Zarr images may also be remote URLs (``s3://``, ``http(s)://``;
+        credentials and endpoint as for :func:`omezarr.storage.open_group`); other formats
+        must be local.
     axes : str, optional
         The input's axes in the file's order (e.g. ``"yxc"``, ``"zcyx"``), overriding what the
         file says; letters of ``tczyx``. Guessed for 3-D (zyx) and 4-D (czyx) arrays that do
@@ -720,9 +750,11 @@ def open_input(
     Raises
     ------
     FileNotFoundError
-        If ``path`` does not exist.
+        If a local ``path`` does not exist.
     ConversionError
-        For unsupported or unreadable inputs.
+        For unsupported or unreadable inputs, and URLs that hold no zarr array or image.
+    ConnectionError, PermissionError
+        If a remote URL cannot be reached or refuses access.
     ValueError
         For ``axes`` or ``series`` that do not fit the input.
 
@@ -732,7 +764,11 @@ def open_input(
     ...     image.axes, image.scale, image.channel_names
     ('czyx', {'x': 0.2, 'y': 0.2, 'z': 1.0}, ['DAPI', 'GFP'])
     """
-    source = Path(path)
+    url = _remote_url(path)
+    if url is not None:
+        yield _open_zarr(url, axes)
+        return
+    source = _local_path(path, "input_path")
     if not source.exists():
         raise FileNotFoundError(f"{path}: no such file or directory")
     kind = _detect_kind(source)
@@ -759,27 +795,54 @@ def open_input(
 # --------------------------------------------------------------------------- output staging
 
 
+_ZARR_METADATA_KEYS = ("zarr.json", ".zgroup", ".zarray", ".zattrs")
+"""The files whose presence makes a directory (or a URL prefix) a zarr hierarchy."""
+
+
 def _is_zarr_hierarchy(path: Path) -> bool:
-    return path.is_dir() and any(
-        (path / name).exists() for name in ("zarr.json", ".zgroup", ".zarray", ".zattrs")
-    )
+    return path.is_dir() and any((path / name).exists() for name in _ZARR_METADATA_KEYS)
+
+
+def _url_protocols(text: str) -> set[str]:
+    """The fsspec protocols of a URL (``simplecache::s3://…`` has two)."""
+    return {part.lower() for part in text.split("://", 1)[0].split("::")}
+
+
+def _remote_url(target: str | os.PathLike[str]) -> str | None:
+    """``target`` as text if it is a remote URL (``file://`` URLs are local), else None."""
+    text = os.fspath(target)
+    return text if is_url(text) and _url_protocols(text) != {"file"} else None
+
+
+def _local_path(target: str | os.PathLike[str], what: str) -> Path:
+    """The local path of a path or ``file://`` URL."""
+    text = os.fspath(target)
+    return Path(_file_url_path(text, what) if is_url(text) else text)
 
 
 def check_output(output: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
-    """``output`` as a Path if an image may be written there, else a ConversionError.
+    """``output`` as a Path if an image may be staged there, else a ConversionError.
+
+    ``output`` is a local path or a ``file://`` URL; remote URLs are checked by
+    :func:`check_remote_output` instead.
 
     Raises
     ------
     ConversionError
         If ``output`` exists and ``overwrite`` is False, if it exists but is no zarr
-        hierarchy (never replaced), if it is a URL, or if its parent directory is missing.
+        hierarchy (never replaced), if it is a remote URL, or if its parent directory is
+        missing.
     """
-    text = os.fspath(output)
-    if "://" in text:
+    url = _remote_url(output)
+    if url is not None:
         raise ConversionError(
-            f"{text}: writing to URLs is not supported here; write locally and copy"
+            f"{url}: this output must be a local path or a file:// URL (remote URLs are "
+            "written in place by omezarr convert)"
         )
-    target = Path(text)
+    try:
+        target = _local_path(output, "output")
+    except ValueError as error:
+        raise ConversionError(str(error)) from None
     if target.exists():
         if not overwrite:
             raise ConversionError(f"{target}: already exists; pass --overwrite to replace it")
@@ -808,7 +871,8 @@ def staged_output(
     ------
     ConversionError
         If ``output`` exists and ``overwrite`` is False, if it exists but is no zarr
-        hierarchy (never replaced), if it is a URL, or if its parent directory is missing.
+        hierarchy (never replaced), if it is a remote URL (see :func:`remote_output`), or if
+        its parent directory is missing.
 
     With ``resume``, the staging directory left by an interrupted (killed) conversion to the
     same output is reused, so the writer can finish it instead of starting again.
@@ -844,10 +908,136 @@ def staged_output(
 
 def interrupted_stagings(output: str | os.PathLike[str]) -> list[Path]:
     """Staging directories of conversions to ``output`` that were killed, oldest first."""
-    target = Path(output)
+    target = _local_path(output, "output")
     parent = target.absolute().parent
     found = [p for p in parent.glob(f".{target.name}.partial-*") if p.is_dir()]
     return sorted(found, key=lambda p: p.stat().st_mtime)
+
+
+def _remote_contents(url: str) -> tuple[zarr.storage.FsspecStore, str]:
+    """A writable store at ``url`` and what it holds: ``"nothing"``, ``"zarr"`` or ``"other"``.
+
+    :func:`omezarr.storage.existing_group` checks that the endpoint answers (ConnectionError,
+    PermissionError otherwise) and finds groups; the rest is asked of the store's listing.
+    """
+    try:
+        holds_zarr = existing_group(url) is not None
+    except zarr.errors.ContainsArrayError:
+        holds_zarr = True
+    store = zarr.storage.FsspecStore.from_url(url)
+    store.fs.invalidate_cache()  # listings cached earlier in this process may be stale
+    if not holds_zarr:
+        holds_zarr = any(sync(store.exists(key)) for key in _ZARR_METADATA_KEYS)
+    if holds_zarr:
+        return store, "zarr"
+    return store, "nothing" if sync(store.is_empty("")) else "other"
+
+
+def check_remote_output(url: str, *, overwrite: bool = False, resume: bool = False) -> bool:
+    """Check that an image may be written in place at the remote ``url``; whether data is there.
+
+    Parameters
+    ----------
+    url : str
+        A writable fsspec URL (``s3://bucket/image.ome.zarr``, ``gs://…``, ``memory://…``).
+    overwrite : bool, default False
+        Allow an existing zarr hierarchy at ``url`` (:func:`remote_output` deletes it).
+    resume : bool, default False
+        Allow an existing zarr hierarchy at ``url``: the partial output of a conversion that
+        was interrupted, to be finished.
+
+    Returns
+    -------
+    bool
+        True if a zarr hierarchy is at ``url`` (allowed by ``overwrite`` or ``resume``).
+
+    Raises
+    ------
+    ConversionError
+        If ``url`` is read-only (``http(s)://``), if something exists there and neither
+        ``overwrite`` nor ``resume`` is given, or if what exists is no zarr hierarchy (never
+        replaced).
+    ConnectionError, PermissionError
+        If the endpoint cannot be reached or refuses access.
+
+    Examples
+    --------
+    >>> check_remote_output("s3://bucket/new.ome.zarr")  # doctest: +SKIP
+    False
+    """
+    return _checked_remote_output(url, overwrite, resume)[1]
+
+
+def _checked_remote_output(
+    url: str, overwrite: bool, resume: bool
+) -> tuple[zarr.storage.FsspecStore, bool]:
+    """:func:`check_remote_output`, and the store it looked at."""
+    if _url_protocols(url) & READ_ONLY_PROTOCOLS:
+        raise ConversionError(
+            f"{url}: HTTP(S) URLs are read-only; convert to a local path or an s3:// URL"
+        )
+    store, contents = _remote_contents(url)
+    if contents == "nothing":
+        return store, False
+    if not (overwrite or resume):
+        raise ConversionError(f"{url}: already exists; pass --overwrite to replace it")
+    if contents != "zarr":
+        raise ConversionError(f"{url}: exists and is no zarr hierarchy; refusing to replace it")
+    return store, True
+
+
+@contextlib.contextmanager
+def remote_output(url: str, *, overwrite: bool = False, resume: bool = False) -> Iterator[bool]:
+    """Write an image in place at the remote ``url``, removing it again if the block fails.
+
+    Object stores cannot rename a directory, so the staging of :func:`staged_output` does not
+    exist for them; instead the writer puts the metadata last, so an interrupted write never
+    looks like a complete image. What is at ``url`` is checked by
+    :func:`check_remote_output`. With ``overwrite``, an existing zarr hierarchy there is
+    deleted before the block runs (the old image is gone even if the new one then fails).
+    If the block fails, interruption included, everything at ``url`` is deleted, since this
+    run created it all, unless ``resume`` found a partial output there: that is kept, to be
+    resumed again.
+
+    Yields
+    ------
+    bool
+        True if a partial output was found and is to be resumed (``write_image(resume=True)``).
+
+    Raises
+    ------
+    ConversionError, ConnectionError, PermissionError
+        As :func:`check_remote_output`, before the block runs.
+
+    Examples
+    --------
+    >>> with remote_output("s3://bucket/new.ome.zarr") as resuming:  # doctest: +SKIP
+    ...     write_image(pixels, "s3://bucket/new.ome.zarr", resume=resuming)
+    """
+    store, existed = _checked_remote_output(url, overwrite, resume)
+    resuming = existed and resume
+    if existed and not resume:
+        sync(store.delete_dir(""))
+    try:
+        yield resuming
+    except BaseException:
+        if not resuming:
+            _delete_partial_output(store, url)
+        raise
+
+
+def _delete_partial_output(store: zarr.storage.FsspecStore, url: str) -> None:
+    """Remove a failed output; if that fails too, say so without hiding the first error."""
+    try:
+        store.fs.invalidate_cache()
+        sync(store.delete_dir(""))
+    except Exception as error:
+        warnings.warn(
+            f"{url}: the partial output could not be removed ({type(error).__name__}: {error}); "
+            "delete it, or finish it with --resume",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
 # --------------------------------------------------------------------------- converting
@@ -927,13 +1117,16 @@ def _omero(image: InputImage) -> JSONDict | None:
     return {"channels": channels}
 
 
-def _holds_image(path: Path) -> bool:
-    if not path.exists():
+def _holds_image(target: Path | str) -> bool:
+    """Whether an OME-Zarr image (with its multiscales metadata) is at ``target``."""
+    try:
+        group = open_group(target, mode="r")
+    except FileNotFoundError:  # zarr's "no group here" errors are FileNotFoundErrors too
         return False
-    return "multiscales" in read_ngff_attrs(open_group(path, mode="r"))
+    return "multiscales" in read_ngff_attrs(group)
 
 
-def _set_windows(path: Path) -> None:
+def _set_windows(path: Path | str) -> None:
     """Give every omero channel a window: min/max of the coarsest level (cheap and bounded)."""
     group = open_group(path, mode="a")
     attrs = read_ngff_attrs(group)
@@ -1021,9 +1214,15 @@ def convert(
     Parameters
     ----------
     input_path : str or os.PathLike
-        The input (see :func:`open_input`).
+        The input (see :func:`open_input`): a local path or ``file://`` URL, or, for zarr
+        arrays and OME-Zarr images, a remote URL (``s3://``, ``http(s)://``).
     output : str or os.PathLike
-        The OME-Zarr image to create (a local path).
+        The OME-Zarr image to create: a local path or ``file://`` URL (written through a
+        staging directory, see :func:`staged_output`), or a writable remote URL such as
+        ``s3://bucket/image.ome.zarr`` (written in place, see :func:`remote_output`).
+        ``http(s)://`` URLs are read-only and refused. Credentials and endpoint for ``s3://``
+        come from the environment (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``,
+        ``AWS_ENDPOINT_URL``, …).
     fmt : Format or str, optional
         ``"0.5"`` (zarr v3, default) or ``"0.4"`` (zarr v2).
     axes : str, optional
@@ -1043,10 +1242,13 @@ def convert(
     compressor : codec, None or "default", default "default"
         A numcodecs or zarr codec (see :func:`parse_compressor`), None for none.
     resume : bool, default False
-        Finish a conversion to ``output`` that was killed: its hidden staging directory is
-        reused and only missing or broken chunks are written (see ``write_image(resume=True)``).
+        Finish a conversion to ``output`` that was killed: its hidden staging directory (for
+        a remote URL: the partial output itself) is reused and only missing or broken chunks
+        are written (see ``write_image(resume=True)``).
     overwrite : bool, default False
-        Replace an existing output (only a zarr hierarchy, and only once the new one is done).
+        Replace an existing output, only if it is a zarr hierarchy: a local one only once the
+        new one is complete; a remote one is deleted before writing (object stores cannot
+        swap it atomically).
     memory_budget : int or str, optional
         e.g. ``"512M"``; default ``$OMEZARR_MEMORY_BUDGET`` or 256 MiB.
     series : int, default 0
@@ -1063,23 +1265,40 @@ def convert(
     Raises
     ------
     FileNotFoundError
-        If the input does not exist.
+        If a local input does not exist.
     ConversionError
-        For unsupported or unreadable inputs and outputs that cannot be written.
+        For unsupported or unreadable inputs and outputs that cannot be written (existing
+        without ``overwrite``, read-only URLs).
+    ConnectionError, PermissionError
+        If a remote input or output cannot be reached or refuses access.
     ValueError, TypeError
         For invalid options, naming the option; nothing is written then.
+
+    Notes
+    -----
+    A failed conversion leaves nothing behind: a local output's staging directory is removed
+    and an existing output kept; a remote output is deleted again, unless ``resume`` found a
+    partial output there (kept, to resume once more). A conversion that is killed leaves a
+    hidden staging directory beside a local output, or an output without image metadata at a
+    remote URL; ``resume=True`` finishes either.
 
     Examples
     --------
     >>> convert("cells.ome.tif", "cells.ome.zarr", shards="auto")  # doctest: +SKIP
+    >>> convert("cells.ome.tif", "s3://bucket/cells.ome.zarr")  # doctest: +SKIP
     """
     resolved_fmt = format_from_version(fmt) if isinstance(fmt, str) else fmt or CurrentFormat()
     if shards is not None and resolved_fmt.zarr_format != 3:
         raise ValueError("--shards: shards need OME-NGFF 0.5 (zarr v3); add --format 0.5")
     budget = memory_budget_from(memory_budget)
     resolved_method = resolve_method(method, Methods.RESIZE)
+    remote = _remote_url(output)
     if not dry_run:
-        check_output(output, overwrite=overwrite)
+        # Refused before the input is opened; checked again right before writing.
+        if remote is None:
+            check_output(output, overwrite=overwrite)
+        else:
+            check_remote_output(remote, overwrite=overwrite, resume=resume)
     with open_input(input_path, axes=axes, series=series) as image:
         image.scale.update(_checked_scale(scale, image.axes))
         image.units.update(_resolve_units(units, image.axes))
@@ -1124,20 +1343,30 @@ def convert(
             )
             return ConversionResult(os.fspath(output), image, info, 0.0, True, budget)
         start = time.perf_counter()
-        with staged_output(output, overwrite=overwrite, resume=resume) as staging:
+
+        def write(target: Path | str, resuming: bool) -> None:
             # A conversion killed after its pyramid was complete only needs its windows set.
-            if not (resume and _holds_image(staging)):
+            if not (resuming and _holds_image(target)):
                 write_image(
                     image.data,
-                    str(staging),
+                    str(target),
                     progress=None if progress is None else (lambda p: progress("image", p)),
-                    resume=resume and staging.exists(),
+                    resume=resuming,
                     **arguments,
                 )
             if omero is not None:
-                _set_windows(staging)
+                _set_windows(target)
+
+        if remote is None:
+            with staged_output(output, overwrite=overwrite, resume=resume) as staging:
+                write(staging, resume and staging.exists())
+            written: Path | str = _local_path(output, "output")
+        else:
+            with remote_output(remote, overwrite=overwrite, resume=resume) as resuming:
+                write(remote, resuming)
+            written = remote
         seconds = time.perf_counter() - start
-    return ConversionResult(os.fspath(output), image, describe(output), seconds, False, budget)
+    return ConversionResult(os.fspath(output), image, describe(written), seconds, False, budget)
 
 
 def _provenance(description: str, method: Methods) -> JSONDict:
