@@ -97,6 +97,7 @@ SIZES: Final[dict[str, SizeCase]] = {
         SizeCase("512M", (1, 2, 32, 2048, 2048), lazy=False),
         SizeCase("lazy0.5G", (1, 1, 64, 2048, 2048), lazy=True),
         SizeCase("lazy4G", (1, 1, 128, 4096, 4096), lazy=True),
+        SizeCase("lazy4G-deep", (1, 1, 512, 2048, 2048), lazy=True),
         # Tiny cases for a smoke run of the harness (--quick).
         SizeCase("quick-mem", (1, 2, 4, 512, 512), lazy=False),
         SizeCase("quick-lazy-s", (1, 1, 4, 512, 512), lazy=True, chunks=(1, 1, 1, 256, 256)),
