@@ -274,3 +274,15 @@ def test_halo_reads_of_a_chunked_source_read_each_chunk_once() -> None:
     _check_levels(image, targets, Methods.RESIZE)
     assert len(source.reads) == 16
     assert set(source.reads.values()) == {1}
+
+
+def test_whole_dask_blocks_are_read_by_index() -> None:
+    from omezarr.engine import _dask_block, _read
+
+    image = _image((2, 50, 70))
+    source = da.from_array(image, chunks=(1, 25, 35))
+    assert _dask_block(source, ((1, 25, 35), (2, 50, 70))) == (1, 1, 1)
+    assert _dask_block(source, ((1, 25, 30), (2, 50, 70))) is None  # not a block edge
+    assert _dask_block(source, ((0, 0, 0), (2, 50, 70))) is None  # several blocks
+    assert _dask_block(image, ((0, 0, 0), (1, 25, 35))) is None  # not dask
+    assert np.array_equal(_read(source, ((1, 25, 35), (2, 50, 70))), image[1:2, 25:50, 35:70])

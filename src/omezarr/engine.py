@@ -343,9 +343,27 @@ class _UnitBuffers:
         return written
 
 
+def _dask_block(source: Any, box: Box) -> tuple[int, ...] | None:
+    """The index of the one dask block that ``box`` is exactly, else None."""
+    if not type(source).__module__.startswith("dask."):
+        return None
+    chunks = source.chunks
+    index = []
+    for axis_chunks, start, stop in zip(chunks, box[0], box[1], strict=True):
+        edges = np.concatenate([[0], np.cumsum(axis_chunks)])
+        position = int(np.searchsorted(edges, start))
+        if position >= len(axis_chunks) or edges[position] != start or edges[position + 1] != stop:
+            return None
+        index.append(position)
+    return tuple(index)
+
+
 def _read(source: Any, box: Box) -> np.ndarray:
     """Pixels of ``source`` in ``box`` as a native-endian NumPy array."""
-    block = source[_slices(box)]
+    block_index = _dask_block(source, box)
+    # One whole dask block is taken by index: slicing a large dask array costs more than
+    # computing a block of it.
+    block = source.blocks[block_index] if block_index is not None else source[_slices(box)]
     if hasattr(block, "compute") and not isinstance(block, np.ndarray):
         import dask
 
