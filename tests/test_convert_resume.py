@@ -38,12 +38,20 @@ def test_a_killed_conversion_resumes_to_the_same_image(tmp_path: Path) -> None:
 
     chooser = random.Random(7)
     outcomes = {"killed mid-write": 0, "finished before the kill": 0}
-    for trial in range(4):
+    trial = 0
+    while outcomes["killed mid-write"] < 3 and trial < 10:
+        trial += 1
         output = tmp_path / f"out{trial}.ome.zarr"
         child = subprocess.Popen(
             _convert(source, output), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        time.sleep(chooser.uniform(0.8, 2.0))  # past the interpreter start, inside the write
+        # Kill once the write has begun (chunk files in the staging directory), a little later.
+        deadline = time.monotonic() + 60
+        while child.poll() is None and time.monotonic() < deadline:
+            if any(any(p.rglob("c/*")) for p in interrupted_stagings(output)):
+                break
+            time.sleep(0.01)
+        time.sleep(chooser.uniform(0.0, 0.3))
         child.send_signal(signal.SIGKILL)
         child.wait()
         if output.exists():
