@@ -1071,6 +1071,53 @@ def _scaler_arguments(scaler: Any, dims_for: Callable[[], tuple[str, ...]]) -> t
     return scaler.to_pyramid_arguments(dims_for())
 
 
+def _options(
+    axes: Any,
+    axes_units: Any,
+    scale: Any,
+    coordinate_transformations: Any,
+    storage_options: Any,
+    memory_budget: Any,
+) -> dict[str, Any]:
+    """The options every pixel writer passes through unchanged."""
+    return {
+        "axes": axes,
+        "axes_units": axes_units,
+        "scale": scale,
+        "coordinate_transformations": coordinate_transformations,
+        "storage_options": storage_options,
+        "memory_budget": memory_budget,
+    }
+
+
+def _job_args(
+    sources: list[Any],
+    computed_levels: bool,
+    labels: bool,
+    name: str | None,
+    metadata: Mapping[str, Any],
+    scale_factors: Any = None,
+    method: Methods = Methods.NEAREST,
+    **options: Any,
+) -> dict[str, Any]:
+    """The arguments of :func:`_plan_job` common to the four pixel writers."""
+    if computed_levels:
+        pyramid = sources[0]
+        if isinstance(pyramid, str) or not isinstance(pyramid, Sequence) or not pyramid:
+            raise TypeError("pyramid: expected a non-empty list of arrays, largest level first")
+        sources = list(pyramid)
+    return {
+        "sources": sources,
+        "computed_levels": computed_levels,
+        "labels": labels,
+        "name": name,
+        "metadata": dict(metadata),
+        "scale_factors": scale_factors,
+        "method": method,
+        **options,
+    }
+
+
 def write_image(
     image: ArrayLike,
     group: GroupLike,
@@ -1166,21 +1213,18 @@ def write_image(
         )
     resolved_method = resolve_method(method, Methods.RESIZE)
     name = metadata.pop("name", None)
-    job_args = {
-        "sources": [image],
-        "computed_levels": False,
-        "scale_factors": scale_factors,
-        "method": resolved_method,
-        "axes": axes,
-        "axes_units": axes_units,
-        "scale": scale,
-        "coordinate_transformations": coordinate_transformations,
-        "storage_options": storage_options,
-        "name": str(name) if name is not None else None,
-        "metadata": dict(metadata),
-        "memory_budget": memory_budget,
-        "labels": False,
-    }
+    job_args = _job_args(
+        [image],
+        False,
+        False,
+        str(name) if name is not None else None,
+        metadata,
+        scale_factors,
+        resolved_method,
+        **_options(
+            axes, axes_units, scale, coordinate_transformations, storage_options, memory_budget
+        ),
+    )
     return _write_pixels(group, job_args, overwrite, compute, progress, fmt, resume=resume)
 
 
@@ -1212,23 +1256,16 @@ def write_multiscale(
     >>> write_multiscale([level0, level1], "img.ome.zarr", axes="yx")  # doctest: +SKIP
     []
     """
-    if isinstance(pyramid, str) or not isinstance(pyramid, Sequence) or not pyramid:
-        raise TypeError("pyramid: expected a non-empty list of arrays, largest level first")
-    job_args = {
-        "sources": list(pyramid),
-        "computed_levels": True,
-        "scale_factors": None,
-        "method": Methods.NEAREST,
-        "axes": axes,
-        "axes_units": axes_units,
-        "scale": scale,
-        "coordinate_transformations": coordinate_transformations,
-        "storage_options": storage_options,
-        "name": name,
-        "metadata": dict(metadata),
-        "memory_budget": memory_budget,
-        "labels": False,
-    }
+    job_args = _job_args(
+        [pyramid],
+        True,
+        False,
+        name,
+        metadata,
+        **_options(
+            axes, axes_units, scale, coordinate_transformations, storage_options, memory_budget
+        ),
+    )
     return _write_pixels(group, job_args, overwrite, compute, progress, fmt, resume=resume)
 
 
@@ -1272,21 +1309,18 @@ def write_labels(
         scale_factors, method = _scaler_arguments(
             scaler, lambda: axis_names(valid_axes(axes, axes_units, FormatV04(), len(labels.shape)))
         )
-    job_args = {
-        "sources": [labels],
-        "computed_levels": False,
-        "scale_factors": scale_factors,
-        "method": resolve_method(method, Methods.NEAREST),
-        "axes": axes,
-        "axes_units": axes_units,
-        "scale": scale,
-        "coordinate_transformations": coordinate_transformations,
-        "storage_options": storage_options,
-        "name": name,
-        "metadata": dict(metadata),
-        "memory_budget": memory_budget,
-        "labels": True,
-    }
+    job_args = _job_args(
+        [labels],
+        False,
+        True,
+        name,
+        metadata,
+        scale_factors,
+        resolve_method(method, Methods.NEAREST),
+        **_options(
+            axes, axes_units, scale, coordinate_transformations, storage_options, memory_budget
+        ),
+    )
     return _write_pixels(
         group, job_args, overwrite, compute, progress, fmt, (name, label_metadata), resume
     )
@@ -1320,23 +1354,16 @@ def write_multiscale_labels(
     """
     if not isinstance(name, str) or not name or "/" in name:
         raise ValueError(f"name: expected a label name without '/', not {name!r}")
-    if isinstance(pyramid, str) or not isinstance(pyramid, Sequence) or not pyramid:
-        raise TypeError("pyramid: expected a non-empty list of arrays, largest level first")
-    job_args = {
-        "sources": list(pyramid),
-        "computed_levels": True,
-        "scale_factors": None,
-        "method": Methods.NEAREST,
-        "axes": axes,
-        "axes_units": axes_units,
-        "scale": scale,
-        "coordinate_transformations": coordinate_transformations,
-        "storage_options": storage_options,
-        "name": name,
-        "metadata": dict(metadata),
-        "memory_budget": memory_budget,
-        "labels": True,
-    }
+    job_args = _job_args(
+        [pyramid],
+        True,
+        True,
+        name,
+        metadata,
+        **_options(
+            axes, axes_units, scale, coordinate_transformations, storage_options, memory_budget
+        ),
+    )
     return _write_pixels(
         group, job_args, overwrite, compute, progress, fmt, (name, label_metadata), resume
     )
