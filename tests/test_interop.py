@@ -16,7 +16,7 @@ from ome_zarr.reader import Label, Labels, Multiscales, Node, Plate, Reader
 from ome_zarr_models import open_ome_zarr
 
 from omezarr.format import Format, FormatV04, FormatV05
-from omezarr.scale import Methods, downsample
+from omezarr.scale import Methods, downsample_pyramid
 from omezarr.writer import (
     write_image,
     write_labels,
@@ -50,13 +50,12 @@ class Written:
 
 
 def _levels(data: np.ndarray, method: Methods) -> list[np.ndarray]:
-    """The pyramid omezarr promises: y/x divided by each factor, computed from level 0."""
-    levels = [data]
-    for factor in SCALE_FACTORS:
-        factors = tuple(factor if axis >= data.ndim - 2 else 1 for axis in range(data.ndim))
-        shape = tuple(max(1, n // f) for n, f in zip(data.shape, factors, strict=True))
-        levels.append(downsample(data, shape, method, factors=factors))
-    return levels
+    """The pyramid omezarr promises: y/x divided by each factor, each level from the last."""
+    factors = [
+        tuple(factor if axis >= data.ndim - 2 else 1 for axis in range(data.ndim))
+        for factor in SCALE_FACTORS
+    ]
+    return downsample_pyramid(data, factors, method)
 
 
 def _write_everything(root: Path, fmt: Format) -> Written:
@@ -245,3 +244,46 @@ def test_zarr_python_opens_every_array_with_the_written_pixels(written: Written)
     for well, levels in written.field_levels.items():
         for i, expected in enumerate(levels):
             assert np.array_equal(plate[f"{well}/0/s{i}"][...], expected)
+
+
+@pytest.mark.parametrize(
+    ("method", "tolerance"),
+    [(Methods.NEAREST, 0), (Methods.RESIZE, 1), (Methods.LOCAL_MEAN, 1)],
+)
+def test_levels_match_the_reference_writers_pyramid(
+    tmp_path: Path, method: Methods, tolerance: int
+) -> None:
+    """ome-zarr-py computes each level from the one before it, as omezarr does: nearest picks the
+    same pixels; resize and local_mean differ by rounding only (ome-zarr truncates each level
+    to integers, omezarr rounds), by at most ``tolerance`` per level of the chain."""
+    import warnings
+
+    from ome_zarr.format import FormatV05 as ReferenceFormatV05
+    from ome_zarr.scale import Methods as ReferenceMethods
+    from ome_zarr.writer import write_image as reference_write_image
+
+    image = np.random.default_rng(11).poisson(300, (1, 2, 3, 200, 176)).astype(np.uint16)
+    reference_group = zarr.open_group(tmp_path / "reference.ome.zarr", mode="w", zarr_format=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference_write_image(
+            image,
+            reference_group,
+            axes="tczyx",
+            scale_factors=(2, 4, 8),
+            method=ReferenceMethods(method.value),
+            fmt=ReferenceFormatV05(),
+        )
+    write_image(
+        image, tmp_path / "ours.ome.zarr", axes="tczyx", scale_factors=(2, 4, 8), method=method
+    )
+    ours = zarr.open_group(tmp_path / "ours.ome.zarr", mode="r")
+    for level in range(4):
+        theirs = np.asarray(reference_group[f"s{level}"][...], dtype=np.int64)
+        mine = np.asarray(ours[f"s{level}"][...], dtype=np.int64)
+        assert mine.shape == theirs.shape
+        difference = int(np.abs(mine - theirs).max())
+        assert difference <= tolerance * level, f"level {level}: {difference}"
+        # Same operator, non-negative weights: rounding instead of truncating only ever
+        # raises a value, so omezarr's level is never below the reference's.
+        assert (mine >= theirs).all(), f"level {level}"

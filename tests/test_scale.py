@@ -31,9 +31,10 @@ from omezarr.scale import (
     Scaler,
     _build_pyramid,
     downsample,
+    downsample_pyramid,
     level_factors,
-    level_resamplers,
     level_shapes,
+    pyramid_steps,
     resolve_method,
 )
 
@@ -511,11 +512,58 @@ def test_level_resampler_survives_pickling_for_process_workers() -> None:
     assert np.array_equal(copy.resample(image, (0, 0), whole((5, 10))), expected)
 
 
-def test_level_resamplers_plans_every_level_from_level_zero() -> None:
-    levels = level_resamplers((8, 64, 64), [(1, 2, 2), (2, 4, 4)], "local_mean")
+def test_pyramid_steps_plans_every_level_from_the_level_before() -> None:
+    levels = pyramid_steps((8, 64, 64), [(1, 2, 2), (2, 4, 4)], "local_mean")
     assert [level.out_shape for level in levels] == [(8, 32, 32), (4, 16, 16)]
     assert all(level.in_shape == (8, 64, 64) for level in levels)
     assert all(level.method is Methods.LOCAL_MEAN for level in levels)
+    assert [level.source for level in levels] == [0, 1]
+    assert [level.step.in_shape for level in levels] == [(8, 64, 64), (8, 32, 32)]
+    assert [level.step.factors for level in levels] == [(1, 2, 2), (2, 2, 2)]
+
+
+@pytest.mark.parametrize(
+    ("factors", "sources"),
+    [
+        ([2, 4, 8, 16], [0, 1, 2, 3]),  # the usual pyramid: a chain
+        ([2, 3, 6], [0, 0, 2]),  # 3 is not a multiple of 2; 6 is one of 3 (the closest)
+        ([4, 2], [0, 0]),  # 2 is not a multiple of 4
+        ([2, 2, 4], [0, 1, 2]),  # a repeated level is an identity step
+        ([3, 5, 15], [0, 0, 2]),
+    ],
+)
+def test_each_level_is_computed_from_the_closest_level_dividing_its_factors(
+    factors: list[int], sources: list[int]
+) -> None:
+    steps = pyramid_steps((90, 90), [(f, f) for f in factors], "resize")
+    assert [step.source for step in steps] == sources
+    full = [1, *factors]
+    for step, factor in zip(steps, factors, strict=True):
+        assert step.factors == (factor, factor)
+        relative = factor // full[step.source]
+        assert step.step.factors == (relative, relative)
+        assert step.step.out_shape == (90 // factor,) * 2
+
+
+@pytest.mark.parametrize("method", list(Methods))
+def test_pyramid_levels_are_each_computed_from_the_level_before(method: Methods) -> None:
+    image = random_image(np.random.default_rng(21), (37, 50), np.uint16)
+    levels = downsample_pyramid(image, [(2, 2), (4, 4), (8, 8)], method)
+    assert levels[0] is image or np.array_equal(levels[0], image)
+    for previous, level in itertools.pairwise(levels):
+        expected = downsample(previous, level.shape, method, factors=(2, 2))
+        np.testing.assert_array_equal(level, expected)
+    # ... which is not what computing level 2 straight from level 0 would give
+    assert not np.array_equal(levels[2], downsample(image, levels[2].shape, method))
+
+
+def test_pyramid_step_ownership_is_relative_to_level_zero() -> None:
+    step = pyramid_steps((64, 64), [(2, 2), (4, 4)], "resize")[1]
+    # output i belongs to the region holding level-0 pixel 4 * i
+    assert step.owned_outputs((slice(0, 30), slice(5, 64))) == (slice(0, 8), slice(2, 16))
+    assert step.owned_outputs((slice(30, 32), slice(0, 64))) == (slice(8, 8), slice(0, 16))
+    with pytest.raises(ValueError, match="region"):
+        step.owned_outputs((slice(0, 65), slice(0, 64)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -948,9 +996,10 @@ def test_build_pyramid_levels_equal_the_whole_array_kernels(method: Methods) -> 
     ]
     assert all(level.dtype == np.uint16 for level in pyramid)
     np.testing.assert_array_equal(pyramid[0].compute(), image)
-    for level, factor in zip(pyramid[1:], [2, 3, 8], strict=True):
-        expected = downsample(image, level.shape, method, factors=(1, factor, factor))
-        np.testing.assert_array_equal(level.compute(), expected)
+    # 2 and 8 are computed from level 0 and level 1 (2 divides 8), 3 from level 0.
+    expected = downsample_pyramid(image, [(1, 2, 2), (1, 3, 3), (1, 8, 8)], method)
+    for level, wanted in zip(pyramid[1:], expected[1:], strict=True):
+        np.testing.assert_array_equal(level.compute(), wanted)
 
 
 def test_build_pyramid_defaults_to_nearest_and_keeps_dask_chunks() -> None:
@@ -976,8 +1025,9 @@ def test_build_pyramid_z_downsampling_by_dict_and_clamped_level() -> None:
     with pytest.warns(UserWarning, match="Dimension z is too small"):
         pyramid = _build_pyramid(image, [{"z": 2, "y": 2, "x": 2}, {"z": 8, "y": 4, "x": 2}], "zyx")
     assert [level.shape for level in pyramid] == [(4, 20, 20), (2, 10, 10), (1, 5, 10)]
+    level1 = downsample(image, (2, 10, 10), Methods.NEAREST)
     np.testing.assert_array_equal(
-        pyramid[2].compute(), downsample(image, (1, 5, 10), Methods.NEAREST)
+        pyramid[2].compute(), downsample(level1, (1, 5, 10), Methods.NEAREST, factors=(4, 2, 1))
     )
 
 
@@ -1048,9 +1098,9 @@ def test_scaler_pyramids_use_the_kernels_on_the_last_two_axes(name: str, method:
         (2, 3, 8, 6),
     ]
     assert levels[0] is image
-    for level in levels[1:]:
+    for previous, level in itertools.pairwise(levels):
         assert isinstance(level, np.ndarray) and level.dtype == np.uint8
-        np.testing.assert_array_equal(level, downsample(image, level.shape, method))
+        np.testing.assert_array_equal(level, downsample(previous, level.shape, method))
 
 
 def test_scaler_keeps_dask_arrays_lazy() -> None:
@@ -1058,8 +1108,9 @@ def test_scaler_keeps_dask_arrays_lazy() -> None:
     scaler = make_scaler(max_layer=2)
     levels = scaler.local_mean(da.from_array(image, chunks=(16, 16)))
     assert all(isinstance(level, da.Array) for level in levels)
+    level1 = downsample(image, (20, 20), Methods.LOCAL_MEAN)
     np.testing.assert_array_equal(
-        levels[2].compute(), downsample(image, (10, 10), Methods.LOCAL_MEAN)
+        levels[2].compute(), downsample(level1, (10, 10), Methods.LOCAL_MEAN)
     )
     resized = scaler.resize_image(da.from_array(image, chunks=(16, 16)))
     assert isinstance(resized, da.Array)
@@ -1092,7 +1143,8 @@ def test_scaler_retired_methods_fall_back_to_resize(name: str) -> None:
     with pytest.warns(UserWarning, match="Falling back to `resize`"):
         levels = scaler.func(image)
     assert [level.shape for level in levels] == [(16, 16), (8, 8), (4, 4)]
-    np.testing.assert_array_equal(levels[2], downsample(image, (4, 4), Methods.RESIZE))
+    level1 = downsample(image, (8, 8), Methods.RESIZE)
+    np.testing.assert_array_equal(levels[2], downsample(level1, (4, 4), Methods.RESIZE))
 
 
 def test_scaler_clamps_small_images_with_a_warning() -> None:

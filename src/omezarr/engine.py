@@ -9,7 +9,8 @@ and one resampler per level, it
   order, in threads, or on ``dask.distributed`` workers);
 * walks each task in *regions* aligned with level 0's chunk/shard grid, reading each region
   (plus the halo a method needs) once and computing from it every level's pixels that the
-  region owns;
+  region owns, each level from the previous level's pixels (over what the region owns plus
+  what the next levels' halos need, so the result does not depend on the regions);
 * writes level 0 straight from the region and gathers coarser levels in per-chunk (or
   per-shard) buffers that are written, whole, the moment they are complete.
 
@@ -51,20 +52,35 @@ MEMORY_BUDGET_ENV = "OMEZARR_MEMORY_BUDGET"
 
 
 class Resampler(Protocol):
-    """How one pyramid level is computed from level 0 (:class:`omezarr.scale.LevelResampler`)."""
+    """How one pyramid level is computed (:class:`omezarr.scale.PyramidStep`, or a
+    :class:`omezarr.scale.LevelResampler` for a level computed straight from level 0)."""
+
+    @property
+    def source(self) -> int:
+        """Index of the level whose pixels :attr:`step` is applied to (0: level 0)."""
+        ...
+
+    @property
+    def step(self) -> Step:
+        """The operator from the source level to this level."""
+        ...
 
     def owned_outputs(self, region: Sequence[slice]) -> tuple[slice, ...]:
         """The level's outputs owned by the level-0 ``region``."""
         ...
 
+
+class Step(Protocol):
+    """One downsampling operator (:class:`omezarr.scale.LevelResampler`)."""
+
     def input_region(self, out_region: Sequence[slice]) -> tuple[slice, ...]:
-        """The level-0 region (halo included) needed to compute ``out_region``."""
+        """The source-level region (halo included) needed to compute ``out_region``."""
         ...
 
     def resample(
         self, block: np.ndarray, block_start: Sequence[int], out_region: Sequence[slice]
     ) -> np.ndarray:
-        """The outputs ``out_region`` from ``block``, which starts at ``block_start``."""
+        """The outputs ``out_region`` from ``block`` (of the source level) at ``block_start``."""
         ...
 
 
@@ -270,14 +286,27 @@ def plan_pyramid(
 def _needs_halo(targets: Sequence[LevelTarget], region: tuple[int, ...]) -> bool:
     """Whether computing a region's levels reads beyond the region (resize's anti-aliasing)."""
     box: Box = ((0,) * len(region), region)
+    _, needed = _level_regions(targets, box)
+    return needed[0] != box
+
+
+def _level_regions(targets: Sequence[LevelTarget], region: Box) -> tuple[list[Box], list[Box]]:
+    """What a level-0 ``region`` owns on every level, and what must be computed on every level
+    (its own pixels and what the levels computed from it need; level 0: what must be read)."""
+    owned = [region]
     for target in targets[1:]:
         assert target.resampler is not None
-        out = _box(target.resampler.owned_outputs(_slices(box)))
-        if not _is_empty(out):
-            need = _box(target.resampler.input_region(_slices(out)))
-            if any(b > r for b, r in zip(need[1], region, strict=True)):
-                return True
-    return False
+        owned.append(_box(target.resampler.owned_outputs(_slices(region))))
+    needed = list(owned)
+    for level in reversed(range(1, len(targets))):
+        if _is_empty(needed[level]):
+            continue
+        resampler = targets[level].resampler
+        assert resampler is not None
+        source = resampler.source
+        need = _box(resampler.step.input_region(_slices(needed[level])))
+        needed[source] = need if _is_empty(needed[source]) else _union([needed[source], need])
+    return owned, needed
 
 
 def _buffer_bound(targets: Sequence[LevelTarget], task: Sequence[int], itemsize: int) -> int:
@@ -491,28 +520,36 @@ def run_task(
     cache = _ChunkCache(source, bounds, plan.cache_bytes) if bounds is not None else None
     total = 0
     for region in plan.regions(task):
-        needs: list[Box] = [region]
-        owned: list[Box] = []
-        for target in targets[1:]:
-            assert target.resampler is not None
-            out = _box(target.resampler.owned_outputs(_slices(region)))
-            owned.append(out)
-            if not _is_empty(out):
-                needs.append(_box(target.resampler.input_region(_slices(out))))
-        read_box = _union(needs)
+        owned, needed = _level_regions(targets, region)
+        read_box = needed[0]
         block = cache.read(read_box) if cache is not None else _read(source, read_box)
-        offset = read_box[0]
         level0 = block[
-            tuple(slice(a - o, b - o) for a, b, o in zip(region[0], region[1], offset, strict=True))
+            tuple(
+                slice(a - o, b - o)
+                for a, b, o in zip(region[0], region[1], read_box[0], strict=True)
+            )
         ]
         targets[0].store(region[0], level0)
         written = level0.nbytes
-        for target, out, level_buffers in zip(targets[1:], owned, buffers, strict=True):
-            if _is_empty(out):
+        computed: list[tuple[np.ndarray, tuple[int, ...]] | None] = [(block, read_box[0])]
+        for level, target in enumerate(targets[1:], start=1):
+            if _is_empty(needed[level]):
+                computed.append(None)
                 continue
             assert target.resampler is not None
-            pixels = target.resampler.resample(block, offset, _slices(out))
-            written += level_buffers.add(out[0], pixels)
+            origin = computed[target.resampler.source]
+            assert origin is not None
+            pixels = target.resampler.step.resample(origin[0], origin[1], _slices(needed[level]))
+            computed.append((pixels, needed[level][0]))
+            out = owned[level]
+            if not _is_empty(out):
+                start = needed[level][0]
+                mine = pixels[
+                    tuple(
+                        slice(a - o, b - o) for a, b, o in zip(out[0], out[1], start, strict=True)
+                    )
+                ]
+                written += buffers[level - 1].add(out[0], mine)
         total += written
         if on_region is not None:
             on_region(written)
@@ -657,13 +694,7 @@ class _OffsetBlock:
 
 
 def _task_read_box(targets: Sequence[LevelTarget], task: Box) -> Box:
-    needs = [task]
-    for target in targets[1:]:
-        assert target.resampler is not None
-        out = _box(target.resampler.owned_outputs(_slices(task)))
-        if not _is_empty(out):
-            needs.append(_box(target.resampler.input_region(_slices(out))))
-    return _union(needs)
+    return _level_regions(targets, task)[1][0]
 
 
 def _run_task_on_block(

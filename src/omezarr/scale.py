@@ -1,13 +1,15 @@
 """Downsampling methods, pyramid planning and region-exact downsampling kernels on NumPy blocks.
 
-Every pyramid level is computed straight from level 0 (never from the level above it) by a
-separable linear operator: along each axis, every output pixel ``i`` is a weighted sum of a
-fixed list of input pixels ("taps") that depends only on the *global* index ``i``. Edge
-reflection is folded into the tap indices, so a region computed from a block holding its
+Every pyramid level is computed from an earlier level (:func:`pyramid_steps`: the level just
+before it in a power-of-two pyramid, as the reference writer does) by a separable linear
+operator: along each axis, every output pixel ``i`` is a weighted sum of a fixed list of input
+pixels ("taps") that depends only on the *global* index ``i``. Edge reflection is folded into
+the tap indices, so a region computed from a block holding its
 :meth:`LevelResampler.input_region` is bit-identical to the same slice of the whole-array
 result (NaNs stay NaN, though NumPy may not keep their sign and payload bits). That is what
 lets a chunked, single-pass write engine compute any region of any level from a region of
-level 0.
+level 0 (plus a halo): it computes each level over the region its own pixels and the next
+levels' need, from the previous level's block.
 
 Speed comes from doing that arithmetic in fewer, bigger NumPy calls: outputs whose taps
 advance evenly (all interior outputs of a power-of-two level) read each tap as a strided
@@ -22,8 +24,9 @@ Layers
 ------
 - :class:`Methods` and :func:`resolve_method`: which downsampling to use.
 - :func:`level_factors` and :func:`level_shapes`: pure pyramid planning.
-- :class:`AxisResampler` (one axis) and :class:`LevelResampler` (one level, n-d): the kernels.
-- :func:`downsample`: a whole array in one call.
+- :class:`AxisResampler` (one axis) and :class:`LevelResampler` (one step, n-d): the kernels.
+- :class:`PyramidStep` and :func:`pyramid_steps`: which level each level is computed from.
+- :func:`downsample` and :func:`downsample_pyramid`: a whole array in one call.
 - ``_build_pyramid`` and the deprecated :class:`Scaler`: dask and compatibility layers (dask is
   imported only inside them).
 
@@ -54,12 +57,14 @@ __all__ = [
     "AxisResampler",
     "LevelResampler",
     "Methods",
+    "PyramidStep",
     "Region",
     "Scaler",
     "downsample",
+    "downsample_pyramid",
     "level_factors",
-    "level_resamplers",
     "level_shapes",
+    "pyramid_steps",
     "resolve_method",
 ]
 
@@ -1135,6 +1140,16 @@ class LevelResampler:
         )
         object.__setattr__(self, "axes", axes)
 
+    @property
+    def source(self) -> int:
+        """The level this one is computed from: always 0 (its blocks are level-0 blocks)."""
+        return 0
+
+    @property
+    def step(self) -> LevelResampler:
+        """The operator applied to blocks of :attr:`source`: this resampler itself."""
+        return self
+
     @cached_property
     def _axis_order(self) -> tuple[int, ...]:
         reducing = [axis for axis, resampler in enumerate(self.axes) if not resampler.is_identity]
@@ -1330,13 +1345,76 @@ class LevelResampler:
         _cast_into(values, destination)
 
 
-def level_resamplers(
+@dataclass(frozen=True)
+class PyramidStep:
+    """How one pyramid level is computed: by :attr:`step` from the level :attr:`source`.
+
+    Ownership (:meth:`owned_outputs`) is relative to level 0: output ``i`` belongs to the
+    level-0 region holding input ``i * factor`` on every axis, so regions that partition level
+    0 own disjoint outputs covering every level. The pixels, though, come from the earlier
+    level :attr:`source` (0 is the input), whose values on :attr:`step`'s input region must be
+    computed first. A region's pixels therefore equal the same slice of the whole level, which
+    is computed from the whole source level.
+
+    Parameters
+    ----------
+    in_shape : tuple of int
+        Level-0 shape.
+    factors : tuple of int
+        This level's factors relative to level 0.
+    source : int
+        Index of the level it is computed from (0: level 0).
+    step : LevelResampler
+        The operator from the source level's shape to this level's shape, with the factors
+        relative to the source level.
+
+    Examples
+    --------
+    >>> steps = pyramid_steps((64, 64), [(2, 2), (4, 4)], "local_mean")
+    >>> [(s.source, s.step.factors, s.out_shape) for s in steps]
+    [(0, (2, 2), (32, 32)), (1, (2, 2), (16, 16))]
+    >>> steps[1].owned_outputs((slice(0, 32), slice(8, 64)))
+    (slice(0, 8, None), slice(2, 16, None))
+    """
+
+    in_shape: tuple[int, ...]
+    factors: tuple[int, ...]
+    source: int
+    step: LevelResampler
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        """This level's shape."""
+        return self.step.out_shape
+
+    @property
+    def method(self) -> Methods:
+        """The downsampling method."""
+        return self.step.method
+
+    def owned_outputs(self, region: Sequence[slice]) -> Region:
+        """The outputs owned by a level-0 region (see :meth:`AxisResampler.owned_outputs`)."""
+        bounds = _as_bounds(region, self.in_shape, "region")
+        owned = []
+        for (start, stop), factor, n_out in zip(bounds, self.factors, self.out_shape, strict=True):
+            first = min(-(-start // factor), n_out)
+            owned.append(slice(first, max(first, min(-(-stop // factor), n_out))))
+        return tuple(owned)
+
+
+def pyramid_steps(
     shape: Sequence[int],
     factors: Sequence[Sequence[int]],
     method: Methods | str,
     dims: Sequence[str] | None = None,
-) -> list[LevelResampler]:
-    """One :class:`LevelResampler` per extra level (level 0 excluded).
+) -> list[PyramidStep]:
+    """How every extra level (level 0 excluded) is computed, from the level before it.
+
+    Like the reference writer, each level is downsampled from an earlier level rather than
+    from level 0: from the closest earlier level whose factors divide its own on every axis
+    (the level just before it in a power-of-two pyramid; level 0 when none divides). This is
+    also far cheaper for :attr:`Methods.RESIZE`, whose anti-aliasing kernel widens with the
+    factor it is applied with.
 
     Parameters
     ----------
@@ -1351,15 +1429,59 @@ def level_resamplers(
 
     Examples
     --------
-    >>> [r.out_shape for r in level_resamplers((64, 64), [(2, 2), (4, 4)], "nearest")]
-    [(32, 32), (16, 16)]
+    >>> [s.source for s in pyramid_steps((64, 64), [(2, 2), (4, 4), (3, 3), (6, 6)], "nearest")]
+    [0, 1, 0, 3]
     """
     resolved = resolve_method(method, Methods.RESIZE)
     shapes = level_shapes(shape, factors, dims)
-    return [
-        LevelResampler(shapes[0], out_shape, tuple(level), resolved)
-        for out_shape, level in zip(shapes[1:], factors, strict=True)
-    ]
+    absolute = [tuple(1 for _ in shapes[0]), *(tuple(int(f) for f in level) for level in factors)]
+    steps = []
+    for level in range(1, len(shapes)):
+        source = max(
+            earlier
+            for earlier in range(level)
+            if all(f % g == 0 for f, g in zip(absolute[level], absolute[earlier], strict=True))
+        )
+        relative = tuple(f // g for f, g in zip(absolute[level], absolute[source], strict=True))
+        step = LevelResampler(shapes[source], shapes[level], relative, resolved)
+        steps.append(PyramidStep(shapes[0], absolute[level], source, step))
+    return steps
+
+
+def downsample_pyramid(
+    image: npt.ArrayLike,
+    factors: Sequence[Sequence[int]],
+    method: Methods | str = Methods.RESIZE,
+) -> list[Array]:
+    """Every level of the pyramid of a whole array, level 0 (``image`` itself) first.
+
+    Each level is computed from the level :func:`pyramid_steps` names, exactly as the write
+    engine computes it region by region.
+
+    Parameters
+    ----------
+    image : array_like
+        Level 0.
+    factors : sequence of sequence of int
+        Each extra level's integer factors relative to level 0 (see :func:`level_factors`).
+    method : Methods or str, default Methods.RESIZE
+        The downsampling method.
+
+    Returns
+    -------
+    list of numpy.ndarray
+
+    Examples
+    --------
+    >>> [level.tolist() for level in downsample_pyramid(np.arange(8), [(2,), (4,)], "local_mean")]
+    [[0, 1, 2, 3, 4, 5, 6, 7], [0, 2, 4, 6], [1, 5]]
+    """
+    levels = [np.asarray(image)]
+    for step in pyramid_steps(levels[0].shape, factors, method):
+        source = levels[step.source]
+        whole = tuple(slice(0, n) for n in step.out_shape)
+        levels.append(step.step.resample(source, (0,) * source.ndim, whole))
+    return levels
 
 
 def downsample(
@@ -1499,9 +1621,10 @@ def _build_pyramid(
 ) -> list[da.Array]:
     """Build a lazy pyramid: level 0 as dask, then one dask array per level.
 
-    Like the reference's ``_build_pyramid``, but every level is computed from level 0 by this
-    module's kernels, integer ``scale_factors`` are honoured (not replaced by powers of two)
-    and each output chunk reads only the level-0 chunks under its input region.
+    Like the reference's ``_build_pyramid`` (each level from the one before it, see
+    :func:`pyramid_steps`), but computed by this module's kernels, with integer
+    ``scale_factors`` honoured (not replaced by powers of two); each output chunk reads only
+    the source level's chunks under its input region.
 
     Parameters
     ----------
@@ -1532,8 +1655,10 @@ def _build_pyramid(
     if len(dims) != level0.ndim:
         raise ValueError(f"`dims` must name each of the {level0.ndim} axes; got {dims}")
     factors = level_factors(scale_factors, dims)
-    levels = level_resamplers(level0.shape, factors, resolved, dims)
-    return [level0] + [_resample_dask(level0, level, level0.chunksize) for level in levels]
+    pyramid = [level0]
+    for step in pyramid_steps(level0.shape, factors, resolved, dims):
+        pyramid.append(_resample_dask(pyramid[step.source], step.step, level0.chunksize))
+    return pyramid
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1558,7 +1683,8 @@ class Scaler:
         Use the ``scale_factors`` and ``method`` arguments of the writer instead;
         :meth:`to_pyramid_arguments` translates a Scaler into them.
 
-    All methods run on this module's kernels and compute every level from level 0 (NumPy in,
+    All methods run on this module's kernels and compute every level from the one before it
+    (NumPy in,
     NumPy out; dask in, dask out). Unlike the reference, ``gaussian`` and ``laplacian`` fall
     back to ``resize`` with a warning and ``zoom`` downsamples (the reference zoomed *up*).
 
@@ -1664,15 +1790,12 @@ class Scaler:
         factors = [
             tuple(downscale**k if axis >= ndim - 2 else 1 for axis in range(ndim)) for k in layers
         ]
-        levels = level_resamplers(image.shape, factors, method)
         if isinstance(image, da.Array):
-            return [_resample_dask(image, level, image.chunksize) for level in levels]
-        array = np.asarray(image)
-        origin = (0,) * ndim
-        return [
-            level.resample(array, origin, tuple(slice(0, n) for n in level.out_shape))
-            for level in levels
-        ]
+            pyramid = [image]
+            for step in pyramid_steps(image.shape, factors, method):
+                pyramid.append(_resample_dask(pyramid[step.source], step.step, image.chunksize))
+            return pyramid[1:]
+        return downsample_pyramid(image, factors, method)[1:]
 
     def _pyramid(self, base: Any, method: Methods) -> list[Any]:
         return [base, *self._downscaled(base, method, range(1, self._layers() + 1))]

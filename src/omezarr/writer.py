@@ -12,7 +12,7 @@ import sys
 import uuid
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 import dask
@@ -45,7 +45,7 @@ from .metadata import (
     valid_axes,
     validate_omero,
 )
-from .scale import LevelResampler, Methods, Scaler, level_factors, level_shapes, resolve_method
+from .scale import Methods, PyramidStep, Scaler, level_factors, pyramid_steps, resolve_method
 from .storage import (
     GroupLike,
     existing_group,
@@ -668,6 +668,7 @@ class _PixelJob:
     attrs: JSONDict
     memory_budget: int
     dtype: np.dtype
+    steps: list[PyramidStep] = field(default_factory=list)  # how levels 1… are computed
 
 
 def _plan_job(
@@ -717,9 +718,11 @@ def _plan_job(
                     f"pyramid[{i}]: dtype {sources[i].dtype} differs from level 0's {dtype}"
                 )
         factors = [tuple(1 for _ in shape0)] * len(shapes)
+        steps: list[PyramidStep] = []
     else:
         level_factor_list = level_factors(scale_factors, dims)
-        shapes = level_shapes(shape0, level_factor_list, dims)
+        steps = pyramid_steps(shape0, level_factor_list, method, dims)
+        shapes = [tuple(shape0), *(step.out_shape for step in steps)]
         factors = [tuple(1 for _ in shape0), *level_factor_list]
     chunks0 = input_chunks(sources[0]) or default_chunks(shape0, dims, dtype.itemsize)
     layouts = resolve_layouts(
@@ -747,6 +750,7 @@ def _plan_job(
         shapes=shapes,
         factors=factors,
         method=method,
+        steps=steps,
         layouts=layouts,
         attrs=attrs,
         memory_budget=budget,
@@ -908,12 +912,7 @@ def _engine_runs(
 ) -> list[tuple[Any, list[LevelTarget], Any]]:
     """(source, targets, plan) for each engine run: one for a pyramid, one per given level."""
     if len(job.sources) == 1:
-        resamplers: list[Any] = [None]
-        if len(job.shapes) > 1:
-            resamplers += [
-                LevelResampler(job.shapes[0], shape, factors, job.method)
-                for shape, factors in zip(job.shapes[1:], job.factors[1:], strict=True)
-            ]
+        resamplers: list[Any] = [None, *job.steps]
         targets = [
             LevelTarget(array, layout.write_unit, resampler, direct_writer(array))
             for array, layout, resampler in zip(arrays, job.layouts, resamplers, strict=True)
