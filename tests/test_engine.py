@@ -287,3 +287,37 @@ def test_whole_dask_blocks_are_read_by_index() -> None:
     assert _dask_block(source, ((0, 0, 0), (2, 50, 70))) is None  # several blocks
     assert _dask_block(image, ((0, 0, 0), (1, 25, 35))) is None  # not dask
     assert np.array_equal(_read(source, ((1, 25, 35), (2, 50, 70))), image[1:2, 25:50, 35:70])
+
+
+@pytest.mark.parametrize("limit", [0, 20_000], ids=["through-blocks", "from-the-graph"])
+def test_dask_blocks_with_dependencies_read_the_same_either_way(
+    monkeypatch: pytest.MonkeyPatch, limit: int
+) -> None:
+    """Small graphs are materialised once and culled per block, large ones go through
+    ``.blocks``; both give the block's pixels, also for blocks that depend on other tasks."""
+    from omezarr import engine
+
+    monkeypatch.setattr(engine, "_GRAPH_TASKS_LIMIT", limit)
+    image = _image((4, 48, 60))
+    # rechunked and shifted: every block depends on several tasks of earlier layers
+    source = (da.from_array(image, chunks=(1, 16, 20)).rechunk((2, 24, 30)) + 1) - 1
+    for index in np.ndindex(*source.numblocks):
+        lo = tuple(i * c for i, c in zip(index, (2, 24, 30), strict=True))
+        hi = tuple(a + c for a, c in zip(lo, (2, 24, 30), strict=True))
+        block = engine._read(source, (lo, hi))
+        assert np.array_equal(block, image[tuple(map(slice, lo, hi))])
+    held = engine._DASK_GRAPHS.graph(source)
+    assert (held is None) == (limit == 0)
+    engine._DASK_GRAPHS.forget()
+
+
+def test_a_write_drops_the_materialised_graph_when_done() -> None:
+    from omezarr import engine
+
+    image = _image((2, 64, 64))
+    source = da.from_array(image, chunks=(1, 32, 32))
+    targets, _ = _targets(image.shape, [(1, 2, 2)], Methods.NEAREST, chunks=(1, 32, 32))
+    plan = plan_pyramid(targets, [(1, 1, 1), (1, 2, 2)], image.itemsize, 64 * 2**20, (1, 32, 32))
+    run_plan(source, targets, plan)
+    _check_levels(image, targets, Methods.NEAREST)
+    assert engine._DASK_GRAPHS._graph is None and engine._DASK_GRAPHS._name is None
