@@ -33,8 +33,8 @@ __all__ = ["CANDIDATES", "CodecResult", "main", "measure"]
 BENCH_DIR: Final = Path(__file__).resolve().parent
 
 
-def _blosc(cname: str, clevel: int, shuffle: int) -> Callable[[], Codec]:
-    return lambda: numcodecs.Blosc(cname=cname, clevel=clevel, shuffle=shuffle)
+def _blosc(cname: str, clevel: int, shuffle: int, blocksize: int = 0) -> Callable[[], Codec]:
+    return lambda: numcodecs.Blosc(cname=cname, clevel=clevel, shuffle=shuffle, blocksize=blocksize)
 
 
 CANDIDATES: Final[tuple[tuple[str, Callable[[], Codec]], ...]] = (
@@ -48,6 +48,14 @@ CANDIDATES: Final[tuple[tuple[str, Callable[[], Codec]], ...]] = (
             ("byte-shuffle", numcodecs.Blosc.SHUFFLE),
             ("bit-shuffle", numcodecs.Blosc.BITSHUFFLE),
         )
+    ),
+    *(
+        (
+            f"blosc zstd {level} byte-shuffle {size // 1024}K blocks",
+            _blosc("zstd", level, numcodecs.Blosc.SHUFFLE, size),
+        )
+        for level in (1, 2)
+        for size in (256 * 1024, 512 * 1024, 1024 * 1024)
     ),
     ("blosc lz4 5 byte-shuffle", _blosc("lz4", 5, numcodecs.Blosc.SHUFFLE)),
     ("blosc lz4 5 bit-shuffle", _blosc("lz4", 5, numcodecs.Blosc.BITSHUFFLE)),

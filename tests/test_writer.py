@@ -279,16 +279,23 @@ def test_default_chunks_of_an_unchunked_input_cap_yx_at_1024_and_grow_z(tmp_path
     assert zarr.open_array(tmp_path / "small.zarr" / "s0", mode="r").chunks == (40, *PLANE)
 
 
-def test_the_default_compressor_is_blosc_zstd_level_2_with_byte_shuffle(tmp_path: Path) -> None:
+def test_the_default_compressor_is_blosc_zstd_level_1_with_byte_shuffle_and_big_blocks(
+    tmp_path: Path,
+) -> None:
     image = _image(PLANE)
     write_image(image, str(tmp_path / "v4.zarr"), fmt=FormatV04(), scale_factors=[])
     write_image(image, str(tmp_path / "v5.zarr"), fmt=FormatV05(), scale_factors=[])
     v2 = _array_metadata(tmp_path / "v4.zarr" / "s0")["compressor"]
-    assert (v2["id"], v2["cname"], v2["clevel"], v2["shuffle"]) == ("blosc", "zstd", 2, 1)
+    assert (v2["id"], v2["cname"], v2["clevel"], v2["shuffle"]) == ("blosc", "zstd", 1, 1)
+    assert v2["blocksize"] == 512 * 1024
     codecs = _array_metadata(tmp_path / "v5.zarr" / "s0")["codecs"]
     blosc = [c["configuration"] for c in codecs if c["name"] == "blosc"]
     assert len(blosc) == 1
-    assert (blosc[0]["cname"], blosc[0]["clevel"], blosc[0]["shuffle"]) == ("zstd", 2, "shuffle")
+    assert (blosc[0]["cname"], blosc[0]["clevel"], blosc[0]["shuffle"]) == ("zstd", 1, "shuffle")
+    assert blosc[0]["blocksize"] == 512 * 1024
+    # both decode to the pixels, through zarr (not omezarr)
+    for name in ("v4.zarr", "v5.zarr"):
+        assert np.array_equal(zarr.open_array(tmp_path / name / "s0", mode="r")[...], image)
 
 
 # ----------------------------------------------------------------------------------- dtypes

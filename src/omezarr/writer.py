@@ -1163,7 +1163,8 @@ def write_image(
     storage_options : dict or list of dict, optional
         ``chunks``, ``shards`` (zarr v3; ``"auto"`` for shards of several chunks up to
         128 MiB), ``compressor``/``compressors`` and other :func:`zarr.create_array` options,
-        for every level or per level. Default compressor: Blosc zstd level 2 with shuffle;
+        for every level or per level. Default compressor: Blosc zstd level 1 with shuffle
+        and 512 KiB blocks;
         pass ``compressors=zarr.codecs.ZstdCodec(level=0)`` for zarr's default.
     compute : bool, default True
         False returns ``[dask.delayed]``: computing it writes every pixel and then the
