@@ -223,7 +223,7 @@ def test_convert_dry_run_prints_the_plan_and_writes_nothing(
     assert result.returncode == 0, result.stderr
     assert "dry run: nothing was written" in result.stdout
     assert "s0     2×5×64×80  uint16  1×5×64×80  1×5×64×80" in result.stdout
-    assert "blosc-zstd:2" in result.stdout
+    assert "blosc-zstd:1" in result.stdout
     assert os.listdir(tmp_path) == []
 
 
@@ -312,7 +312,7 @@ def test_info_prints_the_tree(small_demo: Path) -> None:
         lines[1] == "├─ axes: c (channel) · z 0.5 micrometer · y 0.2 micrometer · x 0.2 micrometer"
     )
     assert lines[2] == "├─ channels: DAPI #0000FF · Membrane #00FF00"
-    assert lines[3].startswith("├─ size: ") and "blosc-zstd:2" in lines[3]
+    assert lines[3].startswith("├─ size: ") and "blosc-zstd:1" in lines[3]
     assert "│    level  shape      dtype   chunks     shards" in result.stdout
     assert "│    s1     2×4×32×32  uint16  1×4×32×32  —" in result.stdout
     assert '   └─ nuclei: OME-Zarr 0.5 label image "nuclei" (zarr v3)' in result.stdout

@@ -336,7 +336,7 @@ def _add_convert_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--compressor",
         default="default",
-        help="blosc-zstd:2 (default), blosc-lz4:5, zstd:3, gzip:6, lz4 or none",
+        help="blosc-zstd:1 (default; 512 KiB blocks), blosc-lz4:5, zstd:3, gzip:6, lz4 or none",
     )
     parser.add_argument("--memory", help="memory budget, e.g. 512M (default 256M)")
     parser.add_argument("--series", type=int, default=0, help="the image series of a TIFF (0)")
