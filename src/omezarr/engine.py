@@ -257,7 +257,9 @@ def plan_pyramid(
                 region[axis] = candidate
     region = [min(r, t) for r, t in zip(region, task, strict=True)]
     workers = max(1, threads if threads is not None else (os.cpu_count() or 1))
-    region_target = max(4 * 2**20, min(32 * 2**20, memory_budget // (6 * workers)))
+    # Regions of a few MiB amortise per-region costs; bigger ones only raise the peak (with
+    # planes larger than the input chunks, it would grow with the plane).
+    region_target = max(4 * 2**20, min(8 * 2**20, memory_budget // (6 * workers)))
     for axis in reversed(range(ndim)):
         while True:
             grown = region[axis] * 2
