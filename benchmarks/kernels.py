@@ -104,14 +104,21 @@ def run_case(
     scale: ModuleType, case: Case, method: str, dtype: str, repeats: int
 ) -> tuple[list[float], list[float]]:
     image = test_image(case.shape, dtype)
-    origin = (0,) * image.ndim
-    whole = tuple(slice(0, n) for n in case.shape)
-    levels = scale.level_resamplers(case.shape, [list(f) for f in case.factors], method)
-    regions = [level.owned_outputs(whole) for level in levels]
+    factors = [list(f) for f in case.factors]
+    if hasattr(scale, "downsample_pyramid"):  # each level from an earlier level
 
-    def all_levels() -> None:
-        for level, region in zip(levels, regions, strict=True):
-            level.resample(image, origin, region)
+        def all_levels() -> None:
+            scale.downsample_pyramid(image, factors, method)
+
+    else:  # older scale.py: every level straight from level 0
+        origin = (0,) * image.ndim
+        whole = tuple(slice(0, n) for n in case.shape)
+        levels = scale.level_resamplers(case.shape, factors, method)
+        regions = [level.owned_outputs(whole) for level in levels]
+
+        def all_levels() -> None:
+            for level, region in zip(levels, regions, strict=True):
+                level.resample(image, origin, region)
 
     return time_call(all_levels, repeats)
 
