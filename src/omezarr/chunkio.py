@@ -17,7 +17,7 @@ import os
 import sys
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +81,8 @@ class DirectChunkWriter:
     fill_value: Any
     compressors: tuple[numcodecs.abc.Codec, ...]
     encode_key: Any  # the array metadata's encode_chunk_key
+    made_folders: set[Path] = field(default_factory=set, compare=False, repr=False)
+    """Folders known to exist (each is created once rather than once per chunk)."""
 
     def write(self, start: Sequence[int], data: np.ndarray) -> None:
         """Store ``data``, which covers whole chunks from ``start`` (clipped at the array's end)."""
@@ -106,7 +108,9 @@ class DirectChunkWriter:
         for compressor in self.compressors:
             encoded = compressor.encode(encoded)
         path = self.folder / self.encode_key(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.parent not in self.made_folders:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.made_folders.add(path.parent)
         temporary = path.with_name(f"{path.name}.{uuid.uuid4().hex}.partial")
         try:
             with open(temporary, "wb") as handle:

@@ -555,6 +555,45 @@ def _is_empty(box: Box) -> bool:
     return any(b <= a for a, b in zip(box[0], box[1], strict=True))
 
 
+def _write_region(
+    source: Any,
+    targets: Sequence[LevelTarget],
+    buffers: Sequence[_UnitBuffers],
+    cache: _ChunkCache | None,
+    region: Box,
+) -> int:
+    """Read one region (plus halo), write level 0 and hand every level's owned pixels to the
+    buffers; return the bytes written. Its pixels are freed on return, before the next read."""
+    owned, needed = _level_regions(targets, region)
+    read_box = needed[0]
+    block = cache.read(read_box) if cache is not None else _read(source, read_box)
+    level0 = block[
+        tuple(
+            slice(a - o, b - o) for a, b, o in zip(region[0], region[1], read_box[0], strict=True)
+        )
+    ]
+    targets[0].store(region[0], level0)
+    written = level0.nbytes
+    computed: list[tuple[np.ndarray, tuple[int, ...]] | None] = [(block, read_box[0])]
+    for level, target in enumerate(targets[1:], start=1):
+        if _is_empty(needed[level]):
+            computed.append(None)
+            continue
+        assert target.resampler is not None
+        origin = computed[target.resampler.source]
+        assert origin is not None
+        pixels = target.resampler.step.resample(origin[0], origin[1], _slices(needed[level]))
+        computed.append((pixels, needed[level][0]))
+        out = owned[level]
+        if not _is_empty(out):
+            start = needed[level][0]
+            mine = pixels[
+                tuple(slice(a - o, b - o) for a, b, o in zip(out[0], out[1], start, strict=True))
+            ]
+            written += buffers[level - 1].add(out[0], mine)
+    return written
+
+
 def run_task(
     source: Any,
     targets: Sequence[LevelTarget],
@@ -575,36 +614,7 @@ def run_task(
     cache = _ChunkCache(source, bounds, plan.cache_bytes) if bounds is not None else None
     total = 0
     for region in plan.regions(task):
-        owned, needed = _level_regions(targets, region)
-        read_box = needed[0]
-        block = cache.read(read_box) if cache is not None else _read(source, read_box)
-        level0 = block[
-            tuple(
-                slice(a - o, b - o)
-                for a, b, o in zip(region[0], region[1], read_box[0], strict=True)
-            )
-        ]
-        targets[0].store(region[0], level0)
-        written = level0.nbytes
-        computed: list[tuple[np.ndarray, tuple[int, ...]] | None] = [(block, read_box[0])]
-        for level, target in enumerate(targets[1:], start=1):
-            if _is_empty(needed[level]):
-                computed.append(None)
-                continue
-            assert target.resampler is not None
-            origin = computed[target.resampler.source]
-            assert origin is not None
-            pixels = target.resampler.step.resample(origin[0], origin[1], _slices(needed[level]))
-            computed.append((pixels, needed[level][0]))
-            out = owned[level]
-            if not _is_empty(out):
-                start = needed[level][0]
-                mine = pixels[
-                    tuple(
-                        slice(a - o, b - o) for a, b, o in zip(out[0], out[1], start, strict=True)
-                    )
-                ]
-                written += buffers[level - 1].add(out[0], mine)
+        written = _write_region(source, targets, buffers, cache, region)
         total += written
         if on_region is not None:
             on_region(written)
