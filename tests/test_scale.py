@@ -685,7 +685,7 @@ def test_large_levels_gather_only_a_few_edge_outputs(
     gather = scale._gathered_sum
 
     def counting_gather(*args: Any) -> None:
-        gathered.append(args[-1].size)
+        gathered.append(args[4].size)  # (block, axis, index, weights, out, paired)
         gather(*args)
 
     monkeypatch.setattr(scale, "_gathered_sum", counting_gather)
@@ -1173,3 +1173,31 @@ def test_scaler_rejects_bad_downscale_and_max_layer() -> None:
         make_scaler(downscale=0).nearest(np.zeros((8, 8)))
     with pytest.raises(ValueError, match="`max_layer`"):
         make_scaler(max_layer=-1).nearest(np.zeros((8, 8)))
+
+
+def test_symmetric_taps_are_summed_in_pairs_by_every_path() -> None:
+    """Outputs whose weights read the same backwards are w0*(x0 + x5) + w1*(x1 + x4) + …,
+    rounded in float32 after each step, whichever path computes them."""
+    axis = AxisResampler(64, 32, 2, Methods.RESIZE)
+    index, weights = axis.taps
+    paired = axis._paired
+    assert paired[2:-2].all()  # interior outputs of a factor-2 resize: six symmetric taps
+    assert index.shape[1] == 6
+    image = random_image(np.random.default_rng(23), (64,), np.uint16)
+    w = weights.astype(np.float32)
+    expected = np.empty(32, dtype=np.float32)
+    for i in range(32):
+        x = image[index[i]].astype(np.float32)
+        if paired[i]:
+            total = w[i, 0] * (x[0] + x[5])
+            total = total + w[i, 1] * (x[1] + x[4])
+            total = total + w[i, 2] * (x[2] + x[3])
+        else:
+            total = w[i, 0] * x[0]
+            for k in range(1, 6):
+                total = total + w[i, k] * x[k]
+        expected[i] = total
+    for tuning in ({}, *TUNINGS):
+        with kernel_tuning(**tuning):
+            result = axis.apply(image, 0, 0, 0, 32)
+        assert result.tobytes() == expected.tobytes(), tuning

@@ -514,14 +514,23 @@ class _Run(NamedTuple):
     uniform: bool
 
 
-def _index_runs(index: Array, weights: Array) -> tuple[_Run, ...]:
-    """Split the rows of a tap table into :class:`_Run` s, greedily from the first row."""
+def _symmetric_rows(weights: Array) -> Array:
+    """Which rows of a weight table read the same backwards (``w[k] == w[T - 1 - k]``): their
+    outputs are summed by :func:`_paired_sum`, every other output by :func:`_weighted_sum`."""
+    if weights.shape[1] < 2:
+        return np.zeros(weights.shape[0], dtype=bool)
+    return np.all(weights == weights[:, ::-1], axis=1)
+
+
+def _index_runs(index: Array, weights: Array, paired: Array) -> tuple[_Run, ...]:
+    """Split the rows of a tap table into :class:`_Run` s, greedily from the first row; the
+    rows of a run are all ``paired`` or all not."""
     n_out = index.shape[0]
     if n_out <= 1:
         return (_Run(0, n_out, 1, True),) if n_out else ()
     links = np.diff(index, axis=0)
     steps = links[:, 0]
-    joins = (links == steps[:, None]).all(axis=1) & (steps > 0)
+    joins = (links == steps[:, None]).all(axis=1) & (steps > 0) & (paired[1:] == paired[:-1])
     # link j (rows j, j + 1) ends a run that holds link j - 1 unless it joins with the same step
     breaks = np.flatnonzero(~joins[1:] | (steps[1:] != steps[:-1])) + 1
     changes = np.concatenate([[0], np.cumsum(np.any(weights[1:] != weights[:-1], axis=1))])
@@ -603,10 +612,11 @@ def _segments(runs: list[_Run], per_output: int, taps: int, innermost: bool) -> 
 
 
 def _run_segment(
-    block: Array, axis: int, run: _Run, index: Array, weights: Array, out: Array
+    block: Array, axis: int, run: _Run, index: Array, weights: Array, out: Array, paired: bool
 ) -> None:
     """Outputs ``run`` (rows of ``index``, ``weights`` and positions of ``out`` along
-    ``axis``) by :func:`_weighted_sum` of strided slices, in chunks of about ``_OP_VALUES``
+    ``axis``) by :func:`_weighted_sum` (:func:`_paired_sum` when ``paired``) of strided
+    slices, in chunks of about ``_OP_VALUES``
     values (more with fewer than 8 taps, whose outputs are revisited less) whose inputs fit
     ``_PHASE_VALUES``. The innermost axis is never cut: short inner loops are slow."""
     taps = index.shape[1]
@@ -624,32 +634,77 @@ def _run_segment(
             factors: Sequence[Any] = weights[start]
         else:
             factors = [_broadcast_along(column, axis, block.ndim) for column in weights[rows].T]
-        _weighted_sum(zip(sources, factors, strict=True), out[_along(axis, rows)])
+        terms = list(zip(sources, factors, strict=True))
+        if paired:
+            _paired_sum(
+                ((terms[k][0], terms[-1 - k][0], terms[k][1]) for k in range(len(terms) // 2)),
+                terms[len(terms) // 2] if len(terms) % 2 else None,
+                out[_along(axis, rows)],
+            )
+        else:
+            _weighted_sum(iter(terms), out[_along(axis, rows)])
 
 
-def _gather_segment(block: Array, axis: int, index: Array, weights: Array, out: Array) -> None:
-    """All outputs of ``index`` (and ``weights``, ``out`` along ``axis``) by
-    :func:`_gathered_sum`, in pieces whose products hold about ``4 * _OP_VALUES`` values."""
+def _gather_segment(
+    block: Array, axis: int, index: Array, weights: Array, out: Array, paired: Array
+) -> None:
+    """All outputs of ``index`` (and ``weights``, ``out`` along ``axis``, ``paired`` per
+    output) by :func:`_gathered_sum`, in runs of equally ``paired`` outputs cut into pieces
+    whose products hold about ``4 * _OP_VALUES`` values."""
     count, taps = index.shape
     chunk = max(1, 4 * _OP_VALUES // max(1, out.size // max(1, count) * taps))
-    for start in range(0, count, chunk):
-        rows = slice(start, min(start + chunk, count))
-        _gathered_sum(block, axis, index[rows], weights[rows], out[_along(axis, rows)])
+    edges = [0, *(np.flatnonzero(paired[1:] != paired[:-1]) + 1).tolist(), count]
+    for first, last in itertools.pairwise(edges):
+        for start in range(first, last, chunk):
+            rows = slice(start, min(start + chunk, last))
+            _gathered_sum(
+                block,
+                axis,
+                index[rows],
+                weights[rows],
+                out[_along(axis, rows)],
+                bool(paired[start]),
+            )
 
 
-def _gathered_sum(block: Array, axis: int, index: Array, weights: Array, out: Array) -> None:
-    """``out[i] = w[i, 0] * x[index[i, 0]] + w[i, 1] * x[index[i, 1]] + …`` along ``axis``,
-    with the same roundings and order as :func:`_weighted_sum`, from one gather of all taps
-    (or, when their products would exceed ``_PHASE_VALUES`` values, one gather per tap).
+def _gathered_sum(
+    block: Array, axis: int, index: Array, weights: Array, out: Array, paired: bool = False
+) -> None:
+    """``out[i] = w[i, 0] * x[index[i, 0]] + w[i, 1] * x[index[i, 1]] + …`` along ``axis``
+    (or the :func:`_paired_sum` of the taps when ``paired``), with the same roundings and
+    order as :func:`_weighted_sum` (:func:`_paired_sum`), from one gather of all taps (or,
+    when their products would exceed ``_PHASE_VALUES`` values, one gather per tap).
 
     Small results are summed by one (sequential) ``np.add.accumulate`` along the taps; it
     runs element by element, so bigger ones are summed one tap after another instead.
     """
     count, taps = index.shape
+    ndim = block.ndim
     if taps * out.size > _PHASE_VALUES:  # too big to gather at once: one tap at a time
+        if paired:
+            half = taps // 2
+            middle = None
+            if taps % 2:
+                middle = (
+                    _take(block, index[:, half], axis, "gathered3"),
+                    _broadcast_along(weights[:, half], axis, ndim),
+                )
+            _paired_sum(
+                (
+                    (
+                        _take(block, index[:, k], axis),
+                        _take(block, index[:, taps - 1 - k], axis, "gathered2"),
+                        _broadcast_along(weights[:, k], axis, ndim),
+                    )
+                    for k in range(half)
+                ),
+                middle,
+                out,
+            )
+            return
         _weighted_sum(
             (
-                (_take(block, column, axis), _broadcast_along(w, axis, block.ndim))
+                (_take(block, column, axis), _broadcast_along(w, axis, ndim))
                 for column, w in zip(index.T, weights.T, strict=True)
             ),
             out,
@@ -657,21 +712,41 @@ def _gathered_sum(block: Array, axis: int, index: Array, weights: Array, out: Ar
         return
     values = _take(block, index.T.ravel(), axis)  # tap-major: all outputs of tap 0 first
     values = values.reshape(*values.shape[:axis], taps, count, *values.shape[axis + 1 :])
-    tap_weights = weights.T.reshape(taps, count, *[1] * (block.ndim - axis - 1))
-    products = _SCRATCH.array("products", values.shape, out.dtype)
-    np.multiply(values, tap_weights, out=products)
+    tap_weights = weights.T.reshape(taps, count, *[1] * (ndim - axis - 1))
+    if paired:  # (x[k] + x[T - 1 - k]) for the first half of the taps, then the middle one
+        half, terms = taps // 2, (taps + 1) // 2
+        shape = list(values.shape)
+        shape[axis] = terms
+        products = _SCRATCH.array("products", shape, out.dtype)
+        np.add(
+            values[_along(axis, slice(0, half))],
+            values[_along(axis, slice(taps - 1, taps - 1 - half, -1))],
+            out=products[_along(axis, slice(0, half))],
+            dtype=out.dtype,
+        )
+        if terms > half:
+            np.copyto(
+                products[_along(axis, slice(half, terms))],
+                values[_along(axis, slice(half, terms))],
+                casting="unsafe",
+            )
+        np.multiply(products, tap_weights[:terms], out=products)
+    else:
+        terms = taps
+        products = _SCRATCH.array("products", values.shape, out.dtype)
+        np.multiply(values, tap_weights, out=products)
     if out.size >= _MIN_ADD_VALUES:
-        _sequential_sum([_take_slab(products, axis, tap) for tap in range(taps)], out)
+        _sequential_sum([_take_slab(products, axis, term) for term in range(terms)], out)
     else:
         np.copyto(out, _take_slab(np.add.accumulate(products, axis=axis), axis, -1))
 
 
-def _take(block: Array, index: Array, axis: int) -> Array:
-    """``np.take(block, index, axis)`` into the scratch buffer ``"gathered"`` (the indices
+def _take(block: Array, index: Array, axis: int, buffer: str = "gathered") -> Array:
+    """``np.take(block, index, axis)`` into the scratch buffer named ``buffer`` (the indices
     are known to be in range)."""
     shape = list(block.shape)
     shape[axis] = index.size
-    gathered = _SCRATCH.array("gathered", shape, block.dtype)
+    gathered = _SCRATCH.array(buffer, shape, block.dtype)
     return np.take(block, index, axis=axis, out=gathered, mode="clip")
 
 
@@ -691,6 +766,27 @@ def _weighted_sum(terms: Iterator[tuple[Array, Any]], out: Array) -> None:
         else:
             np.multiply(values, weight, out=scratch, dtype=out.dtype)
             np.add(out, scratch, out=out)
+
+
+def _paired_sum(
+    pairs: Iterator[tuple[Array, Array, Any]], middle: tuple[Array, Any] | None, out: Array
+) -> None:
+    """``out = w0 * (x0 + x[T-1]) + w1 * (x1 + x[T-2]) + … [+ w_m * x_m]`` in ``out.dtype``,
+    for taps whose weights read the same backwards: rounded after every addition and
+    multiplication, terms added in the order given, the middle tap of an odd count last.
+    Symmetric kernels (resize's, all interior outputs of a factor-2 level) cost a quarter
+    fewer passes over the data this way than by :func:`_weighted_sum`."""
+    scratch = _SCRATCH.array("scratch", out.shape, out.dtype)
+    for position, (low, high, weight) in enumerate(pairs):
+        target = out if position == 0 else scratch
+        np.add(low, high, out=target, dtype=out.dtype)
+        np.multiply(target, weight, out=target, dtype=out.dtype)
+        if position:
+            np.add(out, scratch, out=out)
+    if middle is not None:
+        values, weight = middle
+        np.multiply(values, weight, out=scratch, dtype=out.dtype)
+        np.add(out, scratch, out=out)
 
 
 def _sequential_sum(terms: Sequence[Array], out: Array) -> None:
@@ -872,9 +968,16 @@ class AxisResampler:
         return int(low[out_start:out_stop].min()), int(high[out_start:out_stop].max())
 
     @cached_property
+    def _paired(self) -> Array:
+        """Per output, whether it is summed by :func:`_paired_sum` (symmetric weights)."""
+        if self.is_identity or self.method is Methods.NEAREST:
+            return np.zeros(self.n_out, dtype=bool)
+        return _symmetric_rows(self.taps[1])
+
+    @cached_property
     def _runs(self) -> tuple[tuple[_Run, ...], Array]:
         """The runs of :attr:`taps` and their start rows (to find them by bisection)."""
-        runs = _index_runs(*self.taps)
+        runs = _index_runs(*self.taps, self._paired)
         return runs, np.array([run.start for run in runs], dtype=np.int64)
 
     @cached_property
@@ -968,10 +1071,18 @@ class AxisResampler:
             start, stop = segment.start - out_start, segment.stop - out_start  # rows of `out`
             if isinstance(segment, _Run):
                 run = segment._replace(start=start, stop=stop)
-                _run_segment(block, axis, run, local, weights, out)
+                paired = bool(self._paired[segment.start])
+                _run_segment(block, axis, run, local, weights, out, paired)
             else:
                 rows = slice(start, stop)
-                _gather_segment(block, axis, local[rows], weights[rows], out[_along(axis, rows)])
+                _gather_segment(
+                    block,
+                    axis,
+                    local[rows],
+                    weights[rows],
+                    out[_along(axis, rows)],
+                    self._paired[segment.start : segment.stop],
+                )
         return out
 
     def window_sums(
