@@ -216,6 +216,24 @@ def test_smaller_budget_gives_smaller_regions() -> None:
     assert all(r % 256 == 0 for r in small.region_shape[1:])
 
 
+@pytest.mark.parametrize("budget_mib", [64, 256, 1024])
+def test_halo_plans_keep_the_chunk_cache_within_a_quarter_of_the_budget(budget_mib: int) -> None:
+    """The cache that halo reads use, the regions, buffers and kernel scratch of the tasks
+    running at once fit the budget together (when the budget allows one task at all)."""
+    from omezarr.engine import _KERNEL_SCRATCH
+
+    shape = (1, 8192, 8192)  # one task (the coarsest chunk spans it), walked in regions
+    factors = [(1, 1, 1), (1, 2, 2), (1, 4, 4), (1, 8, 8), (1, 16, 16)]
+    targets, _ = _targets(shape, factors[1:], Methods.RESIZE, chunks=(1, 512, 512))
+    budget = budget_mib * 2**20
+    plan = plan_pyramid(targets, factors, 2, budget, (1, 512, 512), 2)
+    assert plan.halo
+    assert plan.cache_bytes * plan.concurrency <= budget // 4
+    per_task = 4 * math.prod(plan.region_shape) * 2 + _KERNEL_SCRATCH
+    if plan.concurrency > 1:
+        assert plan.concurrency * per_task + plan.cache_bytes * plan.concurrency <= budget
+
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [

@@ -268,13 +268,17 @@ def plan_pyramid(
             if task[axis] % grown:
                 break
             region[axis] = grown
-    # Every running task holds a region (plus halo and a float copy) and its level buffers.
+    # Every running task holds a region (plus halo and a float copy), its level buffers and
+    # its thread's kernel scratch; with a halo, a quarter of the budget caches input chunks
+    # that neighbouring regions read again.
     per_task = 4 * math.prod(region) * itemsize + _buffer_bound(targets, task, itemsize)
-    concurrency = max(1, min(workers, memory_budget // max(1, per_task)))
+    per_task += _KERNEL_SCRATCH * (2 if itemsize >= 8 else 1)
     halo = _needs_halo(targets, tuple(region))
+    cache_total = memory_budget // 4 if halo else 0
+    concurrency = max(1, min(workers, (memory_budget - cache_total) // max(1, per_task)))
     return PyramidPlan(
         halo=halo,
-        cache_bytes=memory_budget // (4 * concurrency) if halo else 0,
+        cache_bytes=cache_total // concurrency,
         shape=shape,
         task_shape=tuple(task),
         region_shape=tuple(region),
@@ -283,6 +287,11 @@ def plan_pyramid(
         itemsize=itemsize,
         levels=len(targets),
     )
+
+
+_KERNEL_SCRATCH = 8 * 2**20
+"""About how much scratch memory the downsampling kernels keep per thread (twice as much for
+64-bit data; see :mod:`omezarr.scale`)."""
 
 
 def _needs_halo(targets: Sequence[LevelTarget], region: tuple[int, ...]) -> bool:
