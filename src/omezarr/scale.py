@@ -113,6 +113,8 @@ class Methods(Enum):
 
     Every method is computed by this module's own kernels and agrees with the named library
     function (within 1 grey level for integer images, which are rounded instead of truncated).
+    In a pyramid each level is computed from the one before it (see :func:`pyramid_steps`), so
+    ``n_in`` below is the previous level's extent.
     """
 
     RESIZE = "resize"
