@@ -10,7 +10,7 @@ import numcodecs.zarr3
 import numpy as np
 import pytest
 import zarr
-from zarr.codecs import BloscCodec, BytesCodec, GzipCodec, ZstdCodec
+from zarr.codecs import BloscCodec, BytesCodec, GzipCodec, ShardingCodec, ZstdCodec
 
 from omezarr.chunkio import direct_writer
 
@@ -94,7 +94,13 @@ def test_a_region_of_several_chunks_lands_where_it_belongs(tmp_path: Path) -> No
 @pytest.mark.parametrize(
     "make",
     [
-        lambda g: g.create_array("s", shape=(8, 8), chunks=(2, 2), shards=(4, 4), dtype="u2"),
+        lambda g: g.create_array(
+            "s",
+            shape=(8, 8),
+            chunks=(2, 2),
+            shards={"shape": (4, 4), "index_location": "start"},
+            dtype="u2",
+        ),
         lambda g: g.create_array(
             "s", shape=(8, 8), chunks=(4, 4), dtype="u2", serializer=BytesCodec(endian="big")
         ),
@@ -106,11 +112,65 @@ def test_a_region_of_several_chunks_lands_where_it_belongs(tmp_path: Path) -> No
             filters=[numcodecs.zarr3.Delta(dtype="u2")],
         ),
     ],
-    ids=["sharded", "big-endian", "filters"],
+    ids=["shard-index-at-start", "big-endian", "filters"],
 )
 def test_other_layouts_are_left_to_zarr(tmp_path: Path, make: Any) -> None:
     group = zarr.open_group(tmp_path / "a.zarr", mode="w", zarr_format=3)
     assert direct_writer(make(group)) is None
+
+
+@pytest.mark.parametrize("codec", ["blosc-zstd-shuffle", "zstd-checksum", "none"])
+@pytest.mark.parametrize("dtype", ["bool", "uint16", "float64"])
+def test_v3_shards_read_back_through_zarr_with_zarrs_layout(
+    tmp_path: Path, codec: str, dtype: str
+) -> None:
+    """Shards (inner chunks + index + CRC32C) read back exactly through zarr, edge shards
+    included; an inner chunk wholly beyond the array's end is not stored (index entry all
+    ones), as zarr itself writes it; a partial inner chunk is padded with the fill value."""
+    data = _data(dtype, (3, 37, 30))
+    group = zarr.open_group(tmp_path / "a.zarr", mode="w", zarr_format=3)
+    kwargs: dict[str, Any] = {
+        "shape": data.shape,
+        "chunks": (1, 8, 8),
+        "shards": (2, 16, 32),
+        "dtype": dtype,
+        "compressors": V3_CODECS[codec],
+    }
+    ours = group.create_array("ours", **kwargs)
+    writer = direct_writer(ours)
+    assert writer is not None and writer.shards == (2, 16, 32)
+    writer.write((0, 0, 0), data)
+    assert np.array_equal(zarr.open_array(tmp_path / "a.zarr" / "ours", mode="r")[...], data)
+    # The same shard written by zarr has the same index of stored chunks and decodes alike.
+    theirs = group.create_array("theirs", **kwargs, config={"write_empty_chunks": True})
+    theirs[...] = data
+    for key in ("c/1/2/0", "c/0/0/0"):  # an edge shard and a whole one
+        mine = (tmp_path / "a.zarr" / "ours" / key).read_bytes()
+        zarrs = (tmp_path / "a.zarr" / "theirs" / key).read_bytes()
+        per_shard = 2 * 2 * 4
+        index_mine = np.frombuffer(mine[-4 - 16 * per_shard : -4], dtype="<u8").reshape(-1, 2)
+        index_zarr = np.frombuffer(zarrs[-4 - 16 * per_shard : -4], dtype="<u8").reshape(-1, 2)
+        assert np.array_equal(index_mine[:, 0] == 2**64 - 1, index_zarr[:, 0] == 2**64 - 1)
+        assert sorted(index_mine[:, 1].tolist()) == sorted(index_zarr[:, 1].tolist())
+    assert isinstance(ours.metadata.codecs[0], ShardingCodec)
+
+
+def test_a_sharded_pyramid_is_written_directly_and_reads_back(tmp_path: Path) -> None:
+    from omezarr import write_image
+
+    data = _data("uint16", (1, 2, 3, 300, 260))
+    path = tmp_path / "img.ome.zarr"
+    write_image(
+        data,
+        str(path),
+        axes="tczyx",
+        scale_factors=(2, 4),
+        storage_options={"chunks": (1, 1, 1, 64, 64), "shards": (1, 1, 1, 128, 128)},
+    )
+    level0 = zarr.open_array(path / "s0", mode="r")
+    assert level0.shards == (1, 1, 1, 128, 128)
+    assert direct_writer(zarr.open_array(path / "s0", mode="r+")) is not None
+    assert np.array_equal(level0[...], data)
 
 
 def test_memory_stores_are_left_to_zarr() -> None:

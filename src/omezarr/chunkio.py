@@ -1,10 +1,11 @@
 """Writing whole chunks straight to a local store, bypassing zarr's per-call machinery.
 
 zarr-python routes every write through its event loop, where most of the time of a
-pyramid write goes to Python bookkeeping on one core. For the common layout — a local
-directory store, no sharding, no filters, a little-endian bytes codec and compressors
-that numcodecs implements — encoding a whole chunk is just ``compressor(bytes)``, which
-numcodecs does with the GIL released, so the engine's threads can encode in parallel.
+pyramid write goes to Python bookkeeping on one core. For the common layouts — a local
+directory store, no filters, a little-endian bytes codec and compressors that numcodecs
+implements, unsharded or sharded with zarr's default shard index — encoding a whole chunk is
+just ``compressor(bytes)``, which numcodecs does with the GIL released, so the engine's
+threads can encode in parallel; a shard is its encoded inner chunks followed by their index.
 
 Files are written the way zarr's LocalStore writes them: to a temporary file in the same
 folder, then renamed, so a reader never sees a partial chunk. Any other layout returns
@@ -24,7 +25,7 @@ from typing import Any
 import numcodecs
 import numcodecs.abc
 import numpy as np
-from zarr.codecs import BloscCodec, BytesCodec, GzipCodec, ZstdCodec
+from zarr.codecs import BloscCodec, BytesCodec, Crc32cCodec, GzipCodec, ShardingCodec, ZstdCodec
 from zarr.storage import LocalStore
 
 __all__ = ["DirectChunkWriter", "direct_writer"]
@@ -70,9 +71,20 @@ class _TypedBlosc(numcodecs.abc.Codec):
         return self.blosc.decode(buf, out)
 
 
+_NO_CHUNK = 2**64 - 1
+"""A shard index entry (offset and size) for an inner chunk that is not stored."""
+
+
 @dataclass(frozen=True)
 class DirectChunkWriter:
-    """Encodes and stores whole chunks of one array in a local directory store."""
+    """Encodes and stores whole chunks of one array in a local directory store.
+
+    For a sharded array (``shards`` set) the stored unit is a shard: its inner chunks
+    (``chunks``) are encoded one by one and written as one file followed by the shard index
+    (offset and size of every inner chunk, little-endian ``uint64``, then its CRC32C), the
+    layout of zarr's ``sharding_indexed`` codec with its default index codecs. Inner chunks
+    beyond the array's end are not stored, as zarr does.
+    """
 
     folder: Path
     chunks: tuple[int, ...]
@@ -81,24 +93,29 @@ class DirectChunkWriter:
     fill_value: Any
     compressors: tuple[numcodecs.abc.Codec, ...]
     encode_key: Any  # the array metadata's encode_chunk_key
+    shards: tuple[int, ...] | None = None
     made_folders: set[Path] = field(default_factory=set, compare=False, repr=False)
     """Folders known to exist (each is created once rather than once per chunk)."""
 
     def write(self, start: Sequence[int], data: np.ndarray) -> None:
-        """Store ``data``, which covers whole chunks from ``start`` (clipped at the array's end)."""
+        """Store ``data``, which covers whole chunks (shards) from ``start``, clipped at the
+        array's end."""
+        unit = self.shards or self.chunks
         grid = [
-            range(s // c, -(-(s + n) // c))
-            for s, n, c in zip(start, data.shape, self.chunks, strict=True)
+            range(s // c, -(-(s + n) // c)) for s, n, c in zip(start, data.shape, unit, strict=True)
         ]
         for coords in np.ndindex(*(len(r) for r in grid)):
             key = tuple(r[i] for r, i in zip(grid, coords, strict=True))
-            lo = [k * c - s for k, c, s in zip(key, self.chunks, start, strict=True)]
-            piece = data[tuple(slice(a, a + c) for a, c in zip(lo, self.chunks, strict=True))]
-            self._write_chunk(key, piece)
+            lo = [k * c - s for k, c, s in zip(key, unit, start, strict=True)]
+            piece = data[tuple(slice(a, a + c) for a, c in zip(lo, unit, strict=True))]
+            if self.shards is None:
+                self._store(key, [self._encode(piece)])
+            else:
+                self._store(key, self._shard_parts(piece))
 
-    def _write_chunk(self, key: tuple[int, ...], piece: np.ndarray) -> None:
+    def _encode(self, piece: np.ndarray) -> Any:
+        """One chunk, encoded; edge chunks are padded with the fill value, as zarr does."""
         if piece.shape != self.chunks:
-            # Edge chunks are stored at full size, padded with the fill value, as zarr does.
             full = np.full(self.chunks, self.fill_value, dtype=self.dtype)
             full[tuple(slice(0, n) for n in piece.shape)] = piece
             piece = full
@@ -107,6 +124,32 @@ class DirectChunkWriter:
         encoded: Any = np.ascontiguousarray(piece, dtype=self.dtype)
         for compressor in self.compressors:
             encoded = compressor.encode(encoded)
+        return encoded
+
+    def _shard_parts(self, shard: np.ndarray) -> list[Any]:
+        """The encoded inner chunks of ``shard`` (clipped at the array's end), then its index."""
+        assert self.shards is not None
+        per_shard = [s // c for s, c in zip(self.shards, self.chunks, strict=True)]
+        index = np.full((*per_shard, 2), _NO_CHUNK, dtype="<u8")
+        parts: list[Any] = []
+        offset = 0
+        for inner in np.ndindex(*per_shard):
+            lo = [i * c for i, c in zip(inner, self.chunks, strict=True)]
+            if any(a >= n for a, n in zip(lo, shard.shape, strict=True)):
+                continue  # wholly beyond the array's end: not stored
+            encoded = self._encode(
+                shard[tuple(slice(a, a + c) for a, c in zip(lo, self.chunks, strict=True))]
+            )
+            size = memoryview(encoded).nbytes
+            index[inner] = (offset, size)
+            parts.append(encoded)
+            offset += size
+        index_bytes = index.tobytes()
+        parts += [index_bytes, _crc32c(index_bytes)]
+        return parts
+
+    def _store(self, key: tuple[int, ...], parts: list[Any]) -> None:
+        """Write ``parts`` as the file of ``key``: to a temporary file, then renamed."""
         path = self.folder / self.encode_key(key)
         if path.parent not in self.made_folders:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -114,11 +157,29 @@ class DirectChunkWriter:
         temporary = path.with_name(f"{path.name}.{uuid.uuid4().hex}.partial")
         try:
             with open(temporary, "wb") as handle:
-                handle.write(memoryview(encoded))
+                for part in parts:
+                    handle.write(memoryview(part))
             os.replace(temporary, path)
         except BaseException:
             temporary.unlink(missing_ok=True)
             raise
+
+
+def _crc32c(data: bytes) -> bytes:
+    """The CRC32C of ``data`` as 4 little-endian bytes (zarr's ``crc32c`` codec)."""
+    return bytes(np.asarray(numcodecs.CRC32C().encode(data))[-4:])
+
+
+def _is_default_shard_index(sharding: Any) -> bool:
+    """Whether a sharding codec keeps its index at the end, encoded as bytes + crc32c."""
+    codecs = list(sharding.index_codecs)
+    return (
+        getattr(sharding.index_location, "value", sharding.index_location) == "end"
+        and len(codecs) == 2
+        and isinstance(codecs[0], BytesCodec)
+        and (codecs[0].endian is None or codecs[0].endian.value == "little")
+        and isinstance(codecs[1], Crc32cCodec)
+    )
 
 
 def direct_writer(array: Any) -> DirectChunkWriter | None:
@@ -126,15 +187,23 @@ def direct_writer(array: Any) -> DirectChunkWriter | None:
     store = getattr(array, "store", None)
     if not isinstance(store, LocalStore) or getattr(store, "read_only", False):
         return None
-    if sys.byteorder != "little" or getattr(array, "shards", None) is not None:
+    if sys.byteorder != "little":
         return None
     metadata = array.metadata
     dtype = np.dtype(array.dtype)
     if dtype.kind not in "biuf" or dtype.byteorder == ">":
         return None
     compressors: list[numcodecs.abc.Codec] = []
+    shards = None
     if metadata.zarr_format == 3:
         codecs = list(metadata.codecs)
+        if getattr(array, "shards", None) is not None:
+            if len(codecs) != 1 or not isinstance(codecs[0], ShardingCodec):
+                return None
+            if not _is_default_shard_index(codecs[0]):
+                return None
+            shards = tuple(int(n) for n in array.shards)
+            codecs = list(codecs[0].codecs)
         if not codecs or not isinstance(codecs[0], BytesCodec):
             return None
         if (
@@ -162,4 +231,5 @@ def direct_writer(array: Any) -> DirectChunkWriter | None:
         fill_value=fill_value if fill_value is not None else 0,
         compressors=tuple(compressors),
         encode_key=metadata.encode_chunk_key,
+        shards=shards,
     )
