@@ -120,6 +120,7 @@ def test_compressor_parser() -> None:
     blosc = parse_compressor("blosc-zstd:1")
     assert isinstance(blosc, numcodecs.Blosc)
     assert (blosc.cname, blosc.clevel, blosc.shuffle) == ("zstd", 1, numcodecs.Blosc.SHUFFLE)
+    assert blosc.blocksize == 512 * 1024  # the same as omezarr's default codec
     assert parse_compressor("blosc-lz4:5:bitshuffle").shuffle == numcodecs.Blosc.BITSHUFFLE
     assert parse_compressor("zstd:3") == numcodecs.Zstd(level=3)
     assert parse_compressor("gzip") == numcodecs.GZip(level=6)

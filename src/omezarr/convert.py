@@ -34,6 +34,7 @@ import zarr.storage
 from zarr.core.sync import sync
 
 from .axes import KNOWN_SPATIAL_UNITS, KNOWN_TEMPORAL_UNITS
+from .codecs import DEFAULT_BLOCKSIZE
 from .engine import Progress, memory_budget_from
 from .format import CurrentFormat, Format, format_from_version
 from .inspect import coarsest_statistics, describe, describe_level, level_totals
@@ -327,7 +328,14 @@ def parse_compressor(text: str) -> Any:
             raise ValueError(
                 f"{option}: blosc shuffle must be one of {list(shuffles)}, not {shuffle_name!r}"
             )
-        return numcodecs.Blosc(cname=cname, clevel=level(5, 0, 9), shuffle=shuffles[shuffle_name])
+        # omezarr's block size (DEFAULT_BLOCKSIZE): faster and smaller than Blosc's own
+        # choice at low levels, so "blosc-zstd:1" is exactly the default codec.
+        return numcodecs.Blosc(
+            cname=cname,
+            clevel=level(5, 0, 9),
+            shuffle=shuffles[shuffle_name],
+            blocksize=DEFAULT_BLOCKSIZE,
+        )
     if name == "zstd":
         return numcodecs.Zstd(level=level(3, -131072, 22))
     if name in ("gzip", "zlib"):
