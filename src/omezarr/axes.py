@@ -73,7 +73,8 @@ def axes_problems(axes: Sequence[Mapping[str, Any]]) -> list[str]:
 
     Examples
     --------
-    >>> axes_problems([{"name": "x", "type": "space"}, {"name": "t", "type": "time"}])[0]
+    >>> axes = [{"name": n, "type": t} for n, t in (("y", "space"), ("x", "space"), ("t", "time"))]
+    >>> axes_problems(axes)[0]
     "axis 't' of type 'time' must come before axis 'x' of type 'space' (order: time, channel or custom, space)"
     """
     problems: list[str] = []
