@@ -426,6 +426,13 @@ def _taps(n_in: int, n_out: int, factor: int, method: Methods) -> tuple[Array, A
     return _compact(_mirror(index, n_in), weights)
 
 
+def _owned_range(in_start: int, in_stop: int, factor: int, n_out: int) -> tuple[int, int]:
+    """Outputs ``[a, b)`` (of ``n_out``) owned by inputs ``[in_start, in_stop)``: output ``i``
+    belongs to the range holding input ``i * factor``."""
+    start = min(-(-in_start // factor), n_out)
+    return start, max(start, min(-(-in_stop // factor), n_out))
+
+
 def _accumulator_dtype(dtype: np.dtype[Any]) -> np.dtype[Any]:
     """float64 for 32/64-bit ints and float64; float32 for everything smaller."""
     if dtype.itemsize >= 8 or (dtype.kind in "iu" and dtype.itemsize >= 4):
@@ -941,9 +948,7 @@ class AxisResampler:
         tuple of int
             ``(a, b)`` with ``a <= b``; empty when the range owns nothing.
         """
-        start = min(-(-in_start // self.factor), self.n_out)
-        stop = min(-(-in_stop // self.factor), self.n_out)
-        return start, max(start, stop)
+        return _owned_range(in_start, in_stop, self.factor, self.n_out)
 
     def _check_outputs(self, out_start: int, out_stop: int) -> None:
         if not 0 <= out_start <= out_stop <= self.n_out:
@@ -1508,11 +1513,12 @@ class PyramidStep:
     def owned_outputs(self, region: Sequence[slice]) -> Region:
         """The outputs owned by a level-0 region (see :meth:`AxisResampler.owned_outputs`)."""
         bounds = _as_bounds(region, self.in_shape, "region")
-        owned = []
-        for (start, stop), factor, n_out in zip(bounds, self.factors, self.out_shape, strict=True):
-            first = min(-(-start // factor), n_out)
-            owned.append(slice(first, max(first, min(-(-stop // factor), n_out))))
-        return tuple(owned)
+        return tuple(
+            slice(*_owned_range(start, stop, factor, n_out))
+            for (start, stop), factor, n_out in zip(
+                bounds, self.factors, self.out_shape, strict=True
+            )
+        )
 
 
 def pyramid_steps(
