@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 from scipy import ndimage as ndi
 from skimage.transform import downscale_local_mean, resize
 
-from omezarr import scale
+from _arrays import random_image, same_bits
+from omezarr import _kernels, scale
 from omezarr.scale import (
     AxisResampler,
     LevelResampler,
@@ -42,18 +43,6 @@ SCALE_SOURCE = Path(__file__).parents[1] / "src" / "omezarr" / "scale.py"
 
 INT_DTYPES = [np.uint8, np.int16, np.uint16, np.int32, np.int64]
 FLOAT_DTYPES = [np.float32, np.float64]
-
-
-def random_image(rng: np.random.Generator, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-    """Random values spanning much of ``dtype``'s range (bools half true)."""
-    dtype = np.dtype(dtype)
-    if dtype.kind == "b":
-        return rng.random(shape) < 0.5
-    if dtype.kind in "iu":
-        info = np.iinfo(dtype)
-        low, high = max(int(info.min), -(2**40)), min(int(info.max), 2**40)
-        return rng.integers(low, high, size=shape, endpoint=True).astype(dtype)
-    return (rng.standard_normal(shape) * 100).astype(dtype)
 
 
 def pyramid_shape(shape: tuple[int, ...], factors: tuple[int, ...]) -> tuple[int, ...]:
@@ -590,28 +579,21 @@ TUNINGS = (STRIDED, STRIDED_VIEWS, GATHERED, ACCUMULATED, GATHERED_PER_TAP)
 
 @contextmanager
 def kernel_tuning(**constants: int) -> Iterator[None]:
-    """Temporarily change the module's tuning constants (which path and chunk sizes are used)."""
+    """Temporarily change the module's tuning constants (which path and chunk sizes are used),
+    on the NumPy backend: the tunings choose between its paths. Results computed outside
+    (with numba when it is installed, as the test dependencies install it) are thereby
+    compared with every NumPy path."""
     saved = {name: getattr(scale, name) for name in constants}
+    saved_backend = _kernels._BACKEND
     for name, value in constants.items():
         setattr(scale, name, value)
+    _kernels._BACKEND = "numpy"
     try:
         yield
     finally:
         for name, value in saved.items():
             setattr(scale, name, value)
-
-
-def same_bits(left: np.ndarray, right: np.ndarray) -> bool:
-    """Equal dtype, shape and bytes, the sign of zero included; NaNs only need to be NaN in
-    both (NumPy's loops do not keep the sign and payload of NaNs alike)."""
-    if left.dtype != right.dtype or left.shape != right.shape:
-        return False
-    if left.dtype.kind != "f":
-        return left.tobytes() == right.tobytes()
-    nan = np.isnan(left)
-    return bool(np.array_equal(nan, np.isnan(right))) and (
-        left[~nan].tobytes() == right[~nan].tobytes()
-    )
+        _kernels._BACKEND = saved_backend
 
 
 @st.composite
@@ -689,6 +671,7 @@ def test_large_levels_gather_only_a_few_edge_outputs(
         gather(*args)
 
     monkeypatch.setattr(scale, "_gathered_sum", counting_gather)
+    monkeypatch.setattr(_kernels, "_BACKEND", "numpy")  # the paths counted are NumPy's
     image = random_image(np.random.default_rng(19), (512, 512), np.uint16)
     level = LevelResampler((512, 512), (256, 256), (2, 2), method)
     level.resample(image, (0, 0), whole((256, 256)))
@@ -1197,6 +1180,7 @@ def test_symmetric_taps_are_summed_in_pairs_by_every_path() -> None:
             for k in range(1, 6):
                 total = total + w[i, k] * x[k]
         expected[i] = total
+    assert axis.apply(image, 0, 0, 0, 32).tobytes() == expected.tobytes()  # numba's loops
     for tuning in ({}, *TUNINGS):
         with kernel_tuning(**tuning):
             result = axis.apply(image, 0, 0, 0, 32)

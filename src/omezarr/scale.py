@@ -18,7 +18,9 @@ levels are computed in cache-sized tiles whose temporaries live in scratch buffe
 thread (about 8 MiB, 16 MiB for 64-bit data) and reused from call to call. Every output is
 computed from the same taps, weights and order of operations however it is grouped, so the
 grouping never changes a bit. :attr:`Methods.LOCAL_MEAN` sums integer data exactly in an
-integer dtype and divides once.
+integer dtype and divides once. With numba installed (``omezarr[fast]``), the linear axis
+operator runs as compiled loops instead (:mod:`omezarr._kernels`: one pass per axis, 2–4×
+faster, the same bits; ``OMEZARR_KERNELS=numpy`` turns them off).
 
 Layers
 ------
@@ -1071,8 +1073,23 @@ class AxisResampler:
         shape[axis] = out_stop - out_start
         if out is None:
             out = np.empty(shape, dtype=accumulator)
-        per_output = out.size // max(1, shape[axis])
         runs = self._runs_between(out_start, out_stop)
+        from omezarr import _kernels  # here: importing the package would pull in storage code
+
+        if _kernels.linear_axis(
+            block,
+            axis,
+            local,
+            weights,
+            self._paired[out_start:out_stop],
+            [
+                _kernels.AxisRun(r.start - out_start, r.stop - out_start, r.step, r.uniform)
+                for r in runs
+            ],
+            out,
+        ):
+            return out
+        per_output = out.size // max(1, shape[axis])
         innermost = axis == block.ndim - 1
         for segment in _segments(runs, per_output, local.shape[1], innermost):
             start, stop = segment.start - out_start, segment.stop - out_start  # rows of `out`
