@@ -15,29 +15,10 @@ import pytest
 import tifffile
 import zarr
 
+from _cli import SRC, run_cli
 from omezarr.cli import main
 from omezarr.convert import write_demo
 from omezarr.writer import write_image, write_plate_metadata, write_well_metadata
-
-SRC = Path(__file__).resolve().parents[1] / "src"
-
-
-def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
-        "PYTHONIOENCODING": "utf-8",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "omezarr", *args],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        env=env,
-        cwd=cwd,
-        timeout=120,
-        check=False,
-    )
 
 
 def one_error_line(result: subprocess.CompletedProcess[str], command: str) -> str:

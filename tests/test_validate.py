@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +14,7 @@ import zarr.storage
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from _cli import run_cli
 from omezarr.cli import main
 from omezarr.validate import (
     ArrayFacts,
@@ -27,7 +25,6 @@ from omezarr.validate import (
     validate_document,
 )
 
-SRC = Path(__file__).resolve().parents[1] / "src"
 AXIS_TYPES = {
     "t": "time",
     "u": "time",
@@ -790,23 +787,6 @@ def test_mutated_documents_give_reports_never_exceptions(case: tuple[str, dict[s
 
 
 # --------------------------------------------------------------------------- command line
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
-    }
-    env["PYTHONIOENCODING"] = "utf-8"
-    return subprocess.run(
-        [sys.executable, "-m", "omezarr", *args],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        env=env,
-        timeout=120,
-        check=False,
-    )
 
 
 def test_cli_valid_image_exits_0(tmp_path: Path) -> None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -13,6 +11,7 @@ import pytest
 import zarr
 from zarr.errors import ZarrUserWarning
 
+from _cli import run_cli
 from omezarr.format import FormatV04
 from omezarr.storage import is_partial_file, open_group, remove_partial_files
 from omezarr.verify import verify
@@ -61,28 +60,18 @@ def test_a_truncated_chunk_is_undecodable(tmp_path: Path, shards: bool) -> None:
     assert "undecodable" in report.format()
 
 
-def _omezarr(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "omezarr", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 def test_verify_command_exit_codes(tmp_path: Path) -> None:
     _write(tmp_path / "img.zarr")
-    good = _omezarr("verify", str(tmp_path / "img.zarr"))
+    good = run_cli("verify", str(tmp_path / "img.zarr"))
     assert good.returncode == 0, good.stderr
     assert "0 missing, 0 undecodable" in good.stdout
     (tmp_path / "img.zarr" / "s1" / "c" / "0" / "0" / "0").unlink()
-    bad = _omezarr("verify", str(tmp_path / "img.zarr"), "--json")
+    bad = run_cli("verify", str(tmp_path / "img.zarr"), "--json")
     assert bad.returncode == 1
     assert json.loads(bad.stdout)["problems"] == [
         {"key": "s1/c/0/0/0", "problem": "missing", "detail": ""}
     ]
-    missing = _omezarr("verify", str(tmp_path / "nothing.zarr"))
+    missing = run_cli("verify", str(tmp_path / "nothing.zarr"))
     assert missing.returncode == 2
     assert missing.stderr.strip().startswith("omezarr verify: error:")
 
