@@ -44,8 +44,8 @@ from .reader import open_image
 from .scale import Methods, resolve_method
 from .storage import (
     READ_ONLY_PROTOCOLS,
-    _file_url_path,
     existing_group,
+    file_url_path,
     is_url,
     open_group,
     open_node,
@@ -825,7 +825,7 @@ def _remote_url(target: str | os.PathLike[str]) -> str | None:
 def _local_path(target: str | os.PathLike[str], what: str) -> Path:
     """The local path of a path or ``file://`` URL."""
     text = os.fspath(target)
-    return Path(_file_url_path(text, what) if is_url(text) else text)
+    return Path(file_url_path(text, what) if is_url(text) else text)
 
 
 def check_output(output: str | os.PathLike[str], *, overwrite: bool = False) -> Path:

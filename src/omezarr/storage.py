@@ -40,6 +40,7 @@ __all__ = [
     "GroupLike",
     "UnreadableMetadataError",
     "existing_group",
+    "file_url_path",
     "group_zarr_format",
     "is_partial_file",
     "is_url",
@@ -359,7 +360,7 @@ def _location(
     protocols = {part.lower() for part in target.split("://", 1)[0].split("::")}
     if protocols == {"file"}:
         _no_storage_options(storage_options, f"the file URL {target!r}")
-        return _file_url_path(target, what)
+        return file_url_path(target, what)
     if mode != _READ_MODE and protocols & READ_ONLY_PROTOCOLS:
         raise ValueError(
             f"{what}: {target} cannot be written: HTTP(S) URLs are read-only; "
@@ -376,8 +377,26 @@ def _location(
     return store
 
 
-def _file_url_path(url: str, what: str) -> str:
-    """The local path of a ``file://`` URL (``file:///abs/path`` or ``file://localhost/…``)."""
+def file_url_path(url: str, what: str) -> str:
+    """The local path of a ``file://`` URL (``file:///abs/path`` or ``file://localhost/…``).
+
+    Parameters
+    ----------
+    url : str
+        A ``file://`` URL.
+    what : str
+        What the URL names, for the error message (e.g. the parameter name).
+
+    Raises
+    ------
+    ValueError
+        If the URL names another host.
+
+    Examples
+    --------
+    >>> file_url_path("file:///data/a%20b.zarr", "output")
+    '/data/a b.zarr'
+    """
     parts = urlsplit(url)
     if parts.netloc not in ("", "localhost"):
         raise ValueError(f"{what}: {url} names another host ({parts.netloc!r}); use a local path")
