@@ -295,6 +295,60 @@ def test_halo_reads_of_a_chunked_source_read_each_chunk_once() -> None:
     assert set(source.reads.values()) == {1}
 
 
+@pytest.mark.parametrize("method", [Methods.RESIZE, Methods.ZOOM])
+def test_halo_regions_own_a_partition_of_every_level_and_read_only_behind(method: Methods) -> None:
+    from omezarr.engine import _Lag, _level_regions, _owned_box
+
+    shape = (1, 300, 260)
+    factors = [(1, 2, 2), (1, 4, 4), (1, 8, 8), (1, 16, 16)]
+    targets, shapes = _targets(shape, factors, method, chunks=(1, 64, 64))
+    task = ((0, 0, 0), shape)
+    regions = [
+        ((0, y, x), (1, min(y + 64, 300), min(x + 64, 260)))
+        for y in range(0, 300, 64)
+        for x in range(0, 260, 64)
+    ]
+    lag = _Lag(targets, task)
+    level_regions = [_level_regions(targets, region, lag) for region in regions]
+    for level in range(1, len(targets)):
+        covered = np.zeros(shapes[level], dtype=int)
+        for owned, _ in level_regions:
+            covered[tuple(slice(a, b) for a, b in zip(*owned[level], strict=True))] += 1
+        task_owned = _owned_box(targets[level], task)
+        assert task_owned == ((0, 0, 0), shapes[level])
+        assert np.all(covered == 1), level  # every output owned by exactly one region
+    for region, (_, needed) in zip(regions, level_regions, strict=True):
+        for axis in (1, 2):
+            if region[1][axis] < shape[axis]:  # not the task's last region on this axis
+                assert needed[0][1][axis] <= region[1][axis]  # nothing read ahead
+    # Without the lag, halos read ahead into the next chunks.
+    assert any(
+        _level_regions(targets, region)[1][0][1][2] > region[1][2] for region in regions[:-1]
+    )
+
+
+def test_chunk_cache_keeps_only_what_later_reads_need() -> None:
+    from omezarr.engine import _chunk_bounds, _ChunkCache
+
+    image = _image((1, 128, 128))
+    source = _CountingChunkedSource(image, (1, 64, 64))
+    bounds = _chunk_bounds(source)
+    assert bounds is not None
+    cache = _ChunkCache(source, bounds, limit_bytes=2**30)
+    first = ((0, 0, 0), (1, 64, 64))
+    assert np.array_equal(cache.read(first), image[:, :64, :64])
+    strip = ((0, 0, 56), (1, 64, 64))  # what the next region reads behind it
+    cache.retain([strip, ((0, 64, 64), (1, 128, 128))])
+    assert cache.size == 64 * 8 * image.itemsize  # the strip, not the chunk
+    behind = ((0, 0, 56), (1, 64, 128))
+    assert np.array_equal(cache.read(behind), image[:, :64, 56:128])
+    assert source.reads == {(0, 0, 0): 1, (0, 0, 1): 1}  # the strip came from the cache
+    cache.read(((0, 0, 0), (1, 8, 8)))  # dropped by retain: read again
+    assert source.reads[(0, 0, 0)] == 2
+    cache.retain([])
+    assert cache.size == 0 and not cache.chunks
+
+
 def test_whole_dask_blocks_are_read_by_index() -> None:
     from omezarr.engine import _dask_block, _read
 

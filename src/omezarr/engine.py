@@ -10,7 +10,9 @@ and one resampler per level, it
 * walks each task in *regions* aligned with level 0's chunk/shard grid, reading each region
   (plus the halo a method needs) once and computing from it every level's pixels that the
   region owns, each level from the previous level's pixels (over what the region owns plus
-  what the next levels' halos need, so the result does not depend on the regions);
+  what the next levels' halos need, so the result does not depend on the regions); with a
+  halo, an output belongs to the region holding the last input it depends on, so regions
+  read only behind them and only thin strips of earlier input chunks are kept;
 * writes level 0 straight from the region and gathers coarser levels in per-chunk (or
   per-shard) buffers that are written, whole, the moment they are complete.
 
@@ -301,13 +303,22 @@ def _needs_halo(targets: Sequence[LevelTarget], region: tuple[int, ...]) -> bool
     return needed[0] != box
 
 
-def _level_regions(targets: Sequence[LevelTarget], region: Box) -> tuple[list[Box], list[Box]]:
+def _level_regions(
+    targets: Sequence[LevelTarget], region: Box, lag: _Lag | None = None
+) -> tuple[list[Box], list[Box]]:
     """What a level-0 ``region`` owns on every level, and what must be computed on every level
-    (its own pixels and what the levels computed from it need; level 0: what must be read)."""
+    (its own pixels and what the levels computed from it need; level 0: what must be read).
+
+    With ``lag`` (the region's task, for methods with a halo), ownership inside the task
+    follows :class:`_Lag`; otherwise every output belongs to the region holding input
+    ``i * factor``."""
     owned = [region]
-    for target in targets[1:]:
+    for level, target in enumerate(targets[1:], start=1):
         assert target.resampler is not None
-        owned.append(_box(target.resampler.owned_outputs(_slices(region))))
+        if lag is not None:
+            owned.append(lag.owned(level, region))
+        else:
+            owned.append(_box(target.resampler.owned_outputs(_slices(region))))
     needed = list(owned)
     for level in reversed(range(1, len(targets))):
         if _is_empty(needed[level]):
@@ -318,6 +329,78 @@ def _level_regions(targets: Sequence[LevelTarget], region: Box) -> tuple[list[Bo
         need = _box(resampler.step.input_region(_slices(needed[level])))
         needed[source] = need if _is_empty(needed[source]) else _union([needed[source], need])
     return owned, needed
+
+
+class _Lag:
+    """Region ownership inside one task for methods with a halo: each output belongs to the
+    region holding the *last* level-0 input it depends on (through every level it is computed
+    from), so a region reads input only behind it, never ahead.
+
+    Regions are walked in C order, so what a region needs behind it was read by earlier
+    regions, and :class:`_ChunkCache` keeps just those strips of their input chunks instead of
+    whole neighbouring chunks (which a halo ahead would need). At the task's own borders
+    ownership is the usual one (output ``i`` with the task holding input ``i * factor``), so
+    tasks still own whole write units.
+    """
+
+    def __init__(self, targets: Sequence[LevelTarget], task: Box) -> None:
+        self.targets = targets
+        self.task = task
+        self._ends: dict[tuple[int, int, int], int] = {}
+        self._firsts: dict[tuple[int, int, int], int] = {}
+        self._task_owned = [_owned_box(target, task) for target in targets]
+
+    def cone_end(self, level: int, axis: int, output: int) -> int:
+        """One past the last level-0 index along ``axis`` that ``output`` of ``level``
+        depends on."""
+        if level == 0:
+            return output + 1
+        key = (level, axis, output)
+        end = self._ends.get(key)
+        if end is None:
+            resampler = self.targets[level].resampler
+            assert resampler is not None
+            ndim = len(self.task[0])
+            probe = tuple(
+                slice(output, output + 1) if a == axis else slice(0, 1) for a in range(ndim)
+            )
+            last = int(resampler.step.input_region(probe)[axis].stop) - 1
+            end = self._ends[key] = self.cone_end(resampler.source, axis, last)
+        return end
+
+    def _first_after(self, level: int, axis: int, boundary: int) -> int:
+        """The first output of ``level`` whose cone ends beyond the level-0 ``boundary``."""
+        key = (level, axis, boundary)
+        first = self._firsts.get(key)
+        if first is None:
+            low, high = 0, self.targets[level].shape[axis]
+            while low < high:  # cone ends grow with the output index
+                middle = (low + high) // 2
+                if self.cone_end(level, axis, middle) > boundary:
+                    high = middle
+                else:
+                    low = middle + 1
+            first = self._firsts[key] = low
+        return first
+
+    def owned(self, level: int, region: Box) -> Box:
+        """The outputs of ``level`` that ``region`` (a region of this task) owns."""
+        task_lo, task_hi = self._task_owned[level]
+        lo, hi = [], []
+        for axis in range(len(region[0])):
+            bounds = []
+            for boundary, task_edge, edge_owned in (
+                (region[0][axis], self.task[0][axis], task_lo[axis]),
+                (region[1][axis], self.task[1][axis], task_hi[axis]),
+            ):
+                if boundary == task_edge:
+                    bounds.append(edge_owned)
+                else:
+                    first = self._first_after(level, axis, boundary)
+                    bounds.append(min(max(first, task_lo[axis]), task_hi[axis]))
+            lo.append(bounds[0])
+            hi.append(max(bounds))
+        return tuple(lo), tuple(hi)
 
 
 def _buffer_bound(targets: Sequence[LevelTarget], task: Sequence[int], itemsize: int) -> int:
@@ -490,20 +573,27 @@ def _chunk_bounds(source: Any) -> list[np.ndarray] | None:
 
 
 class _ChunkCache:
-    """Reads boxes of a chunked lazy source chunk by chunk, keeping recent chunks.
+    """Reads boxes of a chunked lazy source chunk by chunk, keeping what later reads need.
 
     A region's halo overlaps its neighbours' chunks; without the cache those chunks would be
-    computed (or decoded) once for the region and again for each neighbour's halo.
+    computed (or decoded) once for the region and again for each neighbour's halo. After each
+    region, :meth:`retain` keeps of every chunk only the parts that the task's remaining reads
+    overlap (with :class:`_Lag` ownership, thin strips behind the regions still to come), so
+    the cache holds strips, not whole neighbouring chunks. ``limit_bytes`` caps it anyway
+    (least recently used first; what is dropped is computed again if needed).
     """
 
     def __init__(self, source: Any, bounds: list[np.ndarray], limit_bytes: int) -> None:
         self.source = source
         self.bounds = bounds
         self.limit = limit_bytes
-        self.chunks: OrderedDict[tuple[int, ...], np.ndarray] = OrderedDict()
+        # per chunk: pieces (start, values) covering what may still be read of it
+        self.chunks: OrderedDict[tuple[int, ...], list[tuple[tuple[int, ...], np.ndarray]]] = (
+            OrderedDict()
+        )
         self.size = 0
 
-    def read(self, box: Box) -> np.ndarray:
+    def _keys(self, box: Box) -> list[tuple[int, ...]]:
         first = [
             int(np.searchsorted(e, a, side="right")) - 1
             for e, a in zip(self.bounds, box[0], strict=True)
@@ -512,46 +602,102 @@ class _ChunkCache:
             int(np.searchsorted(e, b - 1, side="right")) - 1
             for e, b in zip(self.bounds, box[1], strict=True)
         ]
-        keys = [
+        return [
             tuple(f + i for f, i in zip(first, index, strict=True))
             for index in np.ndindex(*(b - a + 1 for a, b in zip(first, last, strict=True)))
         ]
-        pieces = [(key, self._chunk(key)) for key in keys]
-        if len(pieces) == 1:
-            key, chunk = pieces[0]
-            lo = [int(e[k]) for e, k in zip(self.bounds, key, strict=True)]
-            return chunk[
-                tuple(slice(a - o, b - o) for a, b, o in zip(box[0], box[1], lo, strict=True))
-            ]
+
+    def _chunk_box(self, key: tuple[int, ...]) -> Box:
+        lo = tuple(int(e[k]) for e, k in zip(self.bounds, key, strict=True))
+        hi = tuple(int(e[k + 1]) for e, k in zip(self.bounds, key, strict=True))
+        return lo, hi
+
+    def read(self, box: Box) -> np.ndarray:
+        keys = self._keys(box)
+        parts = []
+        for key in keys:
+            chunk_lo, chunk_hi = self._chunk_box(key)
+            want = (
+                tuple(max(a, b) for a, b in zip(chunk_lo, box[0], strict=True)),
+                tuple(min(a, b) for a, b in zip(chunk_hi, box[1], strict=True)),
+            )
+            parts.append((want, self._piece(key, want)))
+        if len(parts) == 1:
+            return parts[0][1]
         out = np.empty(
-            tuple(b - a for a, b in zip(box[0], box[1], strict=True)), dtype=pieces[0][1].dtype
+            tuple(b - a for a, b in zip(box[0], box[1], strict=True)), dtype=parts[0][1].dtype
         )
-        for key, chunk in pieces:
-            lo = [int(e[k]) for e, k in zip(self.bounds, key, strict=True)]
-            a = [max(x, y) for x, y in zip(lo, box[0], strict=True)]
-            b = [min(x + n, y) for x, n, y in zip(lo, chunk.shape, box[1], strict=True)]
-            out[tuple(slice(p - q, r - q) for p, r, q in zip(a, b, box[0], strict=True))] = chunk[
-                tuple(slice(p - q, r - q) for p, r, q in zip(a, b, lo, strict=True))
-            ]
+        for (a, b), values in parts:
+            out[tuple(slice(p - q, r - q) for p, r, q in zip(a, b, box[0], strict=True))] = values
         self._evict(keep=len(keys))
         return out
 
-    def _chunk(self, key: tuple[int, ...]) -> np.ndarray:
-        chunk = self.chunks.get(key)
-        if chunk is not None:
+    def _piece(self, key: tuple[int, ...], want: Box) -> np.ndarray:
+        """``want`` (inside chunk ``key``) from a cached piece covering it, or from the whole
+        chunk, computed and cached."""
+        pieces = self.chunks.get(key)
+        if pieces is not None:
             self.chunks.move_to_end(key)
-            return chunk
-        lo = tuple(int(e[k]) for e, k in zip(self.bounds, key, strict=True))
-        hi = tuple(int(e[k + 1]) for e, k in zip(self.bounds, key, strict=True))
+            for start, values in pieces:
+                stop = [a + n for a, n in zip(start, values.shape, strict=True)]
+                if all(
+                    s <= a and b <= e
+                    for s, a, b, e in zip(start, want[0], want[1], stop, strict=True)
+                ):
+                    return values[
+                        tuple(slice(a - s, b - s) for a, b, s in zip(*want, start, strict=True))
+                    ]
+            self.size -= sum(values.nbytes for _, values in pieces)
+        lo, hi = self._chunk_box(key)
         chunk = _read(self.source, (lo, hi))
-        self.chunks[key] = chunk
+        self.chunks[key] = [(lo, chunk)]
+        self.chunks.move_to_end(key)
         self.size += chunk.nbytes
-        return chunk
+        return chunk[tuple(slice(a - s, b - s) for a, b, s in zip(*want, lo, strict=True))]
+
+    def retain(self, reads: Sequence[Box]) -> None:
+        """Keep of every cached chunk only its overlaps with ``reads`` (the reads still to
+        come), as copies when they are smaller than what is held."""
+        for key in list(self.chunks):
+            chunk_lo, chunk_hi = self._chunk_box(key)
+            needs = []
+            for box in reads:
+                lo = tuple(max(a, b) for a, b in zip(chunk_lo, box[0], strict=True))
+                hi = tuple(min(a, b) for a, b in zip(chunk_hi, box[1], strict=True))
+                if not _is_empty((lo, hi)) and (lo, hi) not in needs:
+                    needs.append((lo, hi))
+            pieces = self.chunks[key]
+            held = sum(values.nbytes for _, values in pieces)
+            if not needs:
+                del self.chunks[key]
+                self.size -= held
+                continue
+            itemsize = pieces[0][1].itemsize
+            wanted = sum(math.prod(b - a for a, b in zip(*need, strict=True)) for need in needs)
+            if wanted * itemsize >= held:
+                continue
+            kept = []
+            for need in needs:
+                for start, values in pieces:
+                    stop = [a + n for a, n in zip(start, values.shape, strict=True)]
+                    if all(
+                        s <= a and b <= e
+                        for s, a, b, e in zip(start, need[0], need[1], stop, strict=True)
+                    ):
+                        view = values[
+                            tuple(slice(a - s, b - s) for a, b, s in zip(*need, start, strict=True))
+                        ]
+                        kept.append((need[0], view.copy()))
+                        break
+                else:  # not held: read again when needed
+                    continue
+            self.chunks[key] = kept
+            self.size += sum(values.nbytes for _, values in kept) - held
 
     def _evict(self, keep: int) -> None:
         while self.size > self.limit and len(self.chunks) > keep:
-            _, chunk = self.chunks.popitem(last=False)
-            self.size -= chunk.nbytes
+            _, pieces = self.chunks.popitem(last=False)
+            self.size -= sum(values.nbytes for _, values in pieces)
 
 
 def _union(boxes: Sequence[Box]) -> Box:
@@ -570,12 +716,20 @@ def _write_region(
     buffers: Sequence[_UnitBuffers],
     cache: _ChunkCache | None,
     region: Box,
+    lag: _Lag | None = None,
+    later_reads: Sequence[Box] = (),
 ) -> int:
     """Read one region (plus halo), write level 0 and hand every level's owned pixels to the
     buffers; return the bytes written. Its pixels are freed on return, before the next read."""
-    owned, needed = _level_regions(targets, region)
+    owned, needed = _level_regions(targets, region, lag)
     read_box = needed[0]
-    block = cache.read(read_box) if cache is not None else _read(source, read_box)
+    if cache is not None:
+        block = cache.read(read_box)
+        # The region's chunks now live on in ``block``; keep of them only what later
+        # regions read (strips behind them), not whole chunks beside ``block``.
+        cache.retain(later_reads)
+    else:
+        block = _read(source, read_box)
     level0 = block[
         tuple(
             slice(a - o, b - o) for a, b, o in zip(region[0], region[1], read_box[0], strict=True)
@@ -621,9 +775,12 @@ def run_task(
     buffers = [_UnitBuffers(t, dtype) for t in targets[1:]]
     bounds = _chunk_bounds(source) if plan.halo else None
     cache = _ChunkCache(source, bounds, plan.cache_bytes) if bounds is not None else None
+    lag = _Lag(targets, task) if plan.halo else None
+    regions = list(plan.regions(task))
+    reads = [_level_regions(targets, region, lag)[1][0] for region in regions] if cache else []
     total = 0
-    for region in plan.regions(task):
-        written = _write_region(source, targets, buffers, cache, region)
+    for position, region in enumerate(regions):
+        written = _write_region(source, targets, buffers, cache, region, lag, reads[position + 1 :])
         total += written
         if on_region is not None:
             on_region(written)
