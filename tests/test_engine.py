@@ -327,14 +327,19 @@ def test_halo_regions_own_a_partition_of_every_level_and_read_only_behind(method
     )
 
 
-def test_chunk_cache_keeps_only_what_later_reads_need() -> None:
+def _counting_cache() -> tuple[np.ndarray, _CountingChunkedSource, Any]:
+    """A 128 x 128 image, its counting source in 64 x 64 chunks and a chunk cache over it."""
     from omezarr.engine import _chunk_bounds, _ChunkCache
 
     image = _image((1, 128, 128))
     source = _CountingChunkedSource(image, (1, 64, 64))
     bounds = _chunk_bounds(source)
     assert bounds is not None
-    cache = _ChunkCache(source, bounds, limit_bytes=2**30)
+    return image, source, _ChunkCache(source, bounds, limit_bytes=2**30)
+
+
+def test_chunk_cache_keeps_only_what_later_reads_need() -> None:
+    image, source, cache = _counting_cache()
     first = ((0, 0, 0), (1, 64, 64))
     assert np.array_equal(cache.read(first), image[:, :64, :64])
     strip = ((0, 0, 56), (1, 64, 64))  # what the next region reads behind it
@@ -347,6 +352,15 @@ def test_chunk_cache_keeps_only_what_later_reads_need() -> None:
     assert source.reads[(0, 0, 0)] == 2
     cache.retain([])
     assert cache.size == 0 and not cache.chunks
+
+
+def test_reads_across_chunks_reuse_one_buffer_per_thread() -> None:
+    image, _, cache = _counting_cache()
+    first = cache.read(((0, 0, 0), (1, 70, 70)))
+    assert np.array_equal(first, image[:, :70, :70])
+    second = cache.read(((0, 60, 60), (1, 128, 128)))
+    assert np.array_equal(second, image[:, 60:, 60:])
+    assert np.shares_memory(first, second)  # the first region is done when the next is read
 
 
 def test_whole_dask_blocks_are_read_by_index() -> None:

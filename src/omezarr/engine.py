@@ -572,6 +572,24 @@ def _chunk_bounds(source: Any) -> list[np.ndarray] | None:
     return bounds
 
 
+class _AssemblyBuffer(threading.local):
+    """Per thread, the array that reads spanning several chunks are assembled in, reused from
+    region to region (its contents live only while the thread computes one region): fresh
+    arrays of several MiB per region fragment the allocator's per-thread heaps."""
+
+    def __init__(self) -> None:
+        self.buffer = np.empty(0, dtype=np.uint8)
+
+    def array(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        size = math.prod(shape) * dtype.itemsize
+        if self.buffer.size < size:
+            self.buffer = np.empty(size, dtype=np.uint8)
+        return self.buffer[:size].view(dtype).reshape(shape)
+
+
+_ASSEMBLY = _AssemblyBuffer()
+
+
 class _ChunkCache:
     """Reads boxes of a chunked lazy source chunk by chunk, keeping what later reads need.
 
@@ -624,8 +642,8 @@ class _ChunkCache:
             parts.append((want, self._piece(key, want)))
         if len(parts) == 1:
             return parts[0][1]
-        out = np.empty(
-            tuple(b - a for a, b in zip(box[0], box[1], strict=True)), dtype=parts[0][1].dtype
+        out = _ASSEMBLY.array(
+            tuple(b - a for a, b in zip(box[0], box[1], strict=True)), parts[0][1].dtype
         )
         for (a, b), values in parts:
             out[tuple(slice(p - q, r - q) for p, r, q in zip(a, b, box[0], strict=True))] = values
