@@ -14,6 +14,7 @@ import zarr
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from omezarr import engine
 from omezarr.engine import (
     DEFAULT_MEMORY_BUDGET,
     MEMORY_BUDGET_ENV,
@@ -23,6 +24,7 @@ from omezarr.engine import (
     memory_budget_from,
     plan_pyramid,
     run_plan,
+    run_task,
 )
 from omezarr.scale import Methods, downsample_pyramid, level_shapes, pyramid_steps
 
@@ -289,10 +291,11 @@ def test_halo_reads_of_a_chunked_source_read_each_chunk_once() -> None:
     plan = dataclasses.replace(
         planned, task_shape=image.shape, region_shape=(1, 64, 64), halo=True, cache_bytes=2**20
     )
-    run_plan(source, targets, plan)
+    run_task(source, targets, plan, next(plan.tasks()))  # in this thread
     _check_levels(image, targets, Methods.RESIZE)
     assert len(source.reads) == 16
     assert set(source.reads.values()) == {1}
+    assert engine._ASSEMBLY.buffer.size == 0  # released with the task, not kept by the thread
 
 
 @pytest.mark.parametrize("method", [Methods.RESIZE, Methods.ZOOM])
@@ -381,7 +384,6 @@ def test_dask_blocks_with_dependencies_read_the_same_either_way(
 ) -> None:
     """Small graphs are materialised once and culled per block, large ones go through
     ``.blocks``; both give the block's pixels, also for blocks that depend on other tasks."""
-    from omezarr import engine
 
     monkeypatch.setattr(engine, "_GRAPH_TASKS_LIMIT", limit)
     image = _image((4, 48, 60))
@@ -398,7 +400,6 @@ def test_dask_blocks_with_dependencies_read_the_same_either_way(
 
 
 def test_a_write_drops_the_materialised_graph_when_done() -> None:
-    from omezarr import engine
 
     image = _image((2, 64, 64))
     source = da.from_array(image, chunks=(1, 32, 32))

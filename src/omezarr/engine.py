@@ -574,8 +574,9 @@ def _chunk_bounds(source: Any) -> list[np.ndarray] | None:
 
 class _AssemblyBuffer(threading.local):
     """Per thread, the array that reads spanning several chunks are assembled in, reused from
-    region to region (its contents live only while the thread computes one region): fresh
-    arrays of several MiB per region fragment the allocator's per-thread heaps."""
+    region to region of a task (its contents live only while the thread computes one region)
+    and released when the task ends: fresh arrays of several MiB per region fragment the
+    allocator's per-thread heaps."""
 
     def __init__(self) -> None:
         self.buffer = np.empty(0, dtype=np.uint8)
@@ -585,6 +586,9 @@ class _AssemblyBuffer(threading.local):
         if self.buffer.size < size:
             self.buffer = np.empty(size, dtype=np.uint8)
         return self.buffer[:size].view(dtype).reshape(shape)
+
+    def release(self) -> None:
+        self.buffer = np.empty(0, dtype=np.uint8)
 
 
 _ASSEMBLY = _AssemblyBuffer()
@@ -797,11 +801,16 @@ def run_task(
     regions = list(plan.regions(task))
     reads = [_level_regions(targets, region, lag)[1][0] for region in regions] if cache else []
     total = 0
-    for position, region in enumerate(regions):
-        written = _write_region(source, targets, buffers, cache, region, lag, reads[position + 1 :])
-        total += written
-        if on_region is not None:
-            on_region(written)
+    try:
+        for position, region in enumerate(regions):
+            written = _write_region(
+                source, targets, buffers, cache, region, lag, reads[position + 1 :]
+            )
+            total += written
+            if on_region is not None:
+                on_region(written)
+    finally:
+        _ASSEMBLY.release()  # worker threads of dask clusters outlive the write
     leftover = [b for b in buffers if b.units]
     if leftover:  # pragma: no cover - a planning bug, never user input
         raise RuntimeError(
