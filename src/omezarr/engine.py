@@ -574,9 +574,9 @@ def _chunk_bounds(source: Any) -> list[np.ndarray] | None:
 
 class _AssemblyBuffer(threading.local):
     """Per thread, the array that reads spanning several chunks are assembled in, reused from
-    region to region of a task (its contents live only while the thread computes one region)
-    and released when the task ends: fresh arrays of several MiB per region fragment the
-    allocator's per-thread heaps."""
+    region to region (its contents live only while the thread computes one region): fresh
+    arrays of several MiB per region fragment the allocator's per-thread heaps. Released after
+    tasks that run in threads outliving the write (:func:`_run_task_releasing`)."""
 
     def __init__(self) -> None:
         self.buffer = np.empty(0, dtype=np.uint8)
@@ -801,16 +801,11 @@ def run_task(
     regions = list(plan.regions(task))
     reads = [_level_regions(targets, region, lag)[1][0] for region in regions] if cache else []
     total = 0
-    try:
-        for position, region in enumerate(regions):
-            written = _write_region(
-                source, targets, buffers, cache, region, lag, reads[position + 1 :]
-            )
-            total += written
-            if on_region is not None:
-                on_region(written)
-    finally:
-        _ASSEMBLY.release()  # worker threads of dask clusters outlive the write
+    for position, region in enumerate(regions):
+        written = _write_region(source, targets, buffers, cache, region, lag, reads[position + 1 :])
+        total += written
+        if on_region is not None:
+            on_region(written)
     leftover = [b for b in buffers if b.units]
     if leftover:  # pragma: no cover - a planning bug, never user input
         raise RuntimeError(
@@ -958,6 +953,18 @@ def _task_read_box(targets: Sequence[LevelTarget], task: Box) -> Box:
     return _level_regions(targets, task)[1][0]
 
 
+def _run_task_releasing(
+    source: Any, targets: Sequence[LevelTarget], plan: PyramidPlan, task: Box
+) -> int:
+    """:func:`run_task` in a thread that outlives the write (a dask worker's): the thread's
+    assembly buffer is released afterwards. (run_plan's threads end with the write, and keep
+    the buffer from task to task: a fresh one per task fragments the heap.)"""
+    try:
+        return run_task(source, targets, plan, task)
+    finally:
+        _ASSEMBLY.release()
+
+
 def _run_task_on_block(
     block: Any, offset: Sequence[int], targets: Sequence[LevelTarget], plan: PyramidPlan, task: Box
 ) -> int:
@@ -982,7 +989,7 @@ def delayed_tasks(
 
     task_list = [task for task in plan.tasks() if skip is None or not skip(task)]
     if _is_zarr_array(source):
-        run = dask.delayed(run_task, pure=False)
+        run = dask.delayed(_run_task_releasing, pure=False)
         return [run(source, targets, plan, task) for task in task_list]
     if isinstance(source, da.Array):
         lazy = source
