@@ -638,11 +638,7 @@ class _ChunkCache:
         keys = self._keys(box)
         parts = []
         for key in keys:
-            chunk_lo, chunk_hi = self._chunk_box(key)
-            want = (
-                tuple(max(a, b) for a, b in zip(chunk_lo, box[0], strict=True)),
-                tuple(min(a, b) for a, b in zip(chunk_hi, box[1], strict=True)),
-            )
+            want = _intersection(self._chunk_box(key), box)
             parts.append((want, self._piece(key, want)))
         if len(parts) == 1:
             return parts[0][1]
@@ -660,15 +656,9 @@ class _ChunkCache:
         pieces = self.chunks.get(key)
         if pieces is not None:
             self.chunks.move_to_end(key)
-            for start, values in pieces:
-                stop = [a + n for a, n in zip(start, values.shape, strict=True)]
-                if all(
-                    s <= a and b <= e
-                    for s, a, b, e in zip(start, want[0], want[1], stop, strict=True)
-                ):
-                    return values[
-                        tuple(slice(a - s, b - s) for a, b, s in zip(*want, start, strict=True))
-                    ]
+            held = _covering(pieces, want)
+            if held is not None:
+                return held
             self.size -= sum(values.nbytes for _, values in pieces)
         lo, hi = self._chunk_box(key)
         chunk = _read(self.source, (lo, hi))
@@ -681,13 +671,12 @@ class _ChunkCache:
         """Keep of every cached chunk only its overlaps with ``reads`` (the reads still to
         come), as copies when they are smaller than what is held."""
         for key in list(self.chunks):
-            chunk_lo, chunk_hi = self._chunk_box(key)
-            needs = []
+            chunk = self._chunk_box(key)
+            needs: list[Box] = []
             for box in reads:
-                lo = tuple(max(a, b) for a, b in zip(chunk_lo, box[0], strict=True))
-                hi = tuple(min(a, b) for a, b in zip(chunk_hi, box[1], strict=True))
-                if not _is_empty((lo, hi)) and (lo, hi) not in needs:
-                    needs.append((lo, hi))
+                need = _intersection(chunk, box)
+                if not _is_empty(need) and need not in needs:
+                    needs.append(need)
             pieces = self.chunks[key]
             held = sum(values.nbytes for _, values in pieces)
             if not needs:
@@ -700,19 +689,9 @@ class _ChunkCache:
                 continue
             kept = []
             for need in needs:
-                for start, values in pieces:
-                    stop = [a + n for a, n in zip(start, values.shape, strict=True)]
-                    if all(
-                        s <= a and b <= e
-                        for s, a, b, e in zip(start, need[0], need[1], stop, strict=True)
-                    ):
-                        view = values[
-                            tuple(slice(a - s, b - s) for a, b, s in zip(*need, start, strict=True))
-                        ]
-                        kept.append((need[0], view.copy()))
-                        break
-                else:  # not held: read again when needed
-                    continue
+                view = _covering(pieces, need)
+                if view is not None:  # else not held: read again when needed
+                    kept.append((need[0], view.copy()))
             self.chunks[key] = kept
             self.size += sum(values.nbytes for _, values in kept) - held
 
@@ -728,6 +707,22 @@ def _union(boxes: Sequence[Box]) -> Box:
     return lo, hi
 
 
+def _intersection(first: Box, second: Box) -> Box:
+    """The overlap of two boxes (empty, see :func:`_is_empty`, when they do not meet)."""
+    lo = tuple(max(a, b) for a, b in zip(first[0], second[0], strict=True))
+    hi = tuple(min(a, b) for a, b in zip(first[1], second[1], strict=True))
+    return lo, hi
+
+
+def _covering(pieces: Sequence[tuple[tuple[int, ...], np.ndarray]], box: Box) -> np.ndarray | None:
+    """``box`` as a view of the first of ``pieces`` (start, values) that covers it, else None."""
+    for start, values in pieces:
+        stop = [a + n for a, n in zip(start, values.shape, strict=True)]
+        if all(s <= a and b <= e for s, a, b, e in zip(start, box[0], box[1], stop, strict=True)):
+            return values[tuple(slice(a - s, b - s) for a, b, s in zip(*box, start, strict=True))]
+    return None
+
+
 def _is_empty(box: Box) -> bool:
     return any(b <= a for a, b in zip(box[0], box[1], strict=True))
 
@@ -738,12 +733,15 @@ def _write_region(
     buffers: Sequence[_UnitBuffers],
     cache: _ChunkCache | None,
     region: Box,
-    lag: _Lag | None = None,
+    levels: tuple[list[Box], list[Box]],
     later_reads: Sequence[Box] = (),
 ) -> int:
     """Read one region (plus halo), write level 0 and hand every level's owned pixels to the
-    buffers; return the bytes written. Its pixels are freed on return, before the next read."""
-    owned, needed = _level_regions(targets, region, lag)
+    buffers; return the bytes written. Its pixels are freed on return, before the next read.
+
+    ``levels`` is the region's :func:`_level_regions`; ``later_reads``, what the task's later
+    regions read, is all the cache keeps."""
+    owned, needed = levels
     read_box = needed[0]
     if cache is not None:
         block = cache.read(read_box)
@@ -799,10 +797,13 @@ def run_task(
     cache = _ChunkCache(source, bounds, plan.cache_bytes) if bounds is not None else None
     lag = _Lag(targets, task) if plan.halo else None
     regions = list(plan.regions(task))
-    reads = [_level_regions(targets, region, lag)[1][0] for region in regions] if cache else []
+    levels = [_level_regions(targets, region, lag) for region in regions]
+    reads = [needed[0] for _, needed in levels]
     total = 0
     for position, region in enumerate(regions):
-        written = _write_region(source, targets, buffers, cache, region, lag, reads[position + 1 :])
+        written = _write_region(
+            source, targets, buffers, cache, region, levels[position], reads[position + 1 :]
+        )
         total += written
         if on_region is not None:
             on_region(written)
