@@ -136,7 +136,7 @@ def test_unsupported_inputs_are_left_to_numpy(
     block = np.arange(40 * 6).reshape(40, 6).astype(dtype)
     index, weights = resampler.taps
     out = np.full((20, 6), -1, dtype=out_dtype, order=layout)
-    runs = [_kernels.AxisRun(0, 20, 1, False)]
+    runs = [(0, 20, 1, False)]
     used = _kernels.linear_axis(block, 0, index, weights.astype("f4"), resampler._paired, runs, out)
     assert not used and np.all(out == -1)
     compiled = resampler.apply(block, 0, 0, 0, 20)

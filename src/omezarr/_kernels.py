@@ -23,7 +23,7 @@ from typing import Any, Final, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["BACKENDS", "KERNELS_ENV", "AxisRun", "backend", "linear_axis"]
+__all__ = ["BACKENDS", "KERNELS_ENV", "backend", "linear_axis"]
 
 Array = npt.NDArray[Any]
 
@@ -41,16 +41,6 @@ _SOURCE_DTYPES: Final = frozenset(
     np.dtype(name) for name in ("?", "u1", "i1", "u2", "i2", "u4", "i4", "u8", "i8", "f4", "f8")
 )
 """Input dtypes the loops are compiled for (native byte order only; float16 stays on NumPy)."""
-
-
-class AxisRun(NamedTuple):
-    """Outputs ``[start, stop)`` (rows of the tap table) whose taps all advance by ``step``
-    from one output to the next, with the same weights when ``uniform``."""
-
-    start: int
-    stop: int
-    step: int
-    uniform: bool
 
 
 def _resolve_backend() -> str:
@@ -241,8 +231,9 @@ def linear_axis(
     index: Array,
     weights: Array,
     paired: Array,
-    runs: Sequence[AxisRun],
+    runs: Sequence[tuple[int, int, int, bool]],
     out: Array,
+    first_row: int = 0,
 ) -> bool:
     """Compute ``out`` along ``axis`` from ``block`` with the compiled loops, if they apply.
 
@@ -258,11 +249,16 @@ def linear_axis(
         ``(n_out, taps)`` weights in ``out``'s dtype.
     paired : numpy.ndarray
         ``(n_out,)`` bool: which outputs sum their taps in symmetric pairs.
-    runs : sequence of AxisRun
-        Rows of the tables that cover ``[0, n_out)`` in order.
+    runs : sequence of (start, stop, step, uniform)
+        Runs of outputs covering ``[first_row, first_row + n_out)`` in order, each of whose
+        taps all advance by ``step`` from one output to the next, with the same weights when
+        ``uniform`` (``scale._Run`` s).
     out : numpy.ndarray
         C-contiguous float32 or float64 destination, ``block``'s shape with ``n_out`` along
         ``axis``.
+    first_row : int, default 0
+        The output (row of the whole tap table) that row 0 of ``index``, ``weights``,
+        ``paired`` and ``out`` is; ``runs`` count from it.
 
     Returns
     -------
@@ -299,19 +295,19 @@ def linear_axis(
         return True
     rows = source.reshape(outer, block.shape[axis])
     sums = out.reshape(outer, n_out)
-    for run in runs:
-        count = run.stop - run.start
-        if run.uniform and count >= _MIN_STRIDED_OUTPUTS:
+    for run_start, run_stop, step, uniform in runs:
+        start, stop = run_start - first_row, run_stop - first_row
+        if uniform and stop - start >= _MIN_STRIDED_OUTPUTS:
             loops.last_strided(
                 rows,
-                index[run.start],
-                run.step,
-                weights[run.start],
-                bool(paired[run.start]),
+                index[start],
+                step,
+                weights[start],
+                bool(paired[start]),
                 sums,
-                run.start,
-                count,
+                start,
+                stop - start,
             )
-        elif count:
-            loops.last_gathered(rows, index, weights, paired, sums, run.start, run.stop)
+        elif stop > start:
+            loops.last_gathered(rows, index, weights, paired, sums, start, stop)
     return True

@@ -1082,11 +1082,9 @@ class AxisResampler:
             local,
             weights,
             self._paired[out_start:out_stop],
-            [
-                _kernels.AxisRun(r.start - out_start, r.stop - out_start, r.step, r.uniform)
-                for r in runs
-            ],
+            runs,
             out,
+            out_start,
         ):
             return out
         per_output = out.size // max(1, shape[axis])
