@@ -15,7 +15,7 @@ import pytest
 import tifffile
 import zarr
 
-from _cli import SRC, run_cli
+from _cli import run_cli, run_python
 from omezarr.cli import main
 from omezarr.convert import write_demo
 from omezarr.writer import write_image, write_plate_metadata, write_well_metadata
@@ -98,17 +98,7 @@ def test_demo_needs_none_of_the_convert_extras(tmp_path: Path) -> None:
         "print('demo', main(['demo', 'd.zarr']))\n"
         "print('convert', main(['convert', 'a.tif', 'a.zarr']))\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(SRC), "PYTHONIOENCODING": "utf-8"}
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        env=env,
-        cwd=tmp_path,
-        timeout=120,
-        check=False,
-    )
+    result = run_python("-c", script, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "✓ d.zarr: valid OME-Zarr 0.5 image" in result.stdout
     assert result.stdout.splitlines()[-2:] == ["demo 0", "convert 2"]
