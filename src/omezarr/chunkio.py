@@ -8,8 +8,9 @@ just ``compressor(bytes)``, which numcodecs does with the GIL released, so the e
 threads can encode in parallel; a shard is its encoded inner chunks followed by their index.
 
 Files are written the way zarr's LocalStore writes them: to a temporary file in the same
-folder, then renamed, so a reader never sees a partial chunk. Any other layout returns
-``None`` from :func:`direct_writer` and the engine uses zarr.
+folder, then renamed, so a reader never sees a partial chunk; on local disks with direct I/O
+(see :mod:`omezarr._files`), which skips the kernel's copy into its page cache. Any other
+layout returns ``None`` from :func:`direct_writer` and the engine uses zarr.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ import numpy as np
 from zarr.codecs import BloscCodec, BytesCodec, Crc32cCodec, GzipCodec, ShardingCodec, ZstdCodec
 from zarr.storage import LocalStore
 
-__all__ = ["DirectChunkWriter", "direct_writer"]
+from ._files import direct_io_mode, use_direct_io, write_file
+
+__all__ = ["DirectChunkWriter", "DirectIO", "direct_writer"]
 
 _SHUFFLE = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}
 
@@ -75,6 +78,15 @@ _NO_CHUNK = 2**64 - 1
 """A shard index entry (offset and size) for an inner chunk that is not stored."""
 
 
+@dataclass
+class DirectIO:
+    """How one array's chunk files are written: with direct I/O (``enabled``), and whether
+    a refusal is an error (``strict``, ``$OMEZARR_DIRECT_IO=on``) or turns it off."""
+
+    enabled: bool = False
+    strict: bool = False
+
+
 @dataclass(frozen=True)
 class DirectChunkWriter:
     """Encodes and stores whole chunks of one array in a local directory store.
@@ -96,6 +108,7 @@ class DirectChunkWriter:
     shards: tuple[int, ...] | None = None
     made_folders: set[Path] = field(default_factory=set, compare=False, repr=False)
     """Folders known to exist (each is created once rather than once per chunk)."""
+    direct_io: DirectIO = field(default_factory=DirectIO, compare=False)
 
     def write(self, start: Sequence[int], data: np.ndarray) -> None:
         """Store ``data``, which covers whole chunks (shards) from ``start``, clipped at the
@@ -155,10 +168,10 @@ class DirectChunkWriter:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.made_folders.add(path.parent)
         temporary = path.with_name(f"{path.name}.{uuid.uuid4().hex}.partial")
+        io = self.direct_io
         try:
-            with open(temporary, "wb") as handle:
-                for part in parts:
-                    handle.write(memoryview(part))
+            if not write_file(temporary, parts, io.enabled, io.strict):
+                io.enabled = False  # refused: this file system writes buffered from now on
             os.replace(temporary, path)
         except BaseException:
             temporary.unlink(missing_ok=True)
@@ -223,8 +236,10 @@ def direct_writer(array: Any) -> DirectChunkWriter | None:
         if metadata.compressor is not None:
             compressors.append(metadata.compressor)
     fill_value = metadata.fill_value
+    folder = Path(store.root) / array.path
+    mode = direct_io_mode()
     return DirectChunkWriter(
-        folder=Path(store.root) / array.path,
+        folder=folder,
         chunks=tuple(int(c) for c in array.chunks),
         shape=tuple(int(n) for n in array.shape),
         dtype=dtype,
@@ -232,4 +247,5 @@ def direct_writer(array: Any) -> DirectChunkWriter | None:
         compressors=tuple(compressors),
         encode_key=metadata.encode_chunk_key,
         shards=shards,
+        direct_io=DirectIO(enabled=use_direct_io(folder, mode), strict=mode == "on"),
     )

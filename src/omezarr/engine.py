@@ -33,6 +33,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from ._files import release_buffer
+
 __all__ = [
     "DEFAULT_MEMORY_BUDGET",
     "MEMORY_BUDGET_ENV",
@@ -958,12 +960,13 @@ def _run_task_releasing(
     source: Any, targets: Sequence[LevelTarget], plan: PyramidPlan, task: Box
 ) -> int:
     """:func:`run_task` in a thread that outlives the write (a dask worker's): the thread's
-    assembly buffer is released afterwards. (run_plan's threads end with the write, and keep
-    the buffer from task to task: a fresh one per task fragments the heap.)"""
+    assembly and direct I/O buffers are released afterwards. (run_plan's threads end with the
+    write, and keep the buffers from task to task: a fresh one per task fragments the heap.)"""
     try:
         return run_task(source, targets, plan, task)
     finally:
         _ASSEMBLY.release()
+        release_buffer()
 
 
 def _run_task_on_block(
