@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import dask
@@ -408,3 +412,58 @@ def test_a_write_drops_the_materialised_graph_when_done() -> None:
     run_plan(source, targets, plan)
     _check_levels(image, targets, Methods.NEAREST)
     assert engine._DASK_GRAPHS._graph is None and engine._DASK_GRAPHS._name is None
+
+
+PAGE_FAULTS = """
+import ctypes, resource, sys
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+libc.malloc.argtypes = [ctypes.c_size_t]
+libc.realloc.restype = ctypes.c_void_p
+libc.realloc.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+libc.memset.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t]
+if sys.argv[1] == "prime":
+    from omezarr.engine import prime_malloc
+    assert prime_malloc()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(50):  # what a compressor does per chunk: fill a worst-case buffer, shrink, free
+    block = libc.malloc(2 * 2**20)
+    libc.memset(block, 1, 2 * 2**20)
+    libc.free(libc.realloc(block, 1_200_000))
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+def _glibc() -> bool:
+    try:
+        return sys.platform.startswith("linux") and os.confstr("CS_GNU_LIBC_VERSION").startswith(
+            "glibc"
+        )  # type: ignore[union-attr]
+    except (ValueError, OSError, AttributeError):
+        return False
+
+
+def test_prime_malloc_stops_glibc_from_mapping_every_encoded_chunk_afresh() -> None:
+    if not _glibc():
+        pytest.skip("the mmap threshold is glibc's")
+
+    # Tuning variables turn glibc's dynamic threshold off (dask.distributed's nanny sets
+    # MALLOC_TRIM_THRESHOLD_ in this process's environment when a test starts a cluster).
+    glibc_defaults = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    glibc_defaults.pop("GLIBC_TUNABLES", None)
+
+    def faults(mode: str) -> int:
+        result = subprocess.run(
+            [sys.executable, "-c", PAGE_FAULTS, mode],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**glibc_defaults, "PYTHONPATH": str(Path(engine.__file__).parents[1])},
+        )
+        return int(result.stdout)
+
+    unprimed, primed = faults("plain"), faults("prime")
+    assert unprimed >= 50  # each buffer is a fresh mapping: at least a fault per chunk
+    assert primed < 50 * 64  # reused heap memory: not 512 pages per 2 MiB buffer
+    assert primed < unprimed

@@ -22,8 +22,11 @@ number of tasks running at once, all chosen from ``memory_budget``.
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import math
 import os
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
@@ -44,6 +47,7 @@ __all__ = [
     "Resampler",
     "memory_budget_from",
     "plan_pyramid",
+    "prime_malloc",
     "run_plan",
     "task_write_units",
 ]
@@ -574,6 +578,42 @@ def _chunk_bounds(source: Any) -> list[np.ndarray] | None:
     return bounds
 
 
+_MALLOC_PRIME_BYTES = 16 * 2**20
+
+
+@functools.cache
+def prime_malloc() -> bool:
+    """Let glibc's ``malloc`` serve blocks of up to 16 MiB from its heaps; True if done.
+
+    glibc maps every block above its *mmap threshold* (128 KiB at start) as fresh pages and
+    unmaps it when freed, and raises the threshold to the size of a freed mapped block (up to
+    32 MiB) to stop doing so for blocks of that size. Every chunk a compressor encodes is a
+    new buffer of about the chunk's size; when nothing larger has been freed before, each is
+    mapped, filled page by page and unmapped again: about a million page faults per 4 GiB
+    written with zarr's default Zstd codec, a quarter of the write's time. Freeing one 16 MiB
+    block once does what glibc would do on its own once a large enough block is freed (and
+    sets its trim threshold to 32 MiB). Nothing changes elsewhere than glibc, nor where the
+    thresholds were set (``mallopt``, ``MALLOC_TRIM_THRESHOLD_``, which dask.distributed's
+    workers set, or ``GLIBC_TUNABLES``): glibc then keeps the values it was given.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        if not os.confstr("CS_GNU_LIBC_VERSION").startswith("glibc"):  # type: ignore[union-attr]
+            return False
+        libc = ctypes.CDLL(None)
+        libc.malloc.restype = ctypes.c_void_p
+        libc.malloc.argtypes = [ctypes.c_size_t]
+        libc.free.argtypes = [ctypes.c_void_p]
+    except (AttributeError, OSError, ValueError):
+        return False
+    block = libc.malloc(_MALLOC_PRIME_BYTES)
+    if not block:
+        return False
+    libc.free(block)
+    return True
+
+
 class _AssemblyBuffer(threading.local):
     """Per thread, the array that reads spanning several chunks are assembled in, reused from
     region to region (its contents live only while the thread computes one region): fresh
@@ -790,6 +830,7 @@ def run_task(
 
     ``on_region`` is called with the bytes written after each region.
     """
+    prime_malloc()
     dtype = np.dtype(
         getattr(source, "dtype", None) or np.asarray(source[(slice(0, 1),) * len(plan.shape)]).dtype
     )
