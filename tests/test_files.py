@@ -7,6 +7,7 @@ import errno
 import itertools
 import os
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ from omezarr._files import (
     DIRECT_IO_FILESYSTEMS,
     DIRECT_IO_MIN_BYTES,
     DirectIORefused,
+    WriteBehind,
     direct_io_mode,
     filesystem_type,
     use_direct_io,
@@ -63,15 +65,28 @@ def test_direct_and_buffered_files_hold_the_same_bytes(
     assert (direct_dir / "buffered").read_bytes() == expected
 
 
-def test_direct_buffer_grows_and_is_reused(direct_dir: Path) -> None:
+def test_direct_buffers_are_reused_then_released(direct_dir: Path) -> None:
+    _files.release_buffers()
     small, large = _parts(5000, 2, seed=1), _parts(3 * 2**20 + 11, 4, seed=2)
     for name, parts in [("a", small), ("b", large), ("c", small)]:
         write_file(direct_dir / name, parts, direct=True, strict=True)
         assert (direct_dir / name).read_bytes() == b"".join(parts)
-    memory = _files._ALIGNED.memory
-    assert memory is not None and len(memory) >= 3 * 2**20 + 11
-    _files.release_buffer()
-    assert _files._ALIGNED.memory is None
+    assert _files._STAGING.free == [4 * 2**20]  # the small files reused the large buffer
+    _files.release_buffers()
+    assert _files._STAGING.free == []
+
+
+@pytest.mark.parametrize("total", [3 * 4096, 3 * 4096 + 1, 10 * 4096 + 17, 50_001])
+def test_files_larger_than_the_staging_buffer_pass_through_it_in_pieces(
+    direct_dir: Path, monkeypatch: pytest.MonkeyPatch, total: int
+) -> None:
+    monkeypatch.setattr(_files, "_STAGING_BYTES", 2 * 4096)
+    _files.release_buffers()
+    parts = _parts(total, 5, seed=total)
+    write_file(direct_dir / "file", parts, direct=True, strict=True)
+    assert (direct_dir / "file").read_bytes() == b"".join(parts)
+    assert _files._STAGING.free == [2 * 4096]  # never a whole file's worth
+    _files.release_buffers()
 
 
 def test_direct_write_refuses_an_existing_file(direct_dir: Path) -> None:
@@ -163,6 +178,7 @@ MOUNTS = "\n".join(
         "/dev/vdb /mnt/lab\\040data/scratch xfs rw 0 0",
         "overlay /srv overlay rw 0 0",
         "/dev/vdc /srv btrfs rw 0 0",
+        "/dev/vdd /mnt/données\\040ü/数据 xfs rw 0 0",
         "garbage",
     ]
 )
@@ -178,6 +194,7 @@ MOUNTS = "\n".join(
         ("/mnt/lab data/image.zarr", "nfs4"),
         ("/mnt/lab data/scratch/image.zarr", "xfs"),
         ("/srv/image.zarr", "btrfs"),  # the later of two mounts on one point is in use
+        ("/mnt/données ü/数据/a.zarr", "xfs"),
     ],
 )
 def test_filesystem_type_takes_the_innermost_mount(path: str, kind: str) -> None:
@@ -261,4 +278,81 @@ def test_strict_direct_io_on_a_refusing_file_system_fails_and_leaves_no_partial_
     path = direct_dir / "image.zarr"
     with pytest.raises(DirectIORefused):
         omezarr.write_image(np.ones((2, 300, 300), np.uint16), str(path), axes="zyx")
+    assert not list(path.rglob("*.partial"))
+
+
+def test_write_behind_runs_every_write_before_close_returns(tmp_path: Path) -> None:
+    behind = WriteBehind(limit=10)
+    for index in range(50):
+        behind.submit(lambda index=index: (tmp_path / str(index)).write_bytes(b"x" * 3), 3)
+    behind.close()
+    assert sorted(int(p.name) for p in tmp_path.iterdir()) == list(range(50))
+
+
+def test_write_behind_waits_when_the_limit_is_in_flight() -> None:
+    release = threading.Event()
+    behind = WriteBehind(limit=100, threads=2)
+    behind.submit(release.wait, 60)
+    behind.submit(release.wait, 40)  # fits beside the first
+    blocked = threading.Thread(target=behind.submit, args=(lambda: None, 1))
+    blocked.start()
+    blocked.join(timeout=0.3)
+    assert blocked.is_alive()  # 101 bytes would be in flight: it waits
+    release.set()
+    blocked.join(timeout=10)
+    assert not blocked.is_alive()
+    behind.close()
+
+
+def test_write_behind_takes_one_file_larger_than_its_limit() -> None:
+    done = []
+    with WriteBehind(limit=10) as behind:
+        behind.submit(lambda: done.append(1), 1000)
+    assert done == [1]
+
+
+def test_write_behind_raises_the_first_failure_on_submit_and_close() -> None:
+    def fail() -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    behind = WriteBehind(limit=10, threads=1)
+    behind.submit(fail, 1)
+    with pytest.raises(OSError, match="No space left"):
+        for _ in range(1000):  # the failure is seen once the first write has run
+            behind.submit(lambda: None, 10)
+    with pytest.raises(OSError, match="No space left"):
+        behind.close()
+    quiet = WriteBehind(limit=10)
+    quiet.submit(fail, 1)
+    quiet.close(raise_error=False)
+
+
+def test_write_behind_context_does_not_mask_the_callers_error() -> None:
+    def fail() -> None:
+        raise OSError(errno.EIO, "disk gone")
+
+    with pytest.raises(KeyError), WriteBehind(limit=10) as behind:
+        behind.submit(fail, 1)
+        raise KeyError("the caller's own error")
+
+
+def test_a_disk_error_in_a_background_write_fails_the_write_and_advertises_nothing(
+    direct_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(DIRECT_IO_ENV, "on")
+    real_write = os.write
+    calls = [0]
+
+    def failing_later(descriptor: int, data: memoryview) -> int:
+        calls[0] += 1
+        if calls[0] > 5:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(descriptor, data)
+
+    monkeypatch.setattr(_files.os, "write", failing_later)
+    path = direct_dir / "image.zarr"
+    image = random_image(np.random.default_rng(7), (4, 512, 512), np.uint16)
+    with pytest.raises(OSError, match="No space left"):
+        omezarr.write_image(image, str(path), axes="zyx", storage_options={"chunks": (1, 256, 256)})
+    assert "multiscales" not in str(zarr.open_group(path, mode="r").attrs.asdict())
     assert not list(path.rglob("*.partial"))

@@ -27,9 +27,11 @@ from __future__ import annotations
 import errno
 import mmap
 import os
+import re
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Final
 
@@ -39,9 +41,10 @@ __all__ = [
     "DIRECT_IO_MIN_BYTES",
     "DIRECT_IO_MODES",
     "DirectIORefused",
+    "WriteBehind",
     "direct_io_mode",
     "filesystem_type",
-    "release_buffer",
+    "release_buffers",
     "use_direct_io",
     "write_file",
 ]
@@ -60,6 +63,7 @@ _BLOCK: Final = 4096
 common logical block size (512 and 4,096 bytes)."""
 
 _O_DIRECT: Final[int] = getattr(os, "O_DIRECT", 0)
+_OCTAL_ESCAPE: Final = re.compile(r"\\([0-7]{3})")
 
 
 class DirectIORefused(OSError):
@@ -95,9 +99,7 @@ def direct_io_mode() -> str:
 def _unescape_mount_field(field: str) -> str:
     r"""A field of ``/proc/self/mounts``, whose spaces, tabs, newlines and backslashes are
     written as octal escapes (``\040`` …)."""
-    if "\\" not in field:
-        return field
-    return field.encode("latin-1").decode("unicode_escape").encode("latin-1").decode()
+    return _OCTAL_ESCAPE.sub(lambda match: chr(int(match.group(1), 8)), field)
 
 
 def filesystem_type(path: str | os.PathLike[str], mounts: str | None = None) -> str | None:
@@ -152,33 +154,57 @@ def use_direct_io(folder: str | os.PathLike[str], mode: str | None = None) -> bo
     return filesystem_type(folder) in DIRECT_IO_FILESYSTEMS
 
 
-class _AlignedBuffer(threading.local):
-    """Per thread, page-aligned memory that a file's parts are gathered in for direct I/O,
-    reused from file to file (anonymous ``mmap`` memory starts on a page boundary)."""
-
-    def __init__(self) -> None:
-        self.memory: mmap.mmap | None = None
-
-    def gather(self, parts: Sequence[Any], total: int) -> memoryview:
-        """``parts`` (bytes-like) one after the other, ``total`` bytes in all."""
-        if self.memory is None or len(self.memory) < total:
-            self.memory = None  # its views are gone: the old mapping is unmapped here
-            self.memory = mmap.mmap(-1, max(_BLOCK, -(-total // 2**20) * 2**20))
-        view = memoryview(self.memory)
-        offset = 0
-        for part in parts:
-            data = memoryview(part).cast("B")
-            view[offset : offset + data.nbytes] = data
-            offset += data.nbytes
-        return view[:total]
+_STAGING_BYTES: Final = 8 * 2**20
+"""The most a direct I/O buffer holds: larger files (shards) pass through it in
+pieces of this size, so direct I/O never holds a second copy of a whole shard."""
 
 
-_ALIGNED = _AlignedBuffer()
+class _StagingPool:
+    """Page-aligned buffers that files pass through for direct I/O (anonymous ``mmap`` memory
+    starts on a page boundary), shared by every thread and reused from file to file: the
+    threads writing files come and go with each task, and fresh memory for each would be
+    faulted in page by page every time."""
+
+    def __init__(self, keep: int = 8) -> None:
+        self._lock = threading.Lock()
+        self._free: list[mmap.mmap] = []
+        self._keep = keep
+
+    def take(self, total: int) -> mmap.mmap:
+        """A buffer of at least ``min(total, _STAGING_BYTES)`` bytes, in whole blocks."""
+        wanted = max(_BLOCK, min(-(-total // 2**20) * 2**20, _STAGING_BYTES))
+        with self._lock:
+            for position, memory in enumerate(self._free):
+                if len(memory) >= wanted:
+                    return self._free.pop(position)
+            if self._free:
+                self._free.pop(0)  # the smallest: a larger one replaces it
+        return mmap.mmap(-1, wanted)
+
+    def give_back(self, memory: mmap.mmap) -> None:
+        with self._lock:
+            if len(self._free) < self._keep:
+                self._free.append(memory)
+                self._free.sort(key=len)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._free.clear()
+
+    @property
+    def free(self) -> list[int]:
+        """Sizes of the buffers waiting to be reused."""
+        with self._lock:
+            return [len(memory) for memory in self._free]
 
 
-def release_buffer() -> None:
-    """Free this thread's direct I/O buffer (for threads that outlive a write)."""
-    _ALIGNED.memory = None
+_STAGING = _StagingPool()
+
+
+def release_buffers() -> None:
+    """Free the direct I/O buffers not in use (after a write: they are not needed until the
+    next one)."""
+    _STAGING.clear()
 
 
 def _write_all(descriptor: int, data: memoryview) -> None:
@@ -193,40 +219,54 @@ def _write_buffered(path: Path, parts: Sequence[Any]) -> None:
             handle.write(memoryview(part))
 
 
+def _refused(error: OSError, path: Path) -> DirectIORefused:
+    return DirectIORefused(error.errno, f"direct I/O refused: {error.strerror}", str(path))
+
+
 def _write_direct(path: Path, parts: Sequence[Any], total: int) -> None:
     """Write ``parts`` as a new file: whole blocks with direct I/O, then the tail buffered.
 
+    The bytes pass through the thread's aligned buffer, a buffer-full at a time.
     Raises :class:`DirectIORefused` (having removed the file) if the file system refuses."""
     import fcntl  # POSIX only, like O_DIRECT itself
 
-    data = _ALIGNED.gather(parts, total)
-    aligned = total - total % _BLOCK
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     try:
         descriptor = os.open(path, flags | _O_DIRECT, 0o666)
     except OSError as error:
         if error.errno == errno.EINVAL:
-            raise DirectIORefused(
-                error.errno, f"direct I/O refused: {error.strerror}", str(path)
-            ) from error
+            raise _refused(error, path) from error
         raise
+    memory = _STAGING.take(total)
+    staging = memoryview(memory)
     try:
+        filled = 0
         try:
-            _write_all(descriptor, data[:aligned])
+            for part in parts:
+                data = memoryview(part).cast("B")
+                taken = 0
+                while taken < data.nbytes:
+                    count = min(staging.nbytes - filled, data.nbytes - taken)
+                    staging[filled : filled + count] = data[taken : taken + count]
+                    filled, taken = filled + count, taken + count
+                    if filled == staging.nbytes:
+                        _write_all(descriptor, staging)
+                        filled = 0
+            aligned = filled - filled % _BLOCK
+            _write_all(descriptor, staging[:aligned])
         except OSError as error:
             if error.errno != errno.EINVAL:
                 raise
             path.unlink(missing_ok=True)
-            raise DirectIORefused(
-                error.errno, f"direct I/O refused: {error.strerror}", str(path)
-            ) from error
-        if aligned < total:
+            raise _refused(error, path) from error
+        if aligned < filled:
             status = fcntl.fcntl(descriptor, fcntl.F_GETFL)
             fcntl.fcntl(descriptor, fcntl.F_SETFL, status & ~_O_DIRECT)
-            _write_all(descriptor, data[aligned:])
+            _write_all(descriptor, staging[aligned:filled])
     finally:
-        data.release()
+        staging.release()
         os.close(descriptor)
+        _STAGING.give_back(memory)
 
 
 def write_file(path: Path, parts: Sequence[Any], direct: bool, strict: bool = False) -> bool:
@@ -275,3 +315,73 @@ def write_file(path: Path, parts: Sequence[Any], direct: bool, strict: bool = Fa
                 return False
     _write_buffered(path, parts)
     return True
+
+
+class WriteBehind:
+    """Runs file writes in background threads, so that the thread encoding chunks goes on
+    while the disk takes the previous ones.
+
+    Direct I/O returns once the disk has the bytes, and meanwhile the writing thread would sit
+    idle; here it waits only when ``limit`` bytes are already in flight. The first failure is
+    raised by the next :meth:`submit` and by :meth:`close`, which waits for every write.
+
+    Parameters
+    ----------
+    limit : int
+        Bytes (of files submitted and not yet written) beyond which :meth:`submit` waits; a
+        single larger file is still taken when nothing else is in flight.
+    threads : int
+        Background threads (started as needed).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> with WriteBehind(limit=2**20) as behind:
+    ...     for name in "abc":
+    ...         behind.submit(lambda name=name: (folder / name).write_bytes(b"x"), 1)
+    >>> sorted(path.name for path in folder.iterdir())
+    ['a', 'b', 'c']
+    """
+
+    def __init__(self, limit: int, threads: int = 2) -> None:
+        self._limit = limit
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="omezarr-io")
+        self._condition = threading.Condition()
+        self._in_flight = 0
+        self._error: BaseException | None = None
+
+    def submit(self, write: Callable[[], Any], size: int) -> None:
+        """Run ``write`` (which writes ``size`` bytes) in the background."""
+        with self._condition:
+            while self._error is None and self._in_flight and self._in_flight + size > self._limit:
+                self._condition.wait()
+            if self._error is not None:
+                raise self._error
+            self._in_flight += size
+        self._pool.submit(self._run, write, size)
+
+    def _run(self, write: Callable[[], Any], size: int) -> None:
+        try:
+            write()
+        except BaseException as error:  # handed to the submitting thread
+            with self._condition:
+                if self._error is None:
+                    self._error = error
+        finally:
+            with self._condition:
+                self._in_flight -= size
+                self._condition.notify_all()
+
+    def close(self, raise_error: bool = True) -> None:
+        """Wait for every submitted write (the threads then end, freeing their buffers);
+        raise the first failure unless ``raise_error`` is False."""
+        self._pool.shutdown(wait=True)
+        if raise_error and self._error is not None:
+            raise self._error
+
+    def __enter__(self) -> WriteBehind:
+        return self
+
+    def __exit__(self, kind: object, error: object, traceback: object) -> None:
+        self.close(raise_error=error is None)

@@ -15,6 +15,7 @@ layout returns ``None`` from :func:`direct_writer` and the engine uses zarr.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import uuid
@@ -29,7 +30,7 @@ import numpy as np
 from zarr.codecs import BloscCodec, BytesCodec, Crc32cCodec, GzipCodec, ShardingCodec, ZstdCodec
 from zarr.storage import LocalStore
 
-from ._files import direct_io_mode, use_direct_io, write_file
+from ._files import WriteBehind, direct_io_mode, use_direct_io, write_file
 
 __all__ = ["DirectChunkWriter", "DirectIO", "direct_writer"]
 
@@ -110,9 +111,11 @@ class DirectChunkWriter:
     """Folders known to exist (each is created once rather than once per chunk)."""
     direct_io: DirectIO = field(default_factory=DirectIO, compare=False)
 
-    def write(self, start: Sequence[int], data: np.ndarray) -> None:
+    def write(
+        self, start: Sequence[int], data: np.ndarray, behind: WriteBehind | None = None
+    ) -> None:
         """Store ``data``, which covers whole chunks (shards) from ``start``, clipped at the
-        array's end."""
+        array's end; with direct I/O, ``behind`` writes the files while encoding goes on."""
         unit = self.shards or self.chunks
         grid = [
             range(s // c, -(-(s + n) // c)) for s, n, c in zip(start, data.shape, unit, strict=True)
@@ -121,10 +124,12 @@ class DirectChunkWriter:
             key = tuple(r[i] for r, i in zip(grid, coords, strict=True))
             lo = [k * c - s for k, c, s in zip(key, unit, start, strict=True)]
             piece = data[tuple(slice(a, a + c) for a, c in zip(lo, unit, strict=True))]
-            if self.shards is None:
-                self._store(key, [self._encode(piece)])
+            parts = [self._encode(piece)] if self.shards is None else self._shard_parts(piece)
+            if behind is not None and self.direct_io.enabled:
+                size = sum(memoryview(part).nbytes for part in parts)
+                behind.submit(functools.partial(self._store, key, parts), size)
             else:
-                self._store(key, self._shard_parts(piece))
+                self._store(key, parts)
 
     def _encode(self, piece: np.ndarray) -> Any:
         """One chunk, encoded; edge chunks are padded with the fill value, as zarr does."""
@@ -166,7 +171,7 @@ class DirectChunkWriter:
         path = self.folder / self.encode_key(key)
         if path.parent not in self.made_folders:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self.made_folders.add(path.parent)
+            self.made_folders.add(path.parent)  # a set: safe to share between threads
         temporary = path.with_name(f"{path.name}.{uuid.uuid4().hex}.partial")
         io = self.direct_io
         try:

@@ -36,7 +36,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ._files import release_buffer
+from ._files import WriteBehind, release_buffers
 
 __all__ = [
     "DEFAULT_MEMORY_BUDGET",
@@ -117,10 +117,13 @@ class LevelTarget:
     def shape(self) -> tuple[int, ...]:
         return tuple(int(n) for n in self.array.shape)
 
-    def store(self, start: Sequence[int], data: np.ndarray) -> None:
-        """Write ``data`` (whole write units, clipped at the array's end) at ``start``."""
+    def store(
+        self, start: Sequence[int], data: np.ndarray, behind: WriteBehind | None = None
+    ) -> None:
+        """Write ``data`` (whole write units, clipped at the array's end) at ``start``; files
+        written with direct I/O may be left to ``behind``."""
         if self.direct is not None:
-            self.direct.write(start, data)
+            self.direct.write(start, data, behind)
         else:
             self.array[tuple(slice(a, a + n) for a, n in zip(start, data.shape, strict=True))] = (
                 data
@@ -157,6 +160,8 @@ class PyramidPlan:
     levels: int = field(default=1)
     halo: bool = False
     cache_bytes: int = 0
+    write_behind_bytes: int = 16 * 2**20
+    """Encoded bytes each task may have waiting for the disk (:class:`WriteBehind`)."""
 
     def tasks(self) -> Iterator[Box]:
         """Every task box, in C order."""
@@ -281,6 +286,9 @@ def plan_pyramid(
     # that neighbouring regions read again.
     per_task = 4 * math.prod(region) * itemsize + _buffer_bound(targets, task, itemsize)
     per_task += _KERNEL_SCRATCH * (2 if itemsize >= 8 else 1)
+    # Encoded files waiting for the disk, and the staging buffers of the threads writing them.
+    write_behind = max(2 * 2**20, min(16 * 2**20, memory_budget // 16))
+    per_task += 2 * write_behind
     halo = _needs_halo(targets, tuple(region))
     cache_total = memory_budget // 4 if halo else 0
     concurrency = max(1, min(workers, (memory_budget - cache_total) // max(1, per_task)))
@@ -294,6 +302,7 @@ def plan_pyramid(
         factors=tuple(tuple(f) for f in factors),
         itemsize=itemsize,
         levels=len(targets),
+        write_behind_bytes=write_behind,
     )
 
 
@@ -426,9 +435,12 @@ def _buffer_bound(targets: Sequence[LevelTarget], task: Sequence[int], itemsize:
 class _UnitBuffers:
     """Partly computed write units of one level inside one task, written when complete."""
 
-    def __init__(self, target: LevelTarget, dtype: np.dtype) -> None:
+    def __init__(
+        self, target: LevelTarget, dtype: np.dtype, behind: WriteBehind | None = None
+    ) -> None:
         self.target = target
         self.dtype = dtype
+        self.behind = behind
         self.units: dict[tuple[int, ...], tuple[np.ndarray, list[int]]] = {}
 
     def add(self, out_start: Sequence[int], data: np.ndarray) -> int:
@@ -450,7 +462,7 @@ class _UnitBuffers:
             ]
             full = all(a == ua and b == ub for a, b, ua, ub in zip(lo, hi, u_lo, u_hi, strict=True))
             if full:
-                self.target.store(lo, piece)
+                self.target.store(lo, piece, self.behind)
                 written += piece.nbytes
                 continue
             entry = self.units.get(key)
@@ -466,7 +478,7 @@ class _UnitBuffers:
             )
             filled[0] += piece.size
             if filled[0] == buffer.size:
-                self.target.store(u_lo, buffer)
+                self.target.store(u_lo, buffer, self.behind)
                 written += buffer.nbytes
                 del self.units[key]
         return written
@@ -777,6 +789,7 @@ def _write_region(
     region: Box,
     levels: tuple[list[Box], list[Box]],
     later_reads: Sequence[Box] = (),
+    behind: WriteBehind | None = None,
 ) -> int:
     """Read one region (plus halo), write level 0 and hand every level's owned pixels to the
     buffers; return the bytes written. Its pixels are freed on return, before the next read.
@@ -797,7 +810,7 @@ def _write_region(
             slice(a - o, b - o) for a, b, o in zip(region[0], region[1], read_box[0], strict=True)
         )
     ]
-    targets[0].store(region[0], level0)
+    targets[0].store(region[0], level0, behind)
     written = level0.nbytes
     computed: list[tuple[np.ndarray, tuple[int, ...]] | None] = [(block, read_box[0])]
     for level, target in enumerate(targets[1:], start=1):
@@ -835,7 +848,27 @@ def run_task(
         getattr(source, "dtype", None) or np.asarray(source[(slice(0, 1),) * len(plan.shape)]).dtype
     )
     dtype = dtype.newbyteorder("=") if not dtype.isnative else dtype
-    buffers = [_UnitBuffers(t, dtype) for t in targets[1:]]
+    behind = WriteBehind(plan.write_behind_bytes)
+    try:
+        total = _run_regions(source, targets, plan, task, dtype, behind, on_region)
+    except BaseException:
+        behind.close(raise_error=False)  # the files in flight end before the error goes up
+        raise
+    behind.close()  # the task's files are all stored when it returns
+    return total
+
+
+def _run_regions(
+    source: Any,
+    targets: Sequence[LevelTarget],
+    plan: PyramidPlan,
+    task: Box,
+    dtype: np.dtype,
+    behind: WriteBehind,
+    on_region: Callable[[int], None] | None,
+) -> int:
+    """The body of :func:`run_task`: every region of ``task`` in turn."""
+    buffers = [_UnitBuffers(t, dtype, behind) for t in targets[1:]]
     bounds = _chunk_bounds(source) if plan.halo else None
     cache = _ChunkCache(source, bounds, plan.cache_bytes) if bounds is not None else None
     lag = _Lag(targets, task) if plan.halo else None
@@ -845,7 +878,14 @@ def run_task(
     total = 0
     for position, region in enumerate(regions):
         written = _write_region(
-            source, targets, buffers, cache, region, levels[position], reads[position + 1 :]
+            source,
+            targets,
+            buffers,
+            cache,
+            region,
+            levels[position],
+            reads[position + 1 :],
+            behind,
         )
         total += written
         if on_region is not None:
@@ -974,6 +1014,7 @@ def run_plan(
                 raise failure
     finally:
         _DASK_GRAPHS.forget()
+        release_buffers()
     return written
 
 
@@ -1007,7 +1048,7 @@ def _run_task_releasing(
         return run_task(source, targets, plan, task)
     finally:
         _ASSEMBLY.release()
-        release_buffer()
+        release_buffers()
 
 
 def _run_task_on_block(
