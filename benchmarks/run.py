@@ -1,8 +1,12 @@
 """Time OME-Zarr pyramid writers (omezarr, ome-zarr-py, ngff-zarr, a floor) on synthetic data.
 
 Each write runs in its own fresh subprocess, so time and peak memory belong to one writer.
-Writers alternate across repeats (ABCABC), outputs go to ``--workdir`` and are deleted once
-their size on disk is measured. The report is printed and written to
+Writers alternate across repeats (ABCABC), outputs go to ``--workdir`` and are set aside once
+their size on disk is measured, then deleted in batches followed by a pause (``--trash-limit``,
+``--settle``): on an ext4 file system without a journal, such as this machine's, creating a
+file within a minute of deleting others makes the kernel step over every recently deleted
+inode (``recently_deleted`` in ``fs/ext4/ialloc.c``), so deleting each output just before the
+next writer runs would charge that writer for the previous one's files. The report is printed and written to
 ``benchmarks/results/<timestamp>.md`` and ``.json``.
 
 Examples
@@ -185,13 +189,55 @@ def _check_levels(
     return codec, chunks, problems
 
 
+class Trash:
+    """Finished outputs, set aside and deleted in batches, each batch followed by a pause.
+
+    Parameters
+    ----------
+    folder : pathlib.Path
+        Where outputs wait (inside the work folder, so setting one aside is a rename).
+    limit : int
+        Bytes on disk beyond which the waiting outputs are deleted.
+    settle : float
+        Seconds to wait after deleting, so that the next files created are not allocated
+        among the just-deleted inodes (ext4 without a journal avoids reusing an inode for 60
+        seconds after its deletion, stepping over each one).
+    """
+
+    def __init__(self, folder: Path, limit: int, settle: float) -> None:
+        self.folder, self.limit, self.settle = folder, limit, settle
+        self.waiting = 0
+        self.count = 0
+
+    def add(self, run_dir: Path, size: int) -> None:
+        """Set ``run_dir`` aside; empty the trash if it now holds more than the limit."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.count += 1
+        run_dir.rename(self.folder / f"{self.count}-{run_dir.name}")
+        self.waiting += size
+        if self.waiting > self.limit:
+            self.empty(pause=True)
+
+    def empty(self, pause: bool) -> None:
+        """Delete what waits; then, if ``pause`` and anything was deleted, sync and wait
+        ``settle`` seconds."""
+        deleted = self.folder.exists()
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.waiting = 0
+        if deleted and pause and self.settle > 0:
+            os.sync()
+            print(f"  (outputs deleted; pausing {self.settle:g} s)", flush=True)
+            time.sleep(self.settle)
+
+
 def run_once(
     case: WriterCase,
     size: SizeCase,
     repeat: int,
     args: argparse.Namespace,
+    trash: Trash,
 ) -> RunResult:
-    """One write in a fresh subprocess: time, peak RSS, bytes on disk; output deleted after."""
+    """One write in a fresh subprocess: time, peak RSS, bytes on disk; output set aside."""
     run_dir = Path(args.workdir) / f"{size.name}-{case.name.replace('/', '_')}-{repeat}"
     shutil.rmtree(run_dir, ignore_errors=True)
     (run_dir / "tmp").mkdir(parents=True)
@@ -244,7 +290,7 @@ def run_once(
         kept.parent.mkdir(exist_ok=True)
         shutil.copy(log_path, kept)
         result.message += f" (log: {kept})"
-    shutil.rmtree(run_dir, ignore_errors=True)
+    trash.add(run_dir, result.bytes_on_disk or _directory_size(run_dir)[0])
     os.sync()  # leave no dirty pages whose writeback would slow the next run
     return result
 
@@ -394,6 +440,20 @@ def _parser() -> argparse.ArgumentParser:
         help="chunk shape asked of every writer, 5 comma-separated ints, or 'native' for each "
         "writer's default (default 1,1,1,1024,1024)",
     )
+    parser.add_argument(
+        "--trash-limit",
+        type=float,
+        default=20.0,
+        metavar="GIB",
+        help="GiB of finished outputs kept before they are deleted in one batch (default 20)",
+    )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=70.0,
+        metavar="SECONDS",
+        help="pause after each batch of deletions (default 70; see the module docstring)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic data")
     parser.add_argument(
         "--no-warmup", action="store_true", help="time the first write of each process"
@@ -446,6 +506,8 @@ def main(argv: list[str] | None = None) -> int:
     results_dir = Path(args.results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
     Path(args.workdir).mkdir(parents=True, exist_ok=True)
+    trash = Trash(Path(args.workdir) / "trash", int(args.trash_limit * 2**30), args.settle)
+    trash.empty(pause=True)  # a previous run's leftovers, and their deletion, settle first
     info = machine_info()
     header = _header(args, info, started)
     print(header, flush=True)
@@ -486,7 +548,7 @@ def main(argv: list[str] | None = None) -> int:
                             )
                         )
                     continue
-                result = run_once(case, size, repeat, args)
+                result = run_once(case, size, repeat, args, trash)
                 if result.status == "not available":
                     unavailable[case.name] = result.message
                 if repeat == 0:  # a first run that failed or timed out is not repeated either
@@ -495,6 +557,7 @@ def main(argv: list[str] | None = None) -> int:
                 results.append(result)
                 print(_progress_line(result), flush=True)
                 save(final=False)
+    trash.empty(pause=False)
     save(final=True)
     return 0
 
