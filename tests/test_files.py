@@ -356,3 +356,32 @@ def test_a_disk_error_in_a_background_write_fails_the_write_and_advertises_nothi
         omezarr.write_image(image, str(path), axes="zyx", storage_options={"chunks": (1, 256, 256)})
     assert "multiscales" not in str(zarr.open_group(path, mode="r").attrs.asdict())
     assert not list(path.rglob("*.partial"))
+
+
+@pytest.mark.parametrize("compressors", [None, "default"])
+@pytest.mark.parametrize("sharded", [False, True])
+def test_write_behind_files_do_not_reference_the_callers_memory(
+    direct_dir: Path, compressors: str | None, sharded: bool
+) -> None:
+    """The engine reuses region buffers as soon as ``write`` returns; a file written later by
+    a writer thread must hold the pixels as they were (uncompressed chunks included)."""
+    options: dict[str, object] = {"chunks": (4, 64)}
+    if sharded:
+        options["shards"] = (8, 64)
+    if compressors is None:
+        options["compressors"] = None
+    path = direct_dir / "a.zarr"
+    array = zarr.create_array(path, shape=(8, 64), dtype="u2", **options)
+    writer = direct_writer(array)
+    assert writer is not None
+    writer.direct_io.enabled = True
+    data = np.arange(8 * 64, dtype=np.uint16).reshape(8, 64)
+    expected = data.copy()
+    release = threading.Event()
+    behind = WriteBehind(limit=2**30, threads=1)
+    behind.submit(release.wait, 1)  # holds the writer thread, so the files wait their turn
+    writer.write((0, 0), data, behind)
+    data[:] = 0  # the caller reuses its buffer before the files are written
+    release.set()
+    behind.close()
+    np.testing.assert_array_equal(zarr.open_array(path, mode="r")[:], expected)

@@ -142,6 +142,10 @@ class DirectChunkWriter:
         encoded: Any = np.ascontiguousarray(piece, dtype=self.dtype)
         for compressor in self.compressors:
             encoded = compressor.encode(encoded)
+        if isinstance(encoded, np.ndarray) and np.may_share_memory(encoded, piece):
+            # Stored as it is (no compressor): the file may be written by a WriteBehind thread
+            # after the caller has reused ``piece``'s memory, so it gets its own copy.
+            encoded = encoded.copy()
         return encoded
 
     def _shard_parts(self, shard: np.ndarray) -> list[Any]:
