@@ -8,8 +8,10 @@ kernel time per GiB written, as much as compressing the data. With direct I/O (L
 nothing and the data is on its way to the disk when the call returns.
 
 Direct I/O wants the memory, the file offset and the length aligned to the disk's blocks, so
-a file is written from a page-aligned per-thread buffer: its whole 4 KiB blocks with direct
-I/O, then the remaining tail (less than 4 KiB) buffered, on the same descriptor.
+a file passes through a page-aligned staging buffer (from a pool shared by all threads, at
+most 8 MiB at a time): its whole 4 KiB blocks with direct I/O, then the remaining tail (less
+than 4 KiB) buffered, on the same descriptor. :class:`WriteBehind` lets other threads do the
+writing while the caller goes on encoding.
 
 ``$OMEZARR_DIRECT_IO`` chooses (see :func:`direct_io_mode`):
 
@@ -226,7 +228,7 @@ def _refused(error: OSError, path: Path) -> DirectIORefused:
 def _write_direct(path: Path, parts: Sequence[Any], total: int) -> None:
     """Write ``parts`` as a new file: whole blocks with direct I/O, then the tail buffered.
 
-    The bytes pass through the thread's aligned buffer, a buffer-full at a time.
+    The bytes pass through a staging buffer from the pool, a buffer-full at a time.
     Raises :class:`DirectIORefused` (having removed the file) if the file system refuses."""
     import fcntl  # POSIX only, like O_DIRECT itself
 
