@@ -848,54 +848,37 @@ def run_task(
         getattr(source, "dtype", None) or np.asarray(source[(slice(0, 1),) * len(plan.shape)]).dtype
     )
     dtype = dtype.newbyteorder("=") if not dtype.isnative else dtype
-    behind = WriteBehind(plan.write_behind_bytes)
-    try:
-        total = _run_regions(source, targets, plan, task, dtype, behind, on_region)
-    except BaseException:
-        behind.close(raise_error=False)  # the files in flight end before the error goes up
-        raise
-    behind.close()  # the task's files are all stored when it returns
-    return total
-
-
-def _run_regions(
-    source: Any,
-    targets: Sequence[LevelTarget],
-    plan: PyramidPlan,
-    task: Box,
-    dtype: np.dtype,
-    behind: WriteBehind,
-    on_region: Callable[[int], None] | None,
-) -> int:
-    """The body of :func:`run_task`: every region of ``task`` in turn."""
-    buffers = [_UnitBuffers(t, dtype, behind) for t in targets[1:]]
-    bounds = _chunk_bounds(source) if plan.halo else None
-    cache = _ChunkCache(source, bounds, plan.cache_bytes) if bounds is not None else None
-    lag = _Lag(targets, task) if plan.halo else None
-    regions = list(plan.regions(task))
-    levels = [_level_regions(targets, region, lag) for region in regions]
-    reads = [needed[0] for _, needed in levels]
-    total = 0
-    for position, region in enumerate(regions):
-        written = _write_region(
-            source,
-            targets,
-            buffers,
-            cache,
-            region,
-            levels[position],
-            reads[position + 1 :],
-            behind,
-        )
-        total += written
-        if on_region is not None:
-            on_region(written)
-    leftover = [b for b in buffers if b.units]
-    if leftover:  # pragma: no cover - a planning bug, never user input
-        raise RuntimeError(
-            f"internal error: task {task} left {sum(len(b.units) for b in leftover)} units unwritten"
-        )
-    return total
+    # Leaving the block waits for the files in flight: the task's files are all stored when
+    # it returns (and before an error goes up).
+    with WriteBehind(plan.write_behind_bytes) as behind:
+        buffers = [_UnitBuffers(t, dtype, behind) for t in targets[1:]]
+        bounds = _chunk_bounds(source) if plan.halo else None
+        cache = _ChunkCache(source, bounds, plan.cache_bytes) if bounds is not None else None
+        lag = _Lag(targets, task) if plan.halo else None
+        regions = list(plan.regions(task))
+        levels = [_level_regions(targets, region, lag) for region in regions]
+        reads = [needed[0] for _, needed in levels]
+        total = 0
+        for position, region in enumerate(regions):
+            written = _write_region(
+                source,
+                targets,
+                buffers,
+                cache,
+                region,
+                levels[position],
+                reads[position + 1 :],
+                behind,
+            )
+            total += written
+            if on_region is not None:
+                on_region(written)
+        leftover = [b for b in buffers if b.units]
+        if leftover:  # pragma: no cover - a planning bug, never user input
+            raise RuntimeError(
+                f"internal error: task {task} left {sum(len(b.units) for b in leftover)} units unwritten"
+            )
+        return total
 
 
 def task_write_units(targets: Sequence[LevelTarget], task: Box) -> list[list[tuple[int, ...]]]:
