@@ -6,6 +6,10 @@ write, and the peak resident size over the write is reported with the wall time.
 
     python benchmarks/memory.py                                  # lazy0.5G and lazy4G, 64M/256M/1G
     python benchmarks/memory.py --sizes lazy0.5G --budgets 32M,256M
+    python benchmarks/memory.py --budgets 256M --method local_mean --chunks 1024 --repeats 3
+
+``--chunks N`` writes every level in N × N chunks (y, x; one plane deep) instead of omezarr's
+default, which chunks every level like level 0 (the input's chunks, as ome-zarr does).
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ def _status_mib(field: str) -> float:
     raise RuntimeError(f"{field} not in /proc/self/status")
 
 
-def _child(size: str, budget: str, method: str, workdir: str) -> None:
+def _child(size: str, budget: str, method: str, workdir: str, chunks: str) -> None:
     sys.path[:0] = [str(REPO_DIR / "src"), str(BENCH_DIR)]
     import data
     from omezarr import write_image
@@ -40,7 +44,15 @@ def _child(size: str, budget: str, method: str, workdir: str) -> None:
     Path("/proc/self/clear_refs").write_text("5")
     before = _status_mib("VmRSS")
     start = time.perf_counter()
-    write_image(image, str(output), method=method, axes="tczyx", memory_budget=budget)
+    options = {"chunks": (1, 1, 1, int(chunks), int(chunks))} if chunks != "default" else None
+    write_image(
+        image,
+        str(output),
+        method=method,
+        axes="tczyx",
+        memory_budget=budget,
+        storage_options=options,
+    )
     seconds = time.perf_counter() - start
     print(json.dumps({"seconds": seconds, "peak_mib": _status_mib("VmHWM"), "before_mib": before}))
 
@@ -52,22 +64,37 @@ def main() -> None:
     parser.add_argument("--sizes", default="lazy0.5G,lazy4G")
     parser.add_argument("--budgets", default="64M,256M,1G")
     parser.add_argument("--method", default="nearest")
-    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--chunks", default="default", help="y/x chunk size of every level (default: omezarr's)"
+    )
+    parser.add_argument("--repeats", type=int, default=1, help="runs per row, alternating")
+    parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         _child(*args.child)
         return
     print(
-        "| input | budget | method | wall s | peak RSS MiB | RSS before MiB |\n|---|---|---|---|---|---|"
+        "| input | budget | method | chunks | wall s | peak RSS MiB | RSS before MiB |\n"
+        "|---|---|---|---|---|---|---|"
     )
-    for size in args.sizes.split(","):
-        for budget in args.budgets.split(","):
+    rows = [(s, b) for s in args.sizes.split(",") for b in args.budgets.split(",")]
+    for _ in range(args.repeats):
+        for size, budget in rows:
             workdir = tempfile.mkdtemp(
                 dir=BENCH_DIR / "out" if (BENCH_DIR / "out").exists() else None
             )
             try:
                 result = subprocess.run(
-                    [sys.executable, __file__, "--child", size, budget, args.method, workdir],
+                    [
+                        sys.executable,
+                        __file__,
+                        "--child",
+                        size,
+                        budget,
+                        args.method,
+                        workdir,
+                        args.chunks,
+                    ],
                     capture_output=True,
                     text=True,
                     check=True,
@@ -76,7 +103,8 @@ def main() -> None:
                 shutil.rmtree(workdir, ignore_errors=True)
             row = json.loads(result.stdout.strip().splitlines()[-1])
             print(
-                f"| {size} | {budget} | {args.method} | {row['seconds']:.1f} | {row['peak_mib']:.0f} | "
+                f"| {size} | {budget} | {args.method} | {args.chunks} | {row['seconds']:.1f} | "
+                f"{row['peak_mib']:.0f} | "
                 f"{row['before_mib']:.0f} |",
                 flush=True,
             )
