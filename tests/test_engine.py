@@ -446,7 +446,9 @@ def _glibc() -> bool:
 
 def test_prime_malloc_stops_glibc_from_mapping_every_encoded_chunk_afresh() -> None:
     if not _glibc():
-        pytest.skip("the mmap threshold is glibc's")
+        pytest.skip(
+            "prime_malloc acts on glibc only (its dynamic mmap threshold); this C library is not glibc"
+        )
 
     # Tuning variables turn glibc's dynamic threshold off (dask.distributed's nanny sets
     # MALLOC_TRIM_THRESHOLD_ in this process's environment when a test starts a cluster).

@@ -256,6 +256,31 @@ def test_whole_writes_are_byte_identical_with_and_without_direct_io(
     assert any(len(data) >= 4096 for data in trees["on"].values())  # direct I/O had work
 
 
+def test_delayed_tasks_release_their_threads_direct_io_buffers(
+    direct_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # compute=False tasks run in threads that outlive the write (a dask worker's; here, with
+    # the synchronous scheduler, this one): the staging buffers go with each task.
+    import dask
+    import dask.array as da
+
+    monkeypatch.setenv(DIRECT_IO_ENV, "on")
+    _files.release_buffers()
+    image = random_image(np.random.default_rng(8), (2, 512, 512), np.uint16)
+    for source in (da.from_array(image, chunks=(1, 256, 256)), image):
+        path = direct_dir / f"{type(source).__name__}.zarr"
+        tasks = omezarr.write_image(
+            source,
+            str(path),
+            axes="zyx",
+            storage_options={"chunks": (1, 256, 256)},
+            compute=False,
+        )
+        dask.compute(tasks, scheduler="sync")
+        assert _files._STAGING.free == []
+        np.testing.assert_array_equal(zarr.open_group(path, mode="r")["s0"][:], image)
+
+
 def test_a_file_system_refusing_direct_io_mid_write_falls_back_for_the_rest(
     direct_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1038,7 +1038,7 @@ def _run_task_on_block(
     block: Any, offset: Sequence[int], targets: Sequence[LevelTarget], plan: PyramidPlan, task: Box
 ) -> int:
     source = _OffsetBlock(np.asarray(block), offset, plan.shape)
-    return run_task(source, targets, plan, task)
+    return _run_task_releasing(source, targets, plan, task)
 
 
 def delayed_tasks(
