@@ -239,6 +239,113 @@ def test_halo_plans_keep_the_chunk_cache_within_a_quarter_of_the_budget(budget_m
         assert plan.concurrency * per_task + plan.cache_bytes * plan.concurrency <= budget
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    counts=st.lists(st.integers(1, 6), min_size=1, max_size=3),
+    step=st.integers(1, 3),
+    offset=st.integers(0, 5),
+)
+def test_z_order_tiles_the_box_and_visits_every_box_behind_first(
+    counts: list[int], step: int, offset: int
+) -> None:
+    from omezarr.engine import _z_order
+
+    ndim = len(counts)
+    start = (offset,) * ndim
+    # The last box along each axis is clipped when the step allows it.
+    stop = tuple(offset + c * step - (1 if step > 1 else 0) for c in counts)
+    boxes = _z_order((step,) * ndim, start, stop)
+    covered = np.zeros(tuple(b - offset for b in stop), dtype=int)
+    for lo, hi in boxes:
+        covered[tuple(slice(a - offset, b - offset) for a, b in zip(lo, hi, strict=True))] += 1
+    assert np.all(covered == 1)
+    position = {lo: i for i, (lo, _) in enumerate(boxes)}
+    for lo, i in position.items():
+        for other, j in position.items():
+            if all(o <= a for o, a in zip(other, lo, strict=True)):
+                assert j <= i  # a box behind (or at) ``lo`` along every axis comes first
+
+
+@pytest.mark.parametrize(
+    ("method", "shape", "chunks", "shards"),
+    [
+        (Methods.LOCAL_MEAN, (2, 96, 160), (1, 16, 16), None),
+        (Methods.NEAREST, (1, 100, 75), (1, 8, 16), None),
+        (Methods.RESIZE, (1, 100, 130), (1, 16, 16), None),
+        (Methods.ZOOM, (2, 64, 64), (1, 8, 8), (1, 16, 16)),
+    ],
+    ids=["local_mean", "nearest-edges", "resize-halo", "zoom-shards"],
+)
+def test_planned_unit_buffers_are_exactly_what_each_task_holds(
+    monkeypatch: pytest.MonkeyPatch,
+    method: Methods,
+    shape: tuple[int, ...],
+    chunks: tuple[int, ...],
+    shards: tuple[int, ...] | None,
+) -> None:
+    """The planner's simulated walk (:func:`engine._unit_buffer_peak`) predicts the bytes of
+    partly filled write units that the real walk holds at its worst, task by task."""
+    held = {"total": 0, "peak": 0}
+
+    class Tracked(dict):  # type: ignore[type-arg]
+        def __setitem__(self, key: Any, value: Any) -> None:
+            held["total"] += value[0].nbytes
+            held["peak"] = max(held["peak"], held["total"])
+            super().__setitem__(key, value)
+
+        def __delitem__(self, key: Any) -> None:
+            held["total"] -= self[key][0].nbytes
+            super().__delitem__(key)
+
+    class TrackedBuffers(engine._UnitBuffers):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.units = Tracked()
+
+    monkeypatch.setattr(engine, "_UnitBuffers", TrackedBuffers)
+    image = _image(shape)
+    factors = [(1, 2, 2), (1, 4, 4), (1, 8, 8)]
+    targets, _ = _targets(image.shape, factors, method, chunks=chunks, shards=shards)
+    planned = plan_pyramid(targets, [(1, 1, 1), *factors], image.itemsize, 64 * 2**20, None, 1)
+    # Regions of one level-0 write unit, so coarse units are assembled from several.
+    region = targets[0].write_unit
+    plan = dataclasses.replace(
+        planned,
+        region_shape=region,
+        halo=engine._needs_halo(targets, region),
+        cache_bytes=2**20,
+    )
+    assert plan.halo == (method is Methods.RESIZE)
+    peaks = []
+    for task in plan.tasks():
+        held["peak"] = 0
+        engine.run_task(image, targets, plan, task)
+        assert held["total"] == 0
+        assert held["peak"] == engine._unit_buffer_peak(
+            targets, task, region, plan.halo, image.itemsize
+        )
+        peaks.append(held["peak"])
+    assert max(peaks) > 0
+    _check_levels(image, targets, method)
+
+
+def test_whole_slide_planes_are_written_by_every_thread_within_the_budget() -> None:
+    """A 32768 x 32768 plane in 1024 x 1024 chunks: each task walks 64 regions; the
+    partly filled coarse units it holds are simulated, not bounded by the whole task
+    (680 MiB, which left one thread working)."""
+    shape = (1, 32768, 32768)
+    factors = [(1, 2**k, 2**k) for k in range(1, 5)]
+    targets, _ = _targets(shape, factors, Methods.LOCAL_MEAN, chunks=(1, 1024, 1024))
+    plan = plan_pyramid(
+        targets, [(1, 1, 1), *factors], 2, DEFAULT_MEMORY_BUDGET, (1, 1024, 1024), 2
+    )
+    assert plan.concurrency == 2
+    task = next(plan.tasks())
+    assert sum(1 for _ in plan.regions(task)) > 16
+    held = engine._unit_buffer_peak(targets, task, plan.region_shape, plan.halo, 2)
+    assert 0 < held <= DEFAULT_MEMORY_BUDGET // 8
+
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
