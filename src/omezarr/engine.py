@@ -7,7 +7,9 @@ and one resampler per level, it
 * splits level 0 into *tasks*: boxes aligned so that every chunk or shard of every level is
   owned by exactly one task (tasks never share a chunk or shard, so they may run in any
   order, in threads, or on ``dask.distributed`` workers);
-* walks each task in *regions* aligned with level 0's chunk/shard grid, reading each region
+* walks each task in *regions* aligned with level 0's chunk/shard grid, in Z order (so a
+  coarse chunk assembled from several regions is completed before the walk moves on), reading
+  each region
   (plus the halo a method needs) once and computing from it every level's pixels that the
   region owns, each level from the previous level's pixels (over what the region owns plus
   what the next levels' halos need, so the result does not depend on the regions); with a
@@ -16,8 +18,9 @@ and one resampler per level, it
 * writes level 0 straight from the region and gathers coarser levels in per-chunk (or
   per-shard) buffers that are written, whole, the moment they are complete.
 
-Memory is bounded by the region size, the partly filled buffers of one band of regions and the
-number of tasks running at once, all chosen from ``memory_budget``.
+Memory is bounded by the region size, the partly filled buffers a task holds at once (the
+planner simulates the walk to know them) and the number of tasks running at once, all chosen
+from ``memory_budget``.
 """
 
 from __future__ import annotations
