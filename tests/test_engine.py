@@ -266,6 +266,21 @@ def test_z_order_tiles_the_box_and_visits_every_box_behind_first(
                 assert j <= i  # a box behind (or at) ``lo`` along every axis comes first
 
 
+def test_z_order_of_grids_needing_keys_wider_than_64_bits() -> None:
+    """14 bits on each of five axes: 70-bit keys, still every box after its neighbours behind."""
+    from omezarr.engine import _z_order
+
+    counts = (2, 2, 2, 2, 8193)
+    boxes = _z_order((1,) * 5, (0,) * 5, counts)
+    assert len(boxes) == math.prod(counts)
+    position = {lo: i for i, (lo, _) in enumerate(boxes)}
+    for lo, i in position.items():
+        for axis in range(5):
+            if lo[axis]:
+                behind = (*lo[:axis], lo[axis] - 1, *lo[axis + 1 :])
+                assert position[behind] < i
+
+
 @pytest.mark.parametrize(
     ("method", "shape", "chunks", "shards"),
     [

@@ -254,9 +254,11 @@ def _z_order(step: Sequence[int], start: Sequence[int], stop: Sequence[int]) -> 
         return []
     index = np.indices(counts).reshape(len(counts), -1).T.astype(np.int64)
     bits = max(count - 1 for count in counts).bit_length()
-    key = np.zeros(len(index), dtype=np.int64)
+    axes = [axis for axis, count in enumerate(counts) if count > 1]  # the others add nothing
+    # Keys of more than 62 bits are Python integers (an object array), else int64.
+    key = np.zeros(len(index), dtype=np.int64 if bits * len(axes) <= 62 else object)
     for bit in reversed(range(bits)):
-        for axis in range(len(counts)):
+        for axis in axes:
             key = (key << 1) | ((index[:, axis] >> bit) & 1)
     boxes = []
     for corner in index[np.argsort(key, kind="stable")]:
