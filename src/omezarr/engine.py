@@ -103,6 +103,16 @@ def _box(region: Sequence[slice]) -> Box:
     return tuple(int(s.start) for s in region), tuple(int(s.stop) for s in region)
 
 
+def _size(box: Box) -> int:
+    """Elements in ``box``."""
+    return math.prod(b - a for a, b in zip(box[0], box[1], strict=True))
+
+
+def _tile_counts(step: Sequence[int], box: Box) -> list[int]:
+    """Boxes of size ``step`` (the last clipped) needed to tile ``box``, per axis."""
+    return [max(0, -(-(b - a) // s)) for a, b, s in zip(box[0], box[1], step, strict=True)]
+
+
 @dataclass(frozen=True)
 class LevelTarget:
     """Where one level goes: its zarr array, the unit written at once, and how it is computed.
@@ -181,10 +191,7 @@ class PyramidPlan:
     @property
     def n_regions(self) -> int:
         # Regions tile each task; tasks are multiples of regions except at the array's end.
-        return sum(
-            math.prod(-(-(b - a) // r) for a, b, r in zip(*task, self.region_shape, strict=True))
-            for task in self.tasks()
-        )
+        return sum(math.prod(_tile_counts(self.region_shape, task)) for task in self.tasks())
 
 
 def memory_budget_from(value: int | str | None) -> int:
@@ -249,7 +256,7 @@ def _z_order(step: Sequence[int], start: Sequence[int], stop: Sequence[int]) -> 
     >>> [lo[1:] for lo, _ in _z_order((1, 1, 1), (0, 0, 0), (1, 4, 2))]
     [(0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (2, 1), (3, 0), (3, 1)]
     """
-    counts = [max(0, -(-(b - a) // s)) for a, b, s in zip(start, stop, step, strict=True)]
+    counts = _tile_counts(step, (tuple(start), tuple(stop)))
     if 0 in counts:
         return []
     index = np.indices(counts).reshape(len(counts), -1).T.astype(np.int64)
@@ -488,8 +495,7 @@ def _unit_buffer_peak(
     """The most bytes of partly filled write units that :func:`run_task` holds at once for
     ``task`` walked in regions of shape ``region`` (the same walk and ownership, without
     pixels). Larger tasks get the bound of every unit they own on levels above 0."""
-    regions = math.prod(-(-(b - a) // r) for a, b, r in zip(*task, region, strict=True))
-    if regions > _SIMULATED_REGIONS:
+    if math.prod(_tile_counts(region, task)) > _SIMULATED_REGIONS:
         return _task_bytes(targets[1:], task, itemsize)
     lag = _Lag(targets, task) if halo else None
     held: dict[tuple[int, tuple[int, ...]], list[int]] = {}
@@ -512,10 +518,6 @@ def _unit_buffer_peak(
                     total -= entry[0] * itemsize
                     del held[(level, key)]
     return peak
-
-
-def _size(box: Box) -> int:
-    return math.prod(b - a for a, b in zip(box[0], box[1], strict=True))
 
 
 def _unit_pieces(target: LevelTarget, out: Box) -> Iterator[tuple[tuple[int, ...], Box, Box, bool]]:
@@ -832,7 +834,7 @@ class _ChunkCache:
                 self.size -= held
                 continue
             itemsize = pieces[0][1].itemsize
-            wanted = sum(math.prod(b - a for a, b in zip(*need, strict=True)) for need in needs)
+            wanted = sum(_size(need) for need in needs)
             if wanted * itemsize >= held:
                 continue
             kept = []
@@ -1018,7 +1020,7 @@ def _task_bytes(targets: Sequence[LevelTarget], task: Box, itemsize: int) -> int
     for target in targets:
         out = _owned_box(target, task)
         if not _is_empty(out):
-            total += math.prod(b - a for a, b in zip(out[0], out[1], strict=True)) * itemsize
+            total += _size(out) * itemsize
     return total
 
 
