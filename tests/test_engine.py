@@ -424,6 +424,34 @@ def test_halo_reads_of_a_chunked_source_read_each_chunk_once() -> None:
     assert engine._ASSEMBLY.buffer.size == 0  # released with the task, not kept by the thread
 
 
+def test_halo_reads_across_chunks_are_never_joined_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    from omezarr import scale
+
+    monkeypatch.setattr(scale, "_TILE_VALUES", 2**16)  # levels computed in 8 or more tiles
+    # Two chunk-sized regions: the second reads a strip of the first chunk behind its own.
+    image = _image((1, 1024, 2048))
+    source = _CountingChunkedSource(image, (1, 1024, 1024))
+    factors = [(1, 2, 2), (1, 4, 4)]
+    targets, _ = _targets(image.shape, factors, Methods.RESIZE, chunks=(1, 1024, 1024))
+    planned = plan_pyramid(
+        targets, [(1, 1, 1), *factors], image.itemsize, 256 * 2**20, (1, 1024, 1024), 1
+    )
+    plan = dataclasses.replace(
+        planned,
+        task_shape=image.shape,
+        region_shape=(1, 1024, 1024),
+        halo=True,
+        cache_bytes=64 * 2**20,
+    )
+    engine._ASSEMBLY.release()
+    engine.run_task(source, targets, plan, next(plan.tasks()))
+    _check_levels(image, targets, Methods.RESIZE)
+    read = 1024 * (1024 + 8) * image.itemsize  # the second region's read, at least
+    copied = engine._ASSEMBLY.buffer.size
+    assert 0 < copied < read // 4  # tiles crossing the two chunks were copied, one at a time
+    engine._ASSEMBLY.release()
+
+
 @pytest.mark.parametrize("method", [Methods.RESIZE, Methods.ZOOM])
 def test_halo_regions_own_a_partition_of_every_level_and_read_only_behind(method: Methods) -> None:
     from omezarr.engine import _Lag, _level_regions, _owned_box
@@ -475,7 +503,7 @@ def test_chunk_cache_keeps_only_what_later_reads_need() -> None:
     cache.retain([strip, ((0, 64, 64), (1, 128, 128))])
     assert cache.size == 64 * 8 * image.itemsize  # the strip, not the chunk
     behind = ((0, 0, 56), (1, 64, 128))
-    assert np.array_equal(cache.read(behind), image[:, :64, 56:128])
+    assert np.array_equal(cache.read(behind)[:, :, :], image[:, :64, 56:128])
     assert source.reads == {(0, 0, 0): 1, (0, 0, 1): 1}  # the strip came from the cache
     cache.read(((0, 0, 0), (1, 8, 8)))  # dropped by retain: read again
     assert source.reads[(0, 0, 0)] == 2
@@ -483,13 +511,20 @@ def test_chunk_cache_keeps_only_what_later_reads_need() -> None:
     assert cache.size == 0 and not cache.chunks
 
 
-def test_reads_across_chunks_reuse_one_buffer_per_thread() -> None:
+def test_reads_across_chunks_are_mosaics_copied_only_where_sliced_across() -> None:
+    from omezarr.scale import Mosaic
+
     image, _, cache = _counting_cache()
-    first = cache.read(((0, 0, 0), (1, 70, 70)))
-    assert np.array_equal(first, image[:, :70, :70])
-    second = cache.read(((0, 60, 60), (1, 128, 128)))
-    assert np.array_equal(second, image[:, 60:, 60:])
-    assert np.shares_memory(first, second)  # the first region is done when the next is read
+    block = cache.read(((0, 0, 0), (1, 70, 70)))
+    assert isinstance(block, Mosaic)  # the chunk and three strips, not joined
+    assert np.array_equal(block[:, :, :], image[:, :70, :70])
+    inside = block[:, 10:20, 10:20]
+    assert np.shares_memory(inside, cache.chunks[(0, 0, 0)][0][1])  # a view of the chunk
+    crossing = block[:, 60:70, :]
+    assert np.array_equal(crossing, image[:, 60:70, :70])
+    again = block[:, :, 60:70]
+    assert np.array_equal(again, image[:, :70, 60:70])
+    assert np.shares_memory(crossing, again)  # copied into one buffer per thread
 
 
 def test_whole_dask_blocks_are_read_by_index() -> None:

@@ -29,6 +29,7 @@ from omezarr.scale import (
     AxisResampler,
     LevelResampler,
     Methods,
+    Mosaic,
     Scaler,
     _build_pyramid,
     downsample,
@@ -441,6 +442,105 @@ def test_resample_rejects_a_block_missing_part_of_the_input_region() -> None:
         level.resample(np.ones((16, 16)), (0, 0), (slice(0, 9), slice(0, 8)))
     with pytest.raises(ValueError, match="`block`"):
         level.resample(np.ones(16), (0,), (slice(0, 8), slice(0, 8)))
+
+
+def _mosaic_of(
+    image: np.ndarray, cuts: list[list[int]], start: Any = None, **options: Any
+) -> Mosaic:
+    """``image`` cut along each axis at ``cuts`` (which include 0 and the axis length), as a
+    Mosaic of copies (so that no piece is a view of ``image``) starting at global ``start``
+    (default: 100 on every axis)."""
+    start = [100] * image.ndim if start is None else list(start)
+    pieces = []
+    for corner in itertools.product(*(range(len(c) - 1) for c in cuts)):
+        box = tuple(slice(c[i], c[i + 1]) for c, i in zip(cuts, corner, strict=True))
+        pieces.append(([s + b.start for s, b in zip(start, box, strict=True)], image[box].copy()))
+    return Mosaic(start, image.shape, pieces, **options)
+
+
+@st.composite
+def mosaic_cases(draw: st.DrawFn) -> tuple[np.ndarray, list[list[int]], tuple[slice, ...]]:
+    shape = draw(st.lists(st.integers(1, 12), min_size=1, max_size=3))
+    cuts = [
+        sorted({0, n, *draw(st.lists(st.integers(1, max(1, n - 1)), max_size=3))}) for n in shape
+    ]
+    index = []
+    for n in shape:
+        a = draw(st.integers(0, n))
+        index.append(slice(a, draw(st.integers(a, n))))
+    image = np.arange(math.prod(shape), dtype=np.int32).reshape(shape)
+    return image, cuts, tuple(index)
+
+
+@settings(max_examples=200, deadline=None)
+@given(mosaic_cases())
+def test_a_mosaic_slices_like_the_array_it_tiles(
+    case: tuple[np.ndarray, list[list[int]], tuple[slice, ...]],
+) -> None:
+    image, cuts, index = case
+    copies: list[tuple[int, ...]] = []
+
+    def buffer(shape: tuple[int, ...], dtype: np.dtype[Any]) -> np.ndarray:
+        copies.append(shape)
+        return np.empty(shape, dtype)
+
+    block = _mosaic_of(image, cuts, buffer=buffer)
+    assert block.shape == image.shape and block.dtype == image.dtype
+    assert np.array_equal(block[index], image[index])
+    inside_one = image[index].size == 0 or any(
+        all(
+            c[i] <= s.start and s.stop <= c[i + 1]
+            for c, i, s in zip(cuts, corner, index, strict=True)
+        )
+        for corner in itertools.product(*(range(len(c) - 1) for c in cuts))
+    )
+    assert copies == ([] if inside_one else [image[index].shape])  # views unless crossing
+
+
+def test_a_mosaic_rejects_pieces_that_do_not_tile_it_and_stepped_slices() -> None:
+    image = np.arange(20.0).reshape(4, 5)
+    with pytest.raises(ValueError, match="outside the block"):
+        Mosaic((0, 0), (4, 5), [((0, 1), image)])
+    with pytest.raises(ValueError, match="tile the block"):
+        Mosaic((0, 0), (4, 6), [((0, 0), image)])
+    with pytest.raises(ValueError, match="dtype"):
+        Mosaic((0, 0), (4, 10), [((0, 0), image), ((0, 5), image.astype(np.float32))])
+    with pytest.raises(ValueError, match="at least one"):
+        Mosaic((0, 0), (4, 5), [])
+    block = Mosaic((0, 0), (4, 5), [((0, 0), image)])
+    with pytest.raises(ValueError, match="without steps"):
+        block[::2, :]
+    with pytest.raises(TypeError, match="2 slices"):
+        block[1:2]
+    with pytest.raises(TypeError, match="slices only"):
+        block[1, :]
+
+
+@pytest.mark.parametrize("method", list(Methods))
+def test_resample_of_a_mosaic_equals_resample_of_the_joined_array_and_never_joins_it(
+    method: Methods,
+) -> None:
+    # A read whose halo reaches behind into two neighbouring chunks: a strip above, a strip
+    # to the left and the corner, as the engine's chunk cache hands it over.
+    shape = (2100, 2000)  # computed in several tiles
+    image = random_image(np.random.default_rng(3), shape, np.uint16)
+    level = LevelResampler(shape, (1050, 1000), (2, 2), method)
+    out = (slice(4, 1050), slice(5, 1000))
+    needed = level.input_region(out)
+    start = [piece.start for piece in needed]
+    block = image[needed]
+    largest = [0]
+
+    def buffer(shape: tuple[int, ...], dtype: np.dtype[Any]) -> np.ndarray:
+        largest[0] = max(largest[0], math.prod(shape))
+        return np.empty(shape, dtype)
+
+    cuts = [[0, 8 - start[0] + 4, block.shape[0]], [0, 10 - start[1] + 4, block.shape[1]]]
+    mosaic = _mosaic_of(block, cuts, start, buffer=buffer)
+    expected = level.resample(block, start, out)
+    assert np.array_equal(level.resample(mosaic, start, out), expected)
+    if method is not Methods.NEAREST:  # nearest picks from the whole block (and has no halo)
+        assert largest[0] <= block.size // 3  # tile by tile, never the whole block
 
 
 def test_resample_returns_an_empty_array_for_an_empty_region() -> None:

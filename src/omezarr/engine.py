@@ -40,6 +40,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ._files import WriteBehind, release_buffers
+from .scale import Mosaic
 
 __all__ = [
     "DEFAULT_MEMORY_BUDGET",
@@ -89,7 +90,7 @@ class Step(Protocol):
         ...
 
     def resample(
-        self, block: np.ndarray, block_start: Sequence[int], out_region: Sequence[slice]
+        self, block: np.ndarray | Mosaic, block_start: Sequence[int], out_region: Sequence[slice]
     ) -> np.ndarray:
         """The outputs ``out_region`` from ``block`` (of the source level) at ``block_start``."""
         ...
@@ -723,10 +724,11 @@ def prime_malloc() -> bool:
 
 
 class _AssemblyBuffer(threading.local):
-    """Per thread, the array that reads spanning several chunks are assembled in, reused from
-    region to region (its contents live only while the thread computes one region): fresh
-    arrays of several MiB per region fragment the allocator's per-thread heaps. Released after
-    tasks that run in threads outliving the write (:func:`_run_task_releasing`)."""
+    """Per thread, the array that slices of a :class:`~omezarr.scale.Mosaic` crossing its
+    pieces are copied into, reused from slice to slice (each copy lives only until the thread
+    takes the next: a tile of a level's computation, or a region's level 0 while it is stored):
+    fresh arrays of a few MiB per tile fragment the allocator's per-thread heaps. Released
+    after tasks that run in threads outliving the write (:func:`_run_task_releasing`)."""
 
     def __init__(self) -> None:
         self.buffer = np.empty(0, dtype=np.uint8)
@@ -784,21 +786,19 @@ class _ChunkCache:
         hi = tuple(int(e[k + 1]) for e, k in zip(self.bounds, key, strict=True))
         return lo, hi
 
-    def read(self, box: Box) -> np.ndarray:
+    def read(self, box: Box) -> np.ndarray | Mosaic:
+        """``box``: the piece of its one chunk, or a :class:`Mosaic` of its pieces (never
+        joined into one array: that would hold the box twice, its chunk and the copy)."""
         keys = self._keys(box)
         parts = []
         for key in keys:
             want = _intersection(self._chunk_box(key), box)
-            parts.append((want, self._piece(key, want)))
+            parts.append((want[0], self._piece(key, want)))
         if len(parts) == 1:
             return parts[0][1]
-        out = _ASSEMBLY.array(
-            tuple(b - a for a, b in zip(box[0], box[1], strict=True)), parts[0][1].dtype
-        )
-        for (a, b), values in parts:
-            out[tuple(slice(p - q, r - q) for p, r, q in zip(a, b, box[0], strict=True))] = values
         self._evict(keep=len(keys))
-        return out
+        shape = tuple(b - a for a, b in zip(box[0], box[1], strict=True))
+        return Mosaic(box[0], shape, parts, buffer=_ASSEMBLY.array)
 
     def _piece(self, key: tuple[int, ...], want: Box) -> np.ndarray:
         """``want`` (inside chunk ``key``) from a cached piece covering it, or from the whole
@@ -908,7 +908,7 @@ def _write_region(
     ]
     targets[0].store(region[0], level0, behind)
     written = level0.nbytes
-    computed: list[tuple[np.ndarray, tuple[int, ...]] | None] = [(block, read_box[0])]
+    computed: list[tuple[np.ndarray | Mosaic, tuple[int, ...]] | None] = [(block, read_box[0])]
     for level, target in enumerate(targets[1:], start=1):
         if _is_empty(needed[level]):
             computed.append(None)

@@ -59,6 +59,7 @@ __all__ = [
     "AxisResampler",
     "LevelResampler",
     "Methods",
+    "Mosaic",
     "PyramidStep",
     "Region",
     "Scaler",
@@ -843,6 +844,98 @@ def _crop(region: Sequence[slice], origin: Sequence[int]) -> tuple[slice, ...]:
     )
 
 
+class Mosaic:
+    """A block of level 0 given as the arrays it is made of, sliced without joining them.
+
+    A region whose halo reaches into neighbouring chunks is read as several pieces: its own
+    chunk and strips of the chunks before it. Copying them into one array would hold the
+    region twice while the copy is made. :meth:`LevelResampler.resample` works through the
+    region in tiles, and slices the block once per tile: a slice inside one piece is a view of
+    it, and only a slice crossing pieces is copied, into an array from ``buffer``.
+
+    Parameters
+    ----------
+    start : sequence of int
+        Global index of the block's first element.
+    shape : sequence of int
+        The block's shape.
+    pieces : sequence of (sequence of int, numpy.ndarray)
+        The global start and the values of each piece; together they tile the block, without
+        overlap.
+    buffer : callable, optional
+        ``buffer(shape, dtype)`` gives the array a crossing slice is copied into; by default a
+        new array. A buffer reused per thread (as the engine's is) makes every crossing slice
+        valid only until the next one is taken in the same thread.
+
+    Examples
+    --------
+    >>> left, right = np.arange(6).reshape(2, 3), np.arange(6, 10).reshape(2, 2)
+    >>> block = Mosaic((0, 10), (2, 5), [((0, 10), left), ((0, 13), right)])
+    >>> np.shares_memory(block[:, 1:3], left)  # inside one piece: a view
+    True
+    >>> block[:, 2:4]  # across two: copied
+    array([[2, 6],
+           [5, 8]])
+    """
+
+    def __init__(
+        self,
+        start: Sequence[int],
+        shape: Sequence[int],
+        pieces: Sequence[tuple[Sequence[int], Array]],
+        buffer: Callable[[tuple[int, ...], np.dtype[Any]], Array] | None = None,
+    ) -> None:
+        self.start = tuple(int(a) for a in start)
+        self.shape = tuple(int(n) for n in shape)
+        if not pieces:
+            raise ValueError("`pieces` must hold at least one array")
+        self.pieces = [(tuple(int(a) for a in lo), values) for lo, values in pieces]
+        self.dtype = self.pieces[0][1].dtype
+        self.ndim = len(self.shape)
+        stop = [a + n for a, n in zip(self.start, self.shape, strict=True)]
+        for lo, values in self.pieces:
+            if values.dtype != self.dtype or values.ndim != self.ndim:
+                raise ValueError("every piece must have the block's dtype and number of axes")
+            if any(
+                a < s or a + n > e
+                for a, n, s, e in zip(lo, values.shape, self.start, stop, strict=True)
+            ):
+                raise ValueError(f"a piece at {lo} of shape {values.shape} lies outside the block")
+        if sum(values.size for _, values in self.pieces) != math.prod(self.shape):
+            raise ValueError("the pieces must tile the block exactly")
+        self._buffer = buffer or (lambda shape, dtype: np.empty(shape, dtype=dtype))
+
+    def __getitem__(self, index: tuple[slice, ...]) -> Array:
+        if not isinstance(index, tuple) or len(index) != self.ndim:
+            raise TypeError(f"a Mosaic is sliced with {self.ndim} slices, got {index!r}")
+        lo, hi = [], []
+        for piece, start, n in zip(index, self.start, self.shape, strict=True):
+            if not isinstance(piece, slice):
+                raise TypeError(f"a Mosaic is sliced with slices only, got {piece!r}")
+            first, last, step = piece.indices(n)
+            if step != 1:
+                raise ValueError(f"a Mosaic is sliced without steps, got {piece!r}")
+            lo.append(start + first)
+            hi.append(start + max(first, last))
+        shape = tuple(y - x for x, y in zip(lo, hi, strict=True))
+        if 0 in shape:
+            return np.empty(shape, dtype=self.dtype)
+        parts = []
+        for origin, values in self.pieces:
+            a = [max(p, q) for p, q in zip(lo, origin, strict=True)]
+            b = [min(p, q + n) for p, q, n in zip(hi, origin, values.shape, strict=True)]
+            if any(y <= x for x, y in zip(a, b, strict=True)):
+                continue
+            inside = tuple(slice(x - q, y - q) for x, y, q in zip(a, b, origin, strict=True))
+            if a == lo and b == hi:
+                return values[inside]
+            parts.append((a, b, values[inside]))
+        out = self._buffer(shape, self.dtype)
+        for a, b, values in parts:
+            out[tuple(slice(x - p, y - p) for x, y, p in zip(a, b, lo, strict=True))] = values
+        return out
+
+
 # ---------------------------------------------------------------------------------------------
 # Kernels
 # ---------------------------------------------------------------------------------------------
@@ -1321,7 +1414,7 @@ class LevelResampler:
         )
 
     def resample(
-        self, block: Array, block_start: Sequence[int], out_region: Sequence[slice]
+        self, block: Array | Mosaic, block_start: Sequence[int], out_region: Sequence[slice]
     ) -> Array:
         """Compute ``out_region`` of this level from a block of level 0.
 
@@ -1333,9 +1426,10 @@ class LevelResampler:
 
         Parameters
         ----------
-        block : numpy.ndarray
+        block : numpy.ndarray or Mosaic
             Level-0 values starting at global index ``block_start``; must contain
-            ``input_region(out_region)`` (a larger block is fine).
+            ``input_region(out_region)`` (a larger block is fine). A :class:`Mosaic` is
+            sliced tile by tile, never joined whole.
         block_start : sequence of int
             Global level-0 index of ``block[0, 0, ...]``.
         out_region : sequence of slice
@@ -1353,7 +1447,8 @@ class LevelResampler:
         TypeError
             If an arithmetic method gets non-numeric data.
         """
-        block = np.asarray(block)
+        if not isinstance(block, Mosaic):
+            block = np.asarray(block)
         out_bounds = _as_bounds(out_region, self.out_shape, "out_region")
         if block.ndim != len(self.in_shape) or len(block_start) != block.ndim:
             raise ValueError(
