@@ -10,6 +10,12 @@ write, and the peak resident size over the write is reported with the wall time.
 
 ``--chunks N`` writes every level in N × N chunks (y, x; one plane deep) instead of omezarr's
 default, which chunks every level like level 0 (the input's chunks, as ome-zarr does).
+``--codec zstd0`` writes with zarr's default codec (Zstd level 0, as the competitors do)
+instead of omezarr's. ``--warmup`` first writes a tiny image in the same process (as
+``run.py`` does), so one-time costs such as compiling the kernels are outside the peak.
+Together they reproduce one ``run.py`` row's memory in a minute:
+
+    python benchmarks/memory.py --budgets 256M --method resize --chunks 1024 --codec zstd0 --warmup --repeats 3
 """
 
 from __future__ import annotations
@@ -34,24 +40,43 @@ def _status_mib(field: str) -> float:
     raise RuntimeError(f"{field} not in /proc/self/status")
 
 
-def _child(size: str, budget: str, method: str, workdir: str, chunks: str) -> None:
+def _child(
+    size: str, budget: str, method: str, workdir: str, chunks: str, codec: str, warmup: str
+) -> None:
     sys.path[:0] = [str(REPO_DIR / "src"), str(BENCH_DIR)]
     import data
     from omezarr import write_image
 
+    options: dict[str, object] = {}
+    if chunks != "default":
+        options["chunks"] = (1, 1, 1, int(chunks), int(chunks))
+    if codec == "zstd0":
+        from zarr.codecs import ZstdCodec
+
+        options["compressors"] = [ZstdCodec(level=0)]
+    if warmup == "on":
+        case = data.SizeCase("warmup", (1, 1, 2, 256, 256), True, chunks=(1, 1, 1, 256, 256))
+        warm = Path(workdir) / "warmup.ome.zarr"
+        write_image(
+            data.make_lazy(case, 0),
+            str(warm),
+            method=method,
+            axes="tczyx",
+            storage_options=options or None,
+        )
+        shutil.rmtree(warm)
     image = data.make_lazy(data.SIZES[size], 0)
     output = Path(workdir) / "out.ome.zarr"
     Path("/proc/self/clear_refs").write_text("5")
     before = _status_mib("VmRSS")
     start = time.perf_counter()
-    options = {"chunks": (1, 1, 1, int(chunks), int(chunks))} if chunks != "default" else None
     write_image(
         image,
         str(output),
         method=method,
         axes="tczyx",
         memory_budget=budget,
-        storage_options=options,
+        storage_options=options or None,
     )
     seconds = time.perf_counter() - start
     print(json.dumps({"seconds": seconds, "peak_mib": _status_mib("VmHWM"), "before_mib": before}))
@@ -67,15 +92,21 @@ def main() -> None:
     parser.add_argument(
         "--chunks", default="default", help="y/x chunk size of every level (default: omezarr's)"
     )
+    parser.add_argument(
+        "--codec", choices=["default", "zstd0"], default="default", help="omezarr's or Zstd(0)"
+    )
+    parser.add_argument(
+        "--warmup", action="store_true", help="write a tiny image first, in the same process"
+    )
     parser.add_argument("--repeats", type=int, default=1, help="runs per row, alternating")
-    parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=7, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         _child(*args.child)
         return
     print(
-        "| input | budget | method | chunks | wall s | peak RSS MiB | RSS before MiB |\n"
-        "|---|---|---|---|---|---|---|"
+        "| input | budget | method | chunks | codec | wall s | peak RSS MiB | RSS before MiB |\n"
+        "|---|---|---|---|---|---|---|---|"
     )
     rows = [(s, b) for s in args.sizes.split(",") for b in args.budgets.split(",")]
     for _ in range(args.repeats):
@@ -94,6 +125,8 @@ def main() -> None:
                         args.method,
                         workdir,
                         args.chunks,
+                        args.codec,
+                        "on" if args.warmup else "off",
                     ],
                     capture_output=True,
                     text=True,
@@ -103,7 +136,8 @@ def main() -> None:
                 shutil.rmtree(workdir, ignore_errors=True)
             row = json.loads(result.stdout.strip().splitlines()[-1])
             print(
-                f"| {size} | {budget} | {args.method} | {args.chunks} | {row['seconds']:.1f} | "
+                f"| {size} | {budget} | {args.method} | {args.chunks} | {args.codec} | "
+                f"{row['seconds']:.1f} | "
                 f"{row['peak_mib']:.0f} | "
                 f"{row['before_mib']:.0f} |",
                 flush=True,
