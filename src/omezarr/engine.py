@@ -14,7 +14,9 @@ and one resampler per level, it
   region owns, each level from the previous level's pixels (over what the region owns plus
   what the next levels' halos need, so the result does not depend on the regions); with a
   halo, an output belongs to the region holding the last input it depends on, so regions
-  read only behind them and only thin strips of earlier input chunks are kept;
+  read only behind them and only thin strips of earlier input chunks are kept, and a read
+  that spans several input chunks is handed to the resampler as its pieces (a
+  :class:`~omezarr.scale.Mosaic`), copied only tile by tile where a tile crosses them;
 * writes level 0 straight from the region and gathers coarser levels in per-chunk (or
   per-shard) buffers that are written, whole, the moment they are complete.
 

@@ -26,7 +26,8 @@ Layers
 ------
 - :class:`Methods` and :func:`resolve_method`: which downsampling to use.
 - :func:`level_factors` and :func:`level_shapes`: pure pyramid planning.
-- :class:`AxisResampler` (one axis) and :class:`LevelResampler` (one step, n-d): the kernels.
+- :class:`AxisResampler` (one axis) and :class:`LevelResampler` (one step, n-d): the kernels;
+  :class:`Mosaic`, a block given as the pieces it was read in, which they slice tile by tile.
 - :class:`PyramidStep` and :func:`pyramid_steps`: which level each level is computed from.
 - :func:`downsample` and :func:`downsample_pyramid`: a whole array in one call.
 - ``_build_pyramid`` and the deprecated :class:`Scaler`: dask and compatibility layers (dask is
