@@ -503,6 +503,8 @@ def test_a_mosaic_rejects_pieces_that_do_not_tile_it_and_stepped_slices() -> Non
         Mosaic((0, 0), (4, 5), [((0, 1), image)])
     with pytest.raises(ValueError, match="tile the block"):
         Mosaic((0, 0), (4, 6), [((0, 0), image)])
+    with pytest.raises(ValueError, match="overlap"):  # as many values as the block, overlapping
+        Mosaic((0, 0), (4, 10), [((0, 0), image), ((0, 4), image[:, :1]), ((0, 6), image[:, :4])])
     with pytest.raises(ValueError, match="dtype"):
         Mosaic((0, 0), (4, 10), [((0, 0), image), ((0, 5), image.astype(np.float32))])
     with pytest.raises(ValueError, match="at least one"):

@@ -902,6 +902,11 @@ class Mosaic:
                 for a, n, s, e in zip(lo, values.shape, self.start, stop, strict=True)
             ):
                 raise ValueError(f"a piece at {lo} of shape {values.shape} lies outside the block")
+        lows = np.array([lo for lo, _ in self.pieces], dtype=np.int64).reshape(-1, self.ndim)
+        highs = lows + np.array([values.shape for _, values in self.pieces], dtype=np.int64)
+        meet = np.all((lows[:, None] < highs[None, :]) & (lows[None, :] < highs[:, None]), axis=-1)
+        if np.count_nonzero(meet) > np.count_nonzero(np.all(highs > lows, axis=-1)):
+            raise ValueError("the pieces overlap")
         if sum(values.size for _, values in self.pieces) != math.prod(self.shape):
             raise ValueError("the pieces must tile the block exactly")
         self._buffer = buffer or (lambda shape, dtype: np.empty(shape, dtype=dtype))
