@@ -626,3 +626,31 @@ def test_prime_malloc_stops_glibc_from_mapping_every_encoded_chunk_afresh() -> N
     assert unprimed >= 50  # each buffer is a fresh mapping: at least a fault per chunk
     assert primed < 50 * 64  # reused heap memory: not 512 pages per 2 MiB buffer
     assert primed < unprimed
+
+
+def test_level_zero_copied_from_several_chunks_is_not_overwritten_in_a_store_that_keeps_it() -> (
+    None
+):
+    # A zarr MemoryStore without codecs keeps the very array it is given. Level 0 of a region
+    # spanning many input chunks is copied into the thread's reused buffer, which the resize
+    # tiles that follow overwrite: it must reach zarr as its own array.
+    from omezarr import write_image
+
+    image = _image((2048, 2048))
+    source = zarr.create_array(
+        zarr.storage.MemoryStore(), shape=image.shape, chunks=(100, 100), dtype=image.dtype
+    )
+    source[...] = image
+    group = zarr.open_group(zarr.storage.MemoryStore(), mode="w")
+    write_image(
+        source,
+        group,
+        axes="yx",
+        scale_factors=[2],
+        method="resize",
+        storage_options={"chunks": (1024, 2048), "compressors": None},
+        memory_budget="64M",
+    )
+    assert np.array_equal(group["s0"][...], image)
+    expected = downsample_pyramid(image, [(2, 2)], Methods.RESIZE)
+    assert np.array_equal(group["s1"][...], expected[1])

@@ -908,6 +908,11 @@ def _write_region(
             slice(a - o, b - o) for a, b, o in zip(region[0], region[1], read_box[0], strict=True)
         )
     ]
+    if targets[0].direct is None and np.may_share_memory(level0, _ASSEMBLY.buffer):
+        # Copied out of several input chunks into this thread's reused buffer, which the next
+        # tiles overwrite; zarr may keep the very array it is given (a MemoryStore without
+        # codecs does), so it gets its own. (The direct writer encodes or copies at once.)
+        level0 = level0.copy()
     targets[0].store(region[0], level0, behind)
     written = level0.nbytes
     computed: list[tuple[np.ndarray | Mosaic, tuple[int, ...]] | None] = [(block, read_box[0])]
