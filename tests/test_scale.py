@@ -507,8 +507,10 @@ def test_a_mosaic_rejects_pieces_that_do_not_tile_it_and_stepped_slices() -> Non
         Mosaic((0, 0), (4, 10), [((0, 0), image), ((0, 4), image[:, :1]), ((0, 6), image[:, :4])])
     with pytest.raises(ValueError, match="dtype"):
         Mosaic((0, 0), (4, 10), [((0, 0), image), ((0, 5), image.astype(np.float32))])
-    with pytest.raises(ValueError, match="at least one"):
+    with pytest.raises(ValueError, match="at least one array"):
         Mosaic((0, 0), (4, 5), [])
+    with pytest.raises(ValueError, match="at least one axis"):
+        Mosaic((), (), [((), np.array(1.0))])
     block = Mosaic((0, 0), (4, 5), [((0, 0), image)])
     with pytest.raises(ValueError, match="without steps"):
         block[::2, :]
