@@ -628,29 +628,40 @@ def test_prime_malloc_stops_glibc_from_mapping_every_encoded_chunk_afresh() -> N
     assert primed < unprimed
 
 
+def _write_uncompressed_to_memory(source: Any, chunks: tuple[int, ...], **options: Any) -> Any:
+    """``write_image`` of a 2-D ``source`` (two levels) into a zarr MemoryStore without codecs,
+    which keeps the very arrays it is given; returns the group."""
+    from omezarr import write_image
+
+    group = zarr.open_group(zarr.storage.MemoryStore(), mode="w")
+    storage_options = {"chunks": chunks, "compressors": None}
+    write_image(
+        source, group, axes="yx", scale_factors=[2], storage_options=storage_options, **options
+    )
+    return group
+
+
 def test_level_zero_copied_from_several_chunks_is_not_overwritten_in_a_store_that_keeps_it() -> (
     None
 ):
-    # A zarr MemoryStore without codecs keeps the very array it is given. Level 0 of a region
-    # spanning many input chunks is copied into the thread's reused buffer, which the resize
-    # tiles that follow overwrite: it must reach zarr as its own array.
-    from omezarr import write_image
-
+    # Level 0 of a region spanning many input chunks is copied into the thread's reused
+    # buffer, which the resize tiles that follow overwrite: it must reach zarr as its own array.
     image = _image((2048, 2048))
     source = zarr.create_array(
         zarr.storage.MemoryStore(), shape=image.shape, chunks=(100, 100), dtype=image.dtype
     )
     source[...] = image
-    group = zarr.open_group(zarr.storage.MemoryStore(), mode="w")
-    write_image(
-        source,
-        group,
-        axes="yx",
-        scale_factors=[2],
-        method="resize",
-        storage_options={"chunks": (1024, 2048), "compressors": None},
-        memory_budget="64M",
+    group = _write_uncompressed_to_memory(
+        source, (1024, 2048), method="resize", memory_budget="64M"
     )
     assert np.array_equal(group["s0"][...], image)
     expected = downsample_pyramid(image, [(2, 2)], Methods.RESIZE)
     assert np.array_equal(group["s1"][...], expected[1])
+
+
+def test_the_written_image_does_not_change_with_the_callers_array_afterwards() -> None:
+    image = _image((256, 256))
+    original = image.copy()
+    group = _write_uncompressed_to_memory(image, (256, 256))
+    image[...] = 0  # the store would hold a view of it
+    assert np.array_equal(group["s0"][...], original)

@@ -139,11 +139,14 @@ class LevelTarget:
         """Write ``data`` (whole write units, clipped at the array's end) at ``start``; files
         written with direct I/O may be left to ``behind``."""
         if self.direct is not None:
-            self.direct.write(start, data, behind)
-        else:
-            self.array[tuple(slice(a, a + n) for a, n in zip(start, data.shape, strict=True))] = (
-                data
-            )
+            self.direct.write(start, data, behind)  # encodes (or copies) before it returns
+            return
+        if data.base is not None:
+            # zarr-python may keep the very array it is given (a MemoryStore without codecs
+            # does), so it gets none that something else holds: a view of the caller's input,
+            # or of a buffer the engine reuses, would change after the write.
+            data = data.copy()
+        self.array[tuple(slice(a, a + n) for a, n in zip(start, data.shape, strict=True))] = data
 
 
 @dataclass(frozen=True)
@@ -908,11 +911,6 @@ def _write_region(
             slice(a - o, b - o) for a, b, o in zip(region[0], region[1], read_box[0], strict=True)
         )
     ]
-    if targets[0].direct is None and np.may_share_memory(level0, _ASSEMBLY.buffer):
-        # Copied out of several input chunks into this thread's reused buffer, which the next
-        # tiles overwrite; zarr may keep the very array it is given (a MemoryStore without
-        # codecs does), so it gets its own. (The direct writer encodes or copies at once.)
-        level0 = level0.copy()
     targets[0].store(region[0], level0, behind)
     written = level0.nbytes
     computed: list[tuple[np.ndarray | Mosaic, tuple[int, ...]] | None] = [(block, read_box[0])]
