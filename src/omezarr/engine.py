@@ -184,7 +184,7 @@ class PyramidPlan:
 
     def tasks(self) -> Iterator[Box]:
         """Every task box, in C order."""
-        yield from _grid(self.shape, self.task_shape, (0,) * len(self.shape), self.shape)
+        yield from _grid(self.task_shape, (0,) * len(self.shape), self.shape)
 
     def regions(self, task: Box) -> Iterator[Box]:
         """Every region box of ``task``, in Z order (see :func:`_z_order`)."""
@@ -233,9 +233,7 @@ def memory_budget_from(value: int | str | None) -> int:
     return budget
 
 
-def _grid(
-    shape: Sequence[int], step: Sequence[int], start: Sequence[int], stop: Sequence[int]
-) -> Iterator[Box]:
+def _grid(step: Sequence[int], start: Sequence[int], stop: Sequence[int]) -> Iterator[Box]:
     """Boxes of size ``step`` tiling [start, stop), clipped at ``stop``; C order."""
     ranges = [range(a, b, s) for a, b, s in zip(start, stop, step, strict=True)]
     for corner in np.ndindex(*(len(r) for r in ranges)):
