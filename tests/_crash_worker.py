@@ -20,8 +20,8 @@ import numpy as np
 
 from omezarr.format import Format, FormatV04, FormatV05
 from omezarr.reader import open_image
+from omezarr.tools.verify import verify
 from omezarr.validate import validate
-from omezarr.verify import verify
 from omezarr.writer import (
     write_image,
     write_label_metadata,

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import dask.array as da
-import numpy as np
 
+from _arrays import cells
 from omezarr.format import FormatV04, FormatV05
 from omezarr.writer import (
     write_image,
@@ -30,21 +30,9 @@ RAW = {"compressors": None}
 RAW_V2 = {"compressor": None}
 
 
-def _cells(shape: tuple[int, ...], dtype: str = "uint16", seed: int = 7) -> np.ndarray:
-    """Smooth blobs plus noise: a tiny stand-in for a fluorescence image."""
-    rng = np.random.default_rng(seed)
-    grids = np.meshgrid(*[np.linspace(0, 1, n) for n in shape], indexing="ij")
-    image = np.zeros(shape)
-    for _ in range(6):
-        centre = rng.random(len(shape))
-        image += np.exp(-sum((g - c) ** 2 for g, c in zip(grids, centre, strict=True)) / 0.01)
-    image = image / image.max() * 3000 + rng.normal(100, 10, shape)
-    return np.clip(image, 0, None).astype(dtype)
-
-
 def _image_v05(path: Path) -> None:
     write_image(
-        _cells((2, 12, 70, 90)),
+        cells((2, 12, 70, 90)),
         str(path),
         axes="czyx",
         scale={"z": 0.5, "y": 0.2, "x": 0.2},
@@ -55,7 +43,7 @@ def _image_v05(path: Path) -> None:
 
 
 def _nearest_dask_v04(path: Path) -> None:
-    image = da.from_array(_cells((65, 77), "uint8", seed=3), chunks=(20, 30))
+    image = da.from_array(cells((65, 77), "uint8", seed=3), chunks=(20, 30))
     write_image(
         image,
         str(path),
@@ -68,7 +56,7 @@ def _nearest_dask_v04(path: Path) -> None:
 
 def _local_mean_float(path: Path) -> None:
     write_image(
-        _cells((3, 40, 50), "float32", seed=5),
+        cells((3, 40, 50), "float32", seed=5),
         str(path),
         axes="tyx",
         method="local_mean",
@@ -78,7 +66,7 @@ def _local_mean_float(path: Path) -> None:
 
 
 def _multiscale_and_labels(path: Path) -> None:
-    base = _cells((40, 48), seed=11)
+    base = cells((40, 48), seed=11)
     write_multiscale([base, base[::2, ::2]], str(path), axes="yx", storage_options=RAW)
     labels = (base > 1500).astype("uint8")
     write_labels(labels, str(path), "cells", axes="yx", scale_factors=[2], storage_options=RAW)
@@ -88,12 +76,19 @@ def _plate_v05(path: Path) -> None:
     import zarr
 
     root = zarr.open_group(str(path), mode="w", zarr_format=3)
-    write_plate_metadata(root, ["A", "B"], ["1", "2"], ["A/1", "B/2"], name="plate", fmt=FormatV05())
+    write_plate_metadata(
+        root, ["A", "B"], ["1", "2"], ["A/1", "B/2"], name="plate", fmt=FormatV05()
+    )
     for well in ("A/1", "B/2"):
         group = root.require_group(well)
         write_well_metadata(group, [{"path": "0"}], fmt=FormatV05())
-        write_image(_cells((20, 24), seed=len(well)), group.require_group("0"), axes="yx",
-                    scale_factors=[2], storage_options=RAW)
+        write_image(
+            cells((20, 24), seed=len(well)),
+            group.require_group("0"),
+            axes="yx",
+            scale_factors=[2],
+            storage_options=RAW,
+        )
 
 
 CASES: dict[str, Callable[[Path], None]] = {

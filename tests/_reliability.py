@@ -13,8 +13,8 @@ import zarr
 from ome_zarr.io import parse_url
 from ome_zarr.reader import Multiscales, Node, Reader
 
-from omezarr.locking import LOCK_NAME
-from omezarr.verify import verify
+from omezarr.io.locking import LOCK_NAME
+from omezarr.tools.verify import verify
 
 METADATA_NAMES = frozenset({"zarr.json", ".zattrs", ".zarray", ".zgroup"})
 

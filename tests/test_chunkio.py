@@ -12,7 +12,7 @@ import pytest
 import zarr
 from zarr.codecs import BloscCodec, BytesCodec, GzipCodec, ShardingCodec, ZstdCodec
 
-from omezarr.chunkio import direct_writer
+from omezarr.io.chunkio import direct_writer
 
 V3_CODECS: dict[str, Any] = {
     "blosc-zstd-shuffle": [BloscCodec(cname="zstd", clevel=1, shuffle="shuffle")],

@@ -402,8 +402,8 @@ def test_terminal_output_with_and_without_rich(
 
 
 def test_info_of_wells_labels_groups_and_collections(tmp_path: Path, small_demo: Path) -> None:
-    from omezarr.inspect import describe, format_description
-    from omezarr.storage import write_ngff_attrs
+    from omezarr.io.storage import write_ngff_attrs
+    from omezarr.tools.describe import describe, format_description
 
     well = zarr.open_group(tmp_path / "well.zarr", mode="w")
     write_well_metadata(well, ["0"])

@@ -21,9 +21,10 @@ from PIL import Image as PILImage
 
 from conftest import close_remote_filesystems
 from omezarr import convert as conversion
+from omezarr.convert import staging
 from omezarr.format import FormatV04
+from omezarr.io.storage import open_group, read_ngff_attrs
 from omezarr.reader import open_image
-from omezarr.storage import open_group, read_ngff_attrs
 from omezarr.validate import validate
 from omezarr.writer import write_image
 from test_cli import one_error_line, run_cli
@@ -218,7 +219,7 @@ def test_convert_resume_finishes_a_killed_conversion_to_s3(
     url = f"{s3_bucket}/resumed.zarr"
     # A kill leaves what was written: no clean-up runs.
     with monkeypatch.context() as patch:
-        patch.setattr(conversion, "_delete_partial_output", lambda store, url: None)
+        patch.setattr(staging, "_delete_partial_output", lambda store, url: None)
         with pytest.raises(Interrupted):
             conversion.convert(npy_file, url, progress=interrupt_after(3), **CHUNKED)
     partial = s3_objects(s3_bucket, "resumed.zarr/")

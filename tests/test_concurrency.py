@@ -2,7 +2,7 @@
 
 Each test starts several real processes that wait at a barrier and then update the same
 ``labels`` list or ``plate`` metadata at once, repeatedly; without the metadata lock
-(:mod:`omezarr.locking`) their read-modify-write updates overwrite each other.
+(:mod:`omezarr.io.locking`) their read-modify-write updates overwrite each other.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import zarr
 
 import _crash_worker as worker
 from _reliability import ngff_attrs, wait_for
-from omezarr.locking import LOCK_NAME, local_directory, metadata_lock
+from omezarr.io.locking import LOCK_NAME, local_directory, metadata_lock
 from omezarr.validate import validate
 from omezarr.writer import write_plate_metadata
 

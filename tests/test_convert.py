@@ -1,4 +1,4 @@
-"""omezarr.convert and omezarr.sample: inputs opened lazily, metadata carried, outputs staged."""
+"""omezarr.convert and omezarr.tools.sample: inputs opened lazily, metadata carried, outputs staged."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ from omezarr.convert import (
     write_demo,
 )
 from omezarr.reader import open_image
-from omezarr.sample import sample_image
+from omezarr.tools.sample import sample_image
 from omezarr.validate import validate
 
 

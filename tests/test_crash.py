@@ -9,7 +9,7 @@ duration. After every kill:
 * whatever existed before the write is byte-identical (other image, other labels, other wells);
 * nothing is advertised as complete unless it is: whenever the validator, omezarr's metadata
   or ome-zarr-py's reader sees an image (or a listed label, or a listed well), every chunk of
-  every level is stored and decodes (``omezarr.verify``) and the pixels are those of an
+  every level is stored and decodes (``omezarr.tools.verify``) and the pixels are those of an
   uninterrupted write. omezarr writes the multiscales metadata after every pixel, and lists a
   label or well only after its image is complete.
 """

@@ -12,7 +12,8 @@ import pytest
 import zarr
 from distributed import Client, LocalCluster, get_task_stream
 
-from omezarr.scale import Methods, downsample_pyramid
+from omezarr.pyramid.methods import Methods
+from omezarr.pyramid.steps import downsample_pyramid
 from omezarr.writer import get_metadata, write_image, write_labels
 
 

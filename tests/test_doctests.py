@@ -16,7 +16,9 @@ import pytest
 import omezarr
 
 MODULES = sorted(
-    name for info in pkgutil.iter_modules(omezarr.__path__) if (name := info.name) != "__main__"
+    name.removeprefix("omezarr.")
+    for info in pkgutil.walk_packages(omezarr.__path__, prefix="omezarr.")
+    if not (name := info.name).endswith("__main__")
 )
 
 

@@ -18,18 +18,16 @@ import zarr
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from _arrays import seeded_image
 from omezarr import engine
-from omezarr.engine import (
-    DEFAULT_MEMORY_BUDGET,
-    MEMORY_BUDGET_ENV,
-    LevelTarget,
-    Progress,
-    delayed_tasks,
-    memory_budget_from,
-    plan_pyramid,
-    run_plan,
-)
-from omezarr.scale import Methods, downsample_pyramid, level_shapes, pyramid_steps
+from omezarr.engine import plan as engine_plan
+from omezarr.engine import run, sources, walk
+from omezarr.engine.memory import DEFAULT_MEMORY_BUDGET, MEMORY_BUDGET_ENV, memory_budget_from
+from omezarr.engine.plan import plan_pyramid
+from omezarr.engine.run import delayed_tasks, run_plan
+from omezarr.engine.targets import LevelTarget, Progress
+from omezarr.pyramid.methods import Methods, level_shapes
+from omezarr.pyramid.steps import downsample_pyramid, pyramid_steps
 
 
 def _targets(
@@ -65,14 +63,6 @@ def _targets(
     return targets, shapes
 
 
-def _image(shape: tuple[int, ...], dtype: Any = np.uint16, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    if np.dtype(dtype).kind == "f":
-        return rng.normal(100, 30, shape).astype(dtype)
-    info = np.iinfo(dtype)
-    return rng.integers(info.min, info.max, shape, dtype=dtype, endpoint=True)
-
-
 def _check_levels(image: np.ndarray, targets: list[LevelTarget], method: Methods) -> None:
     """Every level equals the whole-array pyramid (each level from the one it is computed from)."""
     assert np.array_equal(targets[0].array[...], image)
@@ -84,7 +74,7 @@ def _check_levels(image: np.ndarray, targets: list[LevelTarget], method: Methods
 
 @pytest.mark.parametrize("method", list(Methods))
 def test_every_level_equals_the_whole_array_computation(method: Methods) -> None:
-    image = _image((3, 70, 133))
+    image = seeded_image((3, 70, 133))
     factors = [(1, 2, 2), (1, 4, 4), (1, 8, 8)]
     targets, _ = _targets(image.shape, factors, method, chunks=(1, 16, 32))
     plan = plan_pyramid(targets, [(1, 1, 1), *factors], image.itemsize, 16 * 2**20, None, 2)
@@ -109,7 +99,7 @@ def test_any_chunking_and_factors_give_exact_levels(
     method: Methods,
     threads: int,
 ) -> None:
-    image = _image(shape, seed=sum(shape))
+    image = seeded_image(shape, seed=sum(shape))
     factors = [(f if z_down else 1, f, f) for f in factor_list]
     targets, _ = _targets(image.shape, factors, method, chunks=chunk)
     plan = plan_pyramid(targets, [(1, 1, 1), *factors], image.itemsize, 16 * 2**20, None, threads)
@@ -154,7 +144,7 @@ def test_tasks_never_share_a_write_unit() -> None:
 
 
 def test_sharded_levels_are_exact_and_complete() -> None:
-    image = _image((2, 96, 160))
+    image = seeded_image((2, 96, 160))
     factors = [(1, 2, 2), (1, 4, 4)]
     targets, _ = _targets(
         image.shape, factors, Methods.RESIZE, chunks=(1, 16, 16), shards=(1, 32, 64)
@@ -165,7 +155,7 @@ def test_sharded_levels_are_exact_and_complete() -> None:
 
 
 def test_progress_reports_every_region_and_byte() -> None:
-    image = _image((2, 64, 64))
+    image = seeded_image((2, 64, 64))
     factors = [(1, 2, 2), (1, 4, 4)]
     targets, _ = _targets(image.shape, factors, Methods.NEAREST, chunks=(1, 16, 16))
     plan = plan_pyramid(targets, [(1, 1, 1), *factors], image.itemsize, 16 * 2**20, None, 2)
@@ -193,7 +183,7 @@ class _FailingSource:
 
 
 def test_a_failing_read_is_raised() -> None:
-    image = _image((1, 64, 64))
+    image = seeded_image((1, 64, 64))
     targets, _ = _targets(image.shape, [(1, 2, 2)], Methods.NEAREST, chunks=(1, 16, 16))
     plan = plan_pyramid(targets, [(1, 1, 1), (1, 2, 2)], 2, 16 * 2**20, None, 2)
     with pytest.raises(OSError, match="disk read failed"):
@@ -201,7 +191,7 @@ def test_a_failing_read_is_raised() -> None:
 
 
 def test_delayed_tasks_write_the_same_levels() -> None:
-    image = _image((2, 50, 70))
+    image = seeded_image((2, 50, 70))
     factors = [(1, 2, 2), (1, 4, 4)]
     targets, _ = _targets(image.shape, factors, Methods.RESIZE, chunks=(1, 16, 16))
     plan = plan_pyramid(targets, [(1, 1, 1), *factors], image.itemsize, 16 * 2**20, None, 2)
@@ -225,7 +215,7 @@ def test_smaller_budget_gives_smaller_regions() -> None:
 def test_halo_plans_keep_the_chunk_cache_within_a_quarter_of_the_budget(budget_mib: int) -> None:
     """The cache that halo reads use, the regions, buffers and kernel scratch of the tasks
     running at once fit the budget together (when the budget allows one task at all)."""
-    from omezarr.engine import _KERNEL_SCRATCH
+    from omezarr.engine.plan import _KERNEL_SCRATCH
 
     shape = (1, 8192, 8192)  # one task (the coarsest chunk spans it), walked in regions
     factors = [(1, 1, 1), (1, 2, 2), (1, 4, 4), (1, 8, 8), (1, 16, 16)]
@@ -248,7 +238,7 @@ def test_halo_plans_keep_the_chunk_cache_within_a_quarter_of_the_budget(budget_m
 def test_z_order_tiles_the_box_and_visits_every_box_behind_first(
     counts: list[int], step: int, offset: int
 ) -> None:
-    from omezarr.engine import _z_order
+    from omezarr.engine.box import _z_order
 
     ndim = len(counts)
     start = (offset,) * ndim
@@ -268,7 +258,7 @@ def test_z_order_tiles_the_box_and_visits_every_box_behind_first(
 
 def test_z_order_of_grids_needing_keys_wider_than_64_bits() -> None:
     """14 bits on each of five axes: 70-bit keys, still every box after its neighbours behind."""
-    from omezarr.engine import _z_order
+    from omezarr.engine.box import _z_order
 
     counts = (2, 2, 2, 2, 8193)
     boxes = _z_order((1,) * 5, (0,) * 5, counts)
@@ -298,7 +288,7 @@ def test_planned_unit_buffers_are_exactly_what_each_task_holds(
     chunks: tuple[int, ...],
     shards: tuple[int, ...] | None,
 ) -> None:
-    """The planner's simulated walk (:func:`engine._unit_buffer_peak`) predicts the bytes of
+    """The planner's simulated walk (:func:`engine_plan._unit_buffer_peak`) predicts the bytes of
     partly filled write units that the real walk holds at its worst, task by task."""
     held = {"total": 0, "peak": 0}
 
@@ -312,13 +302,13 @@ def test_planned_unit_buffers_are_exactly_what_each_task_holds(
             held["total"] -= self[key][0].nbytes
             super().__delitem__(key)
 
-    class TrackedBuffers(engine._UnitBuffers):
+    class TrackedBuffers(run._UnitBuffers):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self.units = Tracked()
 
-    monkeypatch.setattr(engine, "_UnitBuffers", TrackedBuffers)
-    image = _image(shape)
+    monkeypatch.setattr(run, "_UnitBuffers", TrackedBuffers)
+    image = seeded_image(shape)
     factors = [(1, 2, 2), (1, 4, 4), (1, 8, 8)]
     targets, _ = _targets(image.shape, factors, method, chunks=chunks, shards=shards)
     planned = plan_pyramid(targets, [(1, 1, 1), *factors], image.itemsize, 64 * 2**20, None, 1)
@@ -327,16 +317,16 @@ def test_planned_unit_buffers_are_exactly_what_each_task_holds(
     plan = dataclasses.replace(
         planned,
         region_shape=region,
-        halo=engine._needs_halo(targets, region),
+        halo=walk._needs_halo(targets, region),
         cache_bytes=2**20,
     )
     assert plan.halo == (method is Methods.RESIZE)
     peaks = []
     for task in plan.tasks():
         held["peak"] = 0
-        engine.run_task(image, targets, plan, task)
+        run.run_task(image, targets, plan, task)
         assert held["total"] == 0
-        assert held["peak"] == engine._unit_buffer_peak(
+        assert held["peak"] == engine_plan._unit_buffer_peak(
             targets, task, region, plan.halo, image.itemsize
         )
         peaks.append(held["peak"])
@@ -357,7 +347,7 @@ def test_whole_slide_planes_are_written_by_every_thread_within_the_budget() -> N
     assert plan.concurrency == 2
     task = next(plan.tasks())
     assert sum(1 for _ in plan.regions(task)) > 16
-    held = engine._unit_buffer_peak(targets, task, plan.region_shape, plan.halo, 2)
+    held = engine_plan._unit_buffer_peak(targets, task, plan.region_shape, plan.halo, 2)
     assert 0 < held <= DEFAULT_MEMORY_BUDGET // 8
 
 
@@ -405,7 +395,7 @@ class _CountingChunkedSource:
 
 
 def test_halo_reads_of_a_chunked_source_read_each_chunk_once() -> None:
-    image = _image((1, 256, 256))
+    image = seeded_image((1, 256, 256))
     source = _CountingChunkedSource(image, (1, 64, 64))
     factors = [(1, 2, 2), (1, 4, 4), (1, 8, 8)]
     targets, _ = _targets(image.shape, factors, Methods.RESIZE, chunks=(1, 64, 64))
@@ -417,19 +407,19 @@ def test_halo_reads_of_a_chunked_source_read_each_chunk_once() -> None:
         planned, task_shape=image.shape, region_shape=(1, 64, 64), halo=True, cache_bytes=2**20
     )
     # As on a dask worker: in a thread that outlives the write (this one).
-    engine._run_task_releasing(source, targets, plan, next(plan.tasks()))
+    run._run_task_releasing(source, targets, plan, next(plan.tasks()))
     _check_levels(image, targets, Methods.RESIZE)
     assert len(source.reads) == 16
     assert set(source.reads.values()) == {1}
-    assert engine._ASSEMBLY.buffer.size == 0  # released with the task, not kept by the thread
+    assert sources._ASSEMBLY.buffer.size == 0  # released with the task, not kept by the thread
 
 
 def test_halo_reads_across_chunks_are_never_joined_whole(monkeypatch: pytest.MonkeyPatch) -> None:
-    from omezarr import scale
+    from omezarr.pyramid import resample
 
-    monkeypatch.setattr(scale, "_TILE_VALUES", 2**16)  # levels computed in 8 or more tiles
+    monkeypatch.setattr(resample, "_TILE_VALUES", 2**16)  # levels computed in 8 or more tiles
     # Two chunk-sized regions: the second reads a strip of the first chunk behind its own.
-    image = _image((1, 1024, 2048))
+    image = seeded_image((1, 1024, 2048))
     source = _CountingChunkedSource(image, (1, 1024, 1024))
     factors = [(1, 2, 2), (1, 4, 4)]
     targets, _ = _targets(image.shape, factors, Methods.RESIZE, chunks=(1, 1024, 1024))
@@ -443,18 +433,18 @@ def test_halo_reads_across_chunks_are_never_joined_whole(monkeypatch: pytest.Mon
         halo=True,
         cache_bytes=64 * 2**20,
     )
-    engine._ASSEMBLY.release()
-    engine.run_task(source, targets, plan, next(plan.tasks()))
+    sources._ASSEMBLY.release()
+    run.run_task(source, targets, plan, next(plan.tasks()))
     _check_levels(image, targets, Methods.RESIZE)
     read = 1024 * (1024 + 8) * image.itemsize  # the second region's read, at least
-    copied = engine._ASSEMBLY.buffer.size
+    copied = sources._ASSEMBLY.buffer.size
     assert 0 < copied < read // 4  # tiles crossing the two chunks were copied, one at a time
-    engine._ASSEMBLY.release()
+    sources._ASSEMBLY.release()
 
 
 @pytest.mark.parametrize("method", [Methods.RESIZE, Methods.ZOOM])
 def test_halo_regions_own_a_partition_of_every_level_and_read_only_behind(method: Methods) -> None:
-    from omezarr.engine import _Lag, _level_regions, _owned_box
+    from omezarr.engine.walk import _Lag, _level_regions, _owned_box
 
     shape = (1, 300, 260)
     factors = [(1, 2, 2), (1, 4, 4), (1, 8, 8), (1, 16, 16)]
@@ -486,9 +476,9 @@ def test_halo_regions_own_a_partition_of_every_level_and_read_only_behind(method
 
 def _counting_cache() -> tuple[np.ndarray, _CountingChunkedSource, Any]:
     """A 128 x 128 image, its counting source in 64 x 64 chunks and a chunk cache over it."""
-    from omezarr.engine import _chunk_bounds, _ChunkCache
+    from omezarr.engine.sources import _chunk_bounds, _ChunkCache
 
-    image = _image((1, 128, 128))
+    image = seeded_image((1, 128, 128))
     source = _CountingChunkedSource(image, (1, 64, 64))
     bounds = _chunk_bounds(source)
     assert bounds is not None
@@ -512,7 +502,7 @@ def test_chunk_cache_keeps_only_what_later_reads_need() -> None:
 
 
 def test_reads_across_chunks_are_mosaics_copied_only_where_sliced_across() -> None:
-    from omezarr.scale import Mosaic
+    from omezarr.pyramid.mosaic import Mosaic
 
     image, _, cache = _counting_cache()
     block = cache.read(((0, 0, 0), (1, 70, 70)))
@@ -528,9 +518,9 @@ def test_reads_across_chunks_are_mosaics_copied_only_where_sliced_across() -> No
 
 
 def test_whole_dask_blocks_are_read_by_index() -> None:
-    from omezarr.engine import _dask_block, _read
+    from omezarr.engine.sources import _dask_block, _read
 
-    image = _image((2, 50, 70))
+    image = seeded_image((2, 50, 70))
     source = da.from_array(image, chunks=(1, 25, 35))
     assert _dask_block(source, ((1, 25, 35), (2, 50, 70))) == (1, 1, 1)
     assert _dask_block(source, ((1, 25, 30), (2, 50, 70))) is None  # not a block edge
@@ -546,29 +536,29 @@ def test_dask_blocks_with_dependencies_read_the_same_either_way(
     """Small graphs are materialised once and culled per block, large ones go through
     ``.blocks``; both give the block's pixels, also for blocks that depend on other tasks."""
 
-    monkeypatch.setattr(engine, "_GRAPH_TASKS_LIMIT", limit)
-    image = _image((4, 48, 60))
+    monkeypatch.setattr(sources, "_GRAPH_TASKS_LIMIT", limit)
+    image = seeded_image((4, 48, 60))
     # rechunked and shifted: every block depends on several tasks of earlier layers
     source = (da.from_array(image, chunks=(1, 16, 20)).rechunk((2, 24, 30)) + 1) - 1
     for index in np.ndindex(*source.numblocks):
         lo = tuple(i * c for i, c in zip(index, (2, 24, 30), strict=True))
         hi = tuple(a + c for a, c in zip(lo, (2, 24, 30), strict=True))
-        block = engine._read(source, (lo, hi))
+        block = sources._read(source, (lo, hi))
         assert np.array_equal(block, image[tuple(map(slice, lo, hi))])
-    held = engine._DASK_GRAPHS.graph(source)
+    held = sources._DASK_GRAPHS.graph(source)
     assert (held is None) == (limit == 0)
-    engine._DASK_GRAPHS.forget()
+    sources._DASK_GRAPHS.forget()
 
 
 def test_a_write_drops_the_materialised_graph_when_done() -> None:
 
-    image = _image((2, 64, 64))
+    image = seeded_image((2, 64, 64))
     source = da.from_array(image, chunks=(1, 32, 32))
     targets, _ = _targets(image.shape, [(1, 2, 2)], Methods.NEAREST, chunks=(1, 32, 32))
     plan = plan_pyramid(targets, [(1, 1, 1), (1, 2, 2)], image.itemsize, 64 * 2**20, (1, 32, 32))
     run_plan(source, targets, plan)
     _check_levels(image, targets, Methods.NEAREST)
-    assert engine._DASK_GRAPHS._graph is None and engine._DASK_GRAPHS._name is None
+    assert sources._DASK_GRAPHS._graph is None and sources._DASK_GRAPHS._name is None
 
 
 PAGE_FAULTS = """
@@ -618,7 +608,7 @@ def test_prime_malloc_stops_glibc_from_mapping_every_encoded_chunk_afresh() -> N
             capture_output=True,
             text=True,
             check=True,
-            env={**glibc_defaults, "PYTHONPATH": str(Path(engine.__file__).parents[1])},
+            env={**glibc_defaults, "PYTHONPATH": str(Path(engine.__file__).parents[2])},
         )
         return int(result.stdout)
 
@@ -646,7 +636,7 @@ def test_level_zero_copied_from_several_chunks_is_not_overwritten_in_a_store_tha
 ):
     # Level 0 of a region spanning many input chunks is copied into the thread's reused
     # buffer, which the resize tiles that follow overwrite: it must reach zarr as its own array.
-    image = _image((2048, 2048))
+    image = seeded_image((2048, 2048))
     source = zarr.create_array(
         zarr.storage.MemoryStore(), shape=image.shape, chunks=(100, 100), dtype=image.dtype
     )
@@ -660,7 +650,7 @@ def test_level_zero_copied_from_several_chunks_is_not_overwritten_in_a_store_tha
 
 
 def test_the_written_image_does_not_change_with_the_callers_array_afterwards() -> None:
-    image = _image((256, 256))
+    image = seeded_image((256, 256))
     original = image.copy()
     group = _write_uncompressed_to_memory(image, (256, 256))
     image[...] = 0  # the store would hold a view of it

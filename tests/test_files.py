@@ -16,8 +16,9 @@ import zarr
 
 import omezarr
 from _arrays import random_image
-from omezarr import _files
-from omezarr._files import (
+from omezarr.io import files as _files
+from omezarr.io.chunkio import direct_writer
+from omezarr.io.files import (
     DIRECT_IO_ENV,
     DIRECT_IO_FILESYSTEMS,
     DIRECT_IO_MIN_BYTES,
@@ -28,7 +29,6 @@ from omezarr._files import (
     use_direct_io,
     write_file,
 )
-from omezarr.chunkio import direct_writer
 
 LINUX = sys.platform.startswith("linux")
 

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from _golden import CASES, MANIFEST, write_case
 
 

@@ -16,7 +16,8 @@ from ome_zarr.reader import Label, Labels, Multiscales, Node, Plate, Reader
 from ome_zarr_models import open_ome_zarr
 
 from omezarr.format import Format, FormatV04, FormatV05
-from omezarr.scale import Methods, downsample_pyramid
+from omezarr.pyramid.methods import Methods
+from omezarr.pyramid.steps import downsample_pyramid
 from omezarr.writer import (
     write_image,
     write_labels,

@@ -17,8 +17,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from _arrays import random_image, same_bits
-from omezarr import _kernels, writer
-from omezarr.scale import AxisResampler, LevelResampler, Methods, downsample_pyramid
+from omezarr import writer
+from omezarr.pyramid import compiled as kernels
+from omezarr.pyramid.methods import Methods
+from omezarr.pyramid.resample import AxisResampler, LevelResampler
+from omezarr.pyramid.steps import downsample_pyramid
+from omezarr.write import execute
 
 LINEAR_METHODS = [Methods.RESIZE, Methods.ZOOM, Methods.LOCAL_MEAN]
 DTYPES = ["?", "u1", "i1", "u2", "i2", "u4", "i4", "u8", "i8", "f4", "f8"]
@@ -27,25 +31,25 @@ DTYPES = ["?", "u1", "i1", "u2", "i2", "u4", "i4", "u8", "i8", "f4", "f8"]
 @pytest.fixture
 def backend(request: pytest.FixtureRequest) -> Iterator[None]:
     """Run under the backend named by the test's parameter, then restore the previous one."""
-    saved = _kernels._BACKEND
-    _kernels._BACKEND = request.param
+    saved = kernels._BACKEND
+    kernels._BACKEND = request.param
     yield
-    _kernels._BACKEND = saved
+    kernels._BACKEND = saved
 
 
 def on_backend(name: str, function: Any, *args: Any) -> Any:
-    saved = _kernels._BACKEND
-    _kernels._BACKEND = name
+    saved = kernels._BACKEND
+    kernels._BACKEND = name
     try:
         return function(*args)
     finally:
-        _kernels._BACKEND = saved
+        kernels._BACKEND = saved
 
 
 def test_numba_is_the_backend_of_the_test_environment() -> None:
     # The test dependencies install omezarr[fast]; without numba the comparisons below would
     # compare NumPy with itself.
-    assert on_backend(None, _kernels.backend) == "numba"  # type: ignore[arg-type]
+    assert on_backend(None, kernels.backend) == "numba"  # type: ignore[arg-type]
 
 
 @settings(max_examples=200, deadline=None)
@@ -137,7 +141,7 @@ def test_unsupported_inputs_are_left_to_numpy(
     index, weights = resampler.taps
     out = np.full((20, 6), -1, dtype=out_dtype, order=layout)
     runs = [(0, 20, 1, False)]
-    used = _kernels.linear_axis(block, 0, index, weights.astype("f4"), resampler._paired, runs, out)
+    used = kernels.linear_axis(block, 0, index, weights.astype("f4"), resampler._paired, runs, out)
     assert not used and np.all(out == -1)
     compiled = resampler.apply(block, 0, 0, 0, 20)
     expected = on_backend("numpy", resampler.apply, block, 0, 0, 0, 20)
@@ -145,7 +149,7 @@ def test_unsupported_inputs_are_left_to_numpy(
 
 
 def run_backend_probe(value: str) -> subprocess.CompletedProcess[str]:
-    code = "from omezarr import _kernels; print(_kernels.backend())"
+    code = "from omezarr.pyramid import compiled; print(compiled.backend())"
     return subprocess.run(
         [sys.executable, "-c", code],
         env={"OMEZARR_KERNELS": value, "PATH": "/usr/bin:/bin"},
@@ -177,9 +181,9 @@ def test_required_numba_that_does_not_import_is_an_error(monkeypatch: pytest.Mon
     monkeypatch.setitem(sys.modules, "numba", None)  # makes `import numba` raise ImportError
     monkeypatch.setenv("OMEZARR_KERNELS", "numba")
     with pytest.raises(ImportError, match=r"omezarr\[fast\]"):
-        _kernels._resolve_backend()
+        kernels._resolve_backend()
     monkeypatch.setenv("OMEZARR_KERNELS", "auto")
-    assert _kernels._resolve_backend() == "numpy"  # auto falls back quietly
+    assert kernels._resolve_backend() == "numpy"  # auto falls back quietly
 
 
 def test_written_pyramids_are_identical_on_both_backends(
@@ -188,13 +192,13 @@ def test_written_pyramids_are_identical_on_both_backends(
     # The whole engine (regions with halos across input chunks, levels from earlier levels)
     # gives the same pixels with the compiled loops as with NumPy's.
     plans = []
-    plan_pyramid = writer.plan_pyramid
+    plan_pyramid = execute.plan_pyramid
 
     def recording_plan(*args: Any, **kwargs: Any) -> Any:
         plans.append(plan_pyramid(*args, **kwargs))
         return plans[-1]
 
-    monkeypatch.setattr(writer, "plan_pyramid", recording_plan)
+    monkeypatch.setattr(execute, "plan_pyramid", recording_plan)
     image = random_image(np.random.default_rng(9), (2, 1, 1100, 1300), "u2")
     chunked = da.from_array(image, chunks=(1, 1, 512, 512))
     levels = {}

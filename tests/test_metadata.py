@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from omezarr.format import Format, FormatV01, FormatV03, FormatV04, FormatV05
-from omezarr.metadata import (
+from omezarr.ngff.documents import (
     axis_names,
     build_image_label,
     build_multiscale,

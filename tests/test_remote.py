@@ -14,8 +14,8 @@ import zarr.storage
 
 from conftest import close_remote_filesystems
 from omezarr.format import FormatV04, FormatV05
+from omezarr.io.storage import open_group
 from omezarr.reader import open_image, open_ome_zarr, open_plate
-from omezarr.storage import open_group
 from omezarr.validate import validate
 from omezarr.writer import (
     write_image,

@@ -1,4 +1,4 @@
-"""Tests for omezarr.render (planes → RGB pictures → PNG) and the ``omezarr thumbnail`` command."""
+"""Tests for omezarr.tools.render (planes → RGB pictures → PNG) and the ``omezarr thumbnail`` command."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from PIL import Image as PillowImage
 from omezarr.cli import main
 from omezarr.format import FormatV04
 from omezarr.reader import Image, open_image
-from omezarr.render import (
+from omezarr.tools.render import (
     ChannelDisplay,
     _encode_png_zlib,
     channel_displays,

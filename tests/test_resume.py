@@ -23,10 +23,13 @@ from hypothesis import strategies as st
 
 import _crash_worker as worker
 from _reliability import file_bytes, kill_after, ngff_attrs, timed
-from omezarr.engine import LevelTarget, Progress, plan_pyramid, task_write_units
-from omezarr.scale import LevelResampler, Methods, level_factors, level_shapes
+from omezarr.engine.plan import plan_pyramid
+from omezarr.engine.targets import LevelTarget, Progress
+from omezarr.engine.walk import task_write_units
+from omezarr.pyramid.methods import Methods, level_factors, level_shapes
+from omezarr.pyramid.resample import LevelResampler
+from omezarr.tools.verify import verify
 from omezarr.validate import validate
-from omezarr.verify import verify
 from omezarr.writer import write_image, write_labels, write_multiscale
 
 TRIALS = {"image-0.5": 12, "image-0.4": 5, "labels-0.5": 6}

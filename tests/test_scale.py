@@ -24,23 +24,15 @@ from scipy import ndimage as ndi
 from skimage.transform import downscale_local_mean, resize
 
 from _arrays import random_image, same_bits
-from omezarr import _kernels, scale
-from omezarr.scale import (
-    AxisResampler,
-    LevelResampler,
-    Methods,
-    Mosaic,
-    Scaler,
-    _build_pyramid,
-    downsample,
-    downsample_pyramid,
-    level_factors,
-    level_shapes,
-    pyramid_steps,
-    resolve_method,
-)
+from omezarr._compat import Scaler
+from omezarr.pyramid import compiled, loops, resample
+from omezarr.pyramid.lazy import _build_pyramid
+from omezarr.pyramid.methods import Methods, level_factors, level_shapes, resolve_method
+from omezarr.pyramid.mosaic import Mosaic
+from omezarr.pyramid.resample import AxisResampler, LevelResampler
+from omezarr.pyramid.steps import downsample, downsample_pyramid, pyramid_steps
 
-SCALE_SOURCE = Path(__file__).parents[1] / "src" / "omezarr" / "scale.py"
+PYRAMID_DIR = Path(__file__).parents[1] / "src" / "omezarr" / "pyramid"
 
 INT_DTYPES = [np.uint8, np.int16, np.uint16, np.int32, np.int64]
 FLOAT_DTYPES = [np.float32, np.float64]
@@ -687,17 +679,21 @@ def kernel_tuning(**constants: int) -> Iterator[None]:
     on the NumPy backend: the tunings choose between its paths. Results computed outside
     (with numba when it is installed, as the test dependencies install it) are thereby
     compared with every NumPy path."""
-    saved = {name: getattr(scale, name) for name in constants}
-    saved_backend = _kernels._BACKEND
+
+    def home(name: str) -> Any:
+        return resample if name == "_TILE_VALUES" else loops
+
+    saved = {name: getattr(home(name), name) for name in constants}
+    saved_backend = compiled._BACKEND
     for name, value in constants.items():
-        setattr(scale, name, value)
-    _kernels._BACKEND = "numpy"
+        setattr(home(name), name, value)
+    compiled._BACKEND = "numpy"
     try:
         yield
     finally:
         for name, value in saved.items():
-            setattr(scale, name, value)
-        _kernels._BACKEND = saved_backend
+            setattr(home(name), name, value)
+        compiled._BACKEND = saved_backend
 
 
 @st.composite
@@ -768,14 +764,14 @@ def test_large_levels_gather_only_a_few_edge_outputs(
     method: Methods, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     gathered: list[int] = []
-    gather = scale._gathered_sum
+    gather = loops._gathered_sum
 
     def counting_gather(*args: Any) -> None:
         gathered.append(args[4].size)  # (block, axis, index, weights, out, paired)
         gather(*args)
 
-    monkeypatch.setattr(scale, "_gathered_sum", counting_gather)
-    monkeypatch.setattr(_kernels, "_BACKEND", "numpy")  # the paths counted are NumPy's
+    monkeypatch.setattr(loops, "_gathered_sum", counting_gather)
+    monkeypatch.setattr(compiled, "_BACKEND", "numpy")  # the paths counted are NumPy's
     image = random_image(np.random.default_rng(19), (512, 512), np.uint16)
     level = LevelResampler((512, 512), (256, 256), (2, 2), method)
     level.resample(image, (0, 0), whole((256, 256)))
@@ -1051,14 +1047,14 @@ def test_downsample_rejects_out_shapes_that_do_not_fit() -> None:
         downsample(np.ones((4, 4)), (2,))
 
 
-def test_module_imports_no_storage_skimage_or_dask_code() -> None:
+def test_pyramid_package_imports_no_storage_skimage_or_dask_code(tmp_path: Path) -> None:
+    # Imported as a top-level package of its own: anything outside it would fail to import.
+    (tmp_path / "pyramid").symlink_to(PYRAMID_DIR)
     probe = (
-        "import importlib.util, sys\n"
-        f"spec = importlib.util.spec_from_file_location('scale_probe', {str(SCALE_SOURCE)!r})\n"
-        "module = importlib.util.module_from_spec(spec)\n"
-        "sys.modules['scale_probe'] = module\n"
-        "spec.loader.exec_module(module)\n"
-        "print(sorted(n for n in ('zarr', 'skimage', 'dask', 'cv2') if n in sys.modules))\n"
+        "import sys\n"
+        f"sys.path.insert(0, {str(tmp_path)!r})\n"
+        "import pyramid, pyramid.lazy, pyramid.compiled\n"
+        "print(sorted(n for n in ('zarr', 'skimage', 'dask', 'cv2', 'omezarr') if n in sys.modules))\n"
     )
     output = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True

@@ -13,8 +13,8 @@ from zarr.errors import ZarrUserWarning
 
 from _cli import run_cli
 from omezarr.format import FormatV04
-from omezarr.storage import is_partial_file, open_group, remove_partial_files
-from omezarr.verify import verify
+from omezarr.io.storage import is_partial_file, open_group, remove_partial_files
+from omezarr.tools.verify import verify
 from omezarr.writer import write_image, write_labels
 
 

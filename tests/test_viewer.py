@@ -1,4 +1,4 @@
-"""Tests for omezarr.viewer and ``omezarr view``: HTTP (ranges, CORS, refusals, metadata,
+"""Tests for omezarr.tools.viewer and ``omezarr view``: HTTP (ranges, CORS, refusals, metadata,
 rendering), zarr reading a sharded dataset through the server, and the viewer page end to end
 in headless Chromium (installed with apt-get on first use)."""
 
@@ -28,7 +28,7 @@ from zarr.storage import FsspecStore
 import omezarr
 from omezarr.cli import main
 from omezarr.reader import open_image
-from omezarr.viewer import (
+from omezarr.tools.viewer import (
     RangeNotSatisfiable,
     ViewerServer,
     _ViewerHandler,

@@ -25,10 +25,13 @@ from dask.delayed import Delayed
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from omezarr.engine import Progress
+from _arrays import seeded_image
+from omezarr._compat import Scaler
+from omezarr.engine.targets import Progress
 from omezarr.format import Format, FormatV01, FormatV02, FormatV03, FormatV04, FormatV05
+from omezarr.pyramid.methods import Methods
+from omezarr.pyramid.steps import downsample_pyramid
 from omezarr.reader import open_image
-from omezarr.scale import Methods, Scaler, downsample_pyramid
 from omezarr.writer import (
     write_image,
     write_labels,
@@ -74,19 +77,6 @@ class PlainArray:
         if self._fail_at_call is not None and self.calls >= self._fail_at_call:
             raise RuntimeError("the source failed while being read")
         return np.asarray(self._data[key])
-
-
-def _image(shape: Sequence[int], dtype: Any = np.uint16, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    dtype = np.dtype(dtype)
-    native = dtype.newbyteorder("=")
-    if dtype.kind == "b":
-        return rng.random(tuple(shape)) > 0.5
-    if dtype.kind == "f":
-        return rng.normal(100, 30, tuple(shape)).astype(dtype)
-    info = np.iinfo(native)
-    values = rng.integers(info.min, info.max, tuple(shape), dtype=native, endpoint=True)
-    return values.astype(dtype)
 
 
 def _dims(axes: Any) -> tuple[str, ...]:
@@ -198,7 +188,7 @@ def test_every_level_equals_downsample_of_level_zero_for_every_axes_order(
     tmp_path: Path, fmt: Format, axes: Any, shape: tuple[int, ...], method: Methods
 ) -> None:
     dims = _dims(axes)
-    image = _image(shape, seed=len(shape))
+    image = seeded_image(shape, seed=len(shape))
     pixel_sizes = {d: 0.5 + i for i, d in enumerate(dims) if d in SPACE_UNITS}
     units = {d: SPACE_UNITS[d] for d in dims if d in SPACE_UNITS}
     path = tmp_path / "image.zarr"
@@ -239,7 +229,7 @@ def test_every_level_equals_downsample_of_level_zero_for_every_axes_order(
 def test_every_input_kind_and_compute_mode_writes_the_same_pyramid(
     tmp_path: Path, fmt: Format, kind: str, compute: bool, method: Methods
 ) -> None:
-    image = _image((2, 3, *PLANE), seed=3)
+    image = seeded_image((2, 3, *PLANE), seed=3)
     path = tmp_path / "image.zarr"
     result = write_image(
         _as_input(kind, image),
@@ -264,8 +254,10 @@ def test_every_input_kind_and_compute_mode_writes_the_same_pyramid(
 
 
 def test_multiscale_type_names_the_method(tmp_path: Path) -> None:
-    write_image(_image(PLANE), str(tmp_path / "a.zarr"), method="local_mean", scale_factors=[2])
-    write_image(_image(PLANE), str(tmp_path / "b.zarr"), scale_factors=[2])
+    write_image(
+        seeded_image(PLANE), str(tmp_path / "a.zarr"), method="local_mean", scale_factors=[2]
+    )
+    write_image(seeded_image(PLANE), str(tmp_path / "b.zarr"), scale_factors=[2])
     assert _ngff(tmp_path / "a.zarr")["multiscales"][0]["type"] == "local_mean"
     assert _ngff(tmp_path / "b.zarr")["multiscales"][0]["type"] == "resize"
 
@@ -282,7 +274,7 @@ def test_default_chunks_of_an_unchunked_input_cap_yx_at_1024_and_grow_z(tmp_path
 def test_the_default_compressor_is_blosc_zstd_level_1_with_byte_shuffle_and_big_blocks(
     tmp_path: Path,
 ) -> None:
-    image = _image(PLANE)
+    image = seeded_image(PLANE)
     write_image(image, str(tmp_path / "v4.zarr"), fmt=FormatV04(), scale_factors=[])
     write_image(image, str(tmp_path / "v5.zarr"), fmt=FormatV05(), scale_factors=[])
     v2 = _array_metadata(tmp_path / "v4.zarr" / "s0")["compressor"]
@@ -327,7 +319,7 @@ DTYPES = [
 def test_every_dtype_is_stored_native_with_exact_levels(
     tmp_path: Path, fmt: Format, dtype: str, method: Methods
 ) -> None:
-    image = _image((19, 22), dtype, seed=7)
+    image = seeded_image((19, 22), dtype, seed=7)
     path = tmp_path / "image.zarr"
     write_image(image, str(path), scale_factors=[2, 3], method=method, fmt=fmt)
     _check_pyramid(path, image, "yx", [2, 3], method)
@@ -344,7 +336,7 @@ def test_integer_results_are_rounded_not_truncated(tmp_path: Path) -> None:
 
 
 def test_integer_scale_factors_are_honoured_not_powers_of_two(tmp_path: Path) -> None:
-    image = _image(PLANE)
+    image = seeded_image(PLANE)
     path = tmp_path / "image.zarr"
     write_image(image, str(path), scale_factors=[3, 9], method="nearest")
     _check_pyramid(path, image, "yx", [3, 9], Methods.NEAREST)
@@ -353,7 +345,7 @@ def test_integer_scale_factors_are_honoured_not_powers_of_two(tmp_path: Path) ->
 
 
 def test_integer_scale_factors_leave_z_alone_and_dicts_downsample_it(tmp_path: Path) -> None:
-    image = _image((8, 32, 36))
+    image = seeded_image((8, 32, 36))
     write_image(image, str(tmp_path / "ints.zarr"), scale_factors=[2], axes="zyx")
     assert zarr.open_array(tmp_path / "ints.zarr" / "s1", mode="r").shape == (8, 16, 18)
     factors = [{"z": 2, "y": 2, "x": 2}, {"z": 4, "y": 4, "x": 4}, {"z": 4, "y": 8, "x": 8}]
@@ -363,7 +355,7 @@ def test_integer_scale_factors_leave_z_alone_and_dicts_downsample_it(tmp_path: P
 
 
 def test_empty_scale_factors_write_a_single_level(tmp_path: Path) -> None:
-    image = _image(PLANE)
+    image = seeded_image(PLANE)
     path = tmp_path / "image.zarr"
     write_image(image, str(path), scale_factors=[])
     multiscale = _check_pyramid(path, image, "yx", [], Methods.RESIZE)
@@ -372,7 +364,7 @@ def test_empty_scale_factors_write_a_single_level(tmp_path: Path) -> None:
 
 
 def test_a_dimension_reaching_one_warns_and_stays_one(tmp_path: Path) -> None:
-    image = _image((4, 40))
+    image = seeded_image((4, 40))
     path = tmp_path / "image.zarr"
     with pytest.warns(UserWarning, match="too small"):
         write_image(image, str(path), scale_factors=[8], method="nearest")
@@ -398,7 +390,7 @@ BAD_SCALE_FACTORS = [
 def test_bad_scale_factors_are_refused_before_anything_is_written(
     tmp_path: Path, scale_factors: Any, axes: str
 ) -> None:
-    image = _image((1, 1, 2, 8, 8)[-len(axes) :])
+    image = seeded_image((1, 1, 2, 8, 8)[-len(axes) :])
     path = tmp_path / "new.zarr"
     with pytest.raises((ValueError, TypeError), match="scale_factors"):
         write_image(image, str(path), scale_factors=scale_factors, axes=axes)
@@ -432,7 +424,7 @@ def test_any_shape_factors_and_chunks_give_exact_levels(
     chunk: int,
 ) -> None:
     factors = list(np.cumprod([s + 1 for s in steps]).tolist()) if steps else []
-    image = _image((height, width), seed=height * 41 + width)
+    image = seeded_image((height, width), seed=height * 41 + width)
     path = tmp_path_factory.mktemp("prop") / "image.zarr"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # dimensions reaching 1
@@ -454,7 +446,7 @@ def _chunks(path: Path, level: int = 0) -> tuple[int, ...]:
 
 
 def test_chunks_int_applies_to_every_axis_and_tuples_are_right_aligned(tmp_path: Path) -> None:
-    image = _image((2, 3, *PLANE))
+    image = seeded_image((2, 3, *PLANE))
     write_image(image, str(tmp_path / "int.zarr"), axes="czyx", storage_options={"chunks": 16})
     assert _chunks(tmp_path / "int.zarr") == (2, 3, 16, 16)
     write_image(image, str(tmp_path / "tup.zarr"), axes="czyx", storage_options={"chunks": (8, 8)})
@@ -463,7 +455,7 @@ def test_chunks_int_applies_to_every_axis_and_tuples_are_right_aligned(tmp_path:
 
 
 def test_auto_chunks_warn_and_use_the_input_chunking(tmp_path: Path) -> None:
-    image = _image(PLANE)
+    image = seeded_image(PLANE)
     path = tmp_path / "image.zarr"
     with pytest.warns(UserWarning, match="auto"):
         write_image(
@@ -474,7 +466,7 @@ def test_auto_chunks_warn_and_use_the_input_chunking(tmp_path: Path) -> None:
 
 
 def test_storage_options_list_gives_per_level_options(tmp_path: Path) -> None:
-    image = _image(PLANE)
+    image = seeded_image(PLANE)
     path = tmp_path / "image.zarr"
     options = [{"chunks": (16, 16)}, {"chunks": (8, 4)}, {"chunks": 3, "compressors": None}]
     write_image(image, str(path), scale_factors=[2, 4], storage_options=options)
@@ -486,7 +478,7 @@ def test_storage_options_list_gives_per_level_options(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_shards_on_zarr_v3_hold_whole_chunks(tmp_path: Path, fmt: Format) -> None:
-    image = _image(PLANE)
+    image = seeded_image(PLANE)
     path = tmp_path / "image.zarr"
     options = {"chunks": (8, 8), "shards": (16, 24)}
     if fmt.version == "0.4":
@@ -501,7 +493,7 @@ def test_shards_on_zarr_v3_hold_whole_chunks(tmp_path: Path, fmt: Format) -> Non
 
 
 def test_explicit_shards_fit_levels_smaller_than_a_chunk(tmp_path: Path) -> None:
-    image = _image(PLANE)
+    image = seeded_image(PLANE)
     path = tmp_path / "image.zarr"
     options = {"chunks": (16, 16), "shards": (32, 32)}
     write_image(image, str(path), scale_factors=[3], storage_options=options)  # s1 is 12 x 15
@@ -513,7 +505,7 @@ def test_explicit_shards_fit_levels_smaller_than_a_chunk(tmp_path: Path) -> None
 
 
 def test_auto_shards_are_multiples_of_the_chunks(tmp_path: Path) -> None:
-    image = _image((3, *PLANE))
+    image = seeded_image((3, *PLANE))
     path = tmp_path / "image.zarr"
     write_image(
         image,
@@ -575,7 +567,7 @@ COMPRESSORS = [
 def test_compressors_are_honoured_on_every_level(
     tmp_path: Path, fmt: Format, options: dict[str, Any], expected: tuple[str, dict[str, Any]]
 ) -> None:
-    image = _image(PLANE)
+    image = seeded_image(PLANE)
     path = tmp_path / "image.zarr"
     write_image(image, str(path), fmt=fmt, scale_factors=[2], storage_options=options)
     name, settings_subset = expected
@@ -593,7 +585,7 @@ def test_compressors_are_honoured_on_every_level(
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_no_compressor_stores_raw_chunks(tmp_path: Path, fmt: Format) -> None:
-    image = _image(PLANE)
+    image = seeded_image(PLANE)
     path = tmp_path / "image.zarr"
     write_image(image, str(path), fmt=fmt, scale_factors=[], storage_options={"compressors": None})
     metadata = _array_metadata(path / "s0")
@@ -626,7 +618,7 @@ BAD_STORAGE_OPTIONS = [
 def test_bad_storage_options_are_refused_before_anything_is_written(
     tmp_path: Path, fmt: Format, options: Any
 ) -> None:
-    image = _image(PLANE)
+    image = seeded_image(PLANE)
     path = tmp_path / "new.zarr"
     with pytest.raises((ValueError, TypeError), match="storage_options"):
         write_image(image, str(path), fmt=fmt, scale_factors=[2, 4], storage_options=options)
@@ -666,7 +658,7 @@ def test_bad_arguments_name_the_parameter_and_write_nothing(
 ) -> None:
     path = tmp_path / "image.zarr"
     with pytest.raises((ValueError, TypeError), match=parameter):
-        write_image(_image((16, 16)), str(path), scale_factors=[2], **kwargs)
+        write_image(seeded_image((16, 16)), str(path), scale_factors=[2], **kwargs)
     assert not path.exists()
 
 
@@ -695,7 +687,7 @@ def test_images_that_are_not_2_to_5_d_numeric_arrays_are_refused(
 
 
 def test_coordinate_transformations_warn_and_take_precedence_over_scale(tmp_path: Path) -> None:
-    image = _image((3, *PLANE))
+    image = seeded_image((3, *PLANE))
     path = tmp_path / "image.zarr"
     transformations = [
         [{"type": "scale", "scale": [2.0, 0.25, 0.25]}],
@@ -726,7 +718,7 @@ def test_a_scaler_warns_and_maps_to_scale_factors_and_method(
 ) -> None:
     with pytest.warns(DeprecationWarning):
         scaler = Scaler(max_layer=2, method=scaler_method)
-    image = _image((2, *PLANE))
+    image = seeded_image((2, *PLANE))
     path = tmp_path / "image.zarr"
     with pytest.warns(DeprecationWarning, match="scaler"):
         write_image(image, str(path), scaler=scaler, axes="cyx")
@@ -737,8 +729,8 @@ def test_a_scaler_warns_and_maps_to_scale_factors_and_method(
 def test_a_scaler_for_labels_maps_like_for_images(tmp_path: Path) -> None:
     with pytest.warns(DeprecationWarning):
         scaler = Scaler(max_layer=1, method="nearest")
-    mask = _image(PLANE, np.uint8)
-    write_image(_image(PLANE), str(tmp_path / "image.zarr"), scale_factors=[])
+    mask = seeded_image(PLANE, np.uint8)
+    write_image(seeded_image(PLANE), str(tmp_path / "image.zarr"), scale_factors=[])
     with pytest.warns(DeprecationWarning, match="scaler"):
         write_labels(mask, str(tmp_path / "image.zarr"), name="cells", scaler=scaler)
     _check_pyramid(tmp_path / "image.zarr" / "labels" / "cells", mask, "yx", [2], Methods.NEAREST)
@@ -749,7 +741,7 @@ def test_a_scaler_for_labels_maps_like_for_images(tmp_path: Path) -> None:
 def test_old_formats_raise_deprecation_warning_and_write_nothing(
     tmp_path: Path, old: Format, writer: str
 ) -> None:
-    image = _image((2, 3, 4, 16, 16), np.uint8)
+    image = seeded_image((2, 3, 4, 16, 16), np.uint8)
     path = tmp_path / "image.zarr"
     with pytest.raises(DeprecationWarning, match=f"v{old.version}"):
         if writer == "image":
@@ -770,8 +762,8 @@ def test_old_formats_raise_deprecation_warning_and_write_nothing(
 def test_labels_have_image_label_metadata_and_levels_matching_the_image(
     tmp_path: Path, fmt: Format
 ) -> None:
-    image = _image((3, *PLANE))
-    mask = _image((3, *PLANE), np.uint16, seed=5) % 7
+    image = seeded_image((3, *PLANE))
+    mask = seeded_image((3, *PLANE), np.uint16, seed=5) % 7
     path = tmp_path / "image.zarr"
     scale = {"z": 2.0, "y": 0.5, "x": 0.5}
     write_image(image, str(path), fmt=fmt, axes="zyx", scale=scale, scale_factors=[2, 3])
@@ -808,9 +800,9 @@ def test_labels_have_image_label_metadata_and_levels_matching_the_image(
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_two_labels_are_both_kept_and_listed_once(tmp_path: Path, fmt: Format) -> None:
     path = tmp_path / "image.zarr"
-    write_image(_image(PLANE), str(path), fmt=fmt, scale_factors=[2])
-    cells = _image(PLANE, np.uint8, seed=1)
-    nuclei = _image(PLANE, np.uint8, seed=2)
+    write_image(seeded_image(PLANE), str(path), fmt=fmt, scale_factors=[2])
+    cells = seeded_image(PLANE, np.uint8, seed=1)
+    nuclei = seeded_image(PLANE, np.uint8, seed=2)
     write_labels(cells, str(path), name="cells", fmt=fmt, scale_factors=[2])
     write_multiscale_labels([nuclei, nuclei[::2, ::2]], str(path), name="nuclei", fmt=fmt)
     write_labels(cells, str(path), name="cells", fmt=fmt, scale_factors=[2], overwrite=True)
@@ -831,9 +823,9 @@ def test_non_integer_labels_in_0_5_raise_type_error_and_write_nothing(
     tmp_path: Path, dtype: str, multiscale: bool
 ) -> None:
     path = tmp_path / "image.zarr"
-    write_image(_image(PLANE), str(path), scale_factors=[2])
+    write_image(seeded_image(PLANE), str(path), scale_factors=[2])
     before = _tree(path)
-    mask = _image(PLANE, dtype)
+    mask = seeded_image(PLANE, dtype)
     with pytest.raises(TypeError, match="labels"):
         if multiscale:
             write_multiscale_labels([mask], str(path), name="cells")
@@ -844,7 +836,7 @@ def test_non_integer_labels_in_0_5_raise_type_error_and_write_nothing(
 
 def test_float_labels_are_accepted_in_0_4_as_by_the_reference(tmp_path: Path) -> None:
     path = tmp_path / "image.zarr"
-    mask = _image(PLANE, np.float32)
+    mask = seeded_image(PLANE, np.float32)
     write_labels(mask, str(path), name="cells", fmt=FormatV04(), scale_factors=[2])
     _check_pyramid(path / "labels" / "cells", mask, "yx", [2], Methods.NEAREST)
 
@@ -852,7 +844,7 @@ def test_float_labels_are_accepted_in_0_4_as_by_the_reference(tmp_path: Path) ->
 @pytest.mark.parametrize("name", ["", "a/b", None])
 def test_a_label_needs_a_plain_name(tmp_path: Path, name: Any) -> None:
     with pytest.raises(ValueError, match="name"):
-        write_labels(_image(PLANE, np.uint8), str(tmp_path / "image.zarr"), name=name)
+        write_labels(seeded_image(PLANE, np.uint8), str(tmp_path / "image.zarr"), name=name)
     assert not (tmp_path / "image.zarr").exists()
 
 
@@ -861,7 +853,7 @@ def test_a_label_needs_a_plain_name(tmp_path: Path, name: Any) -> None:
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_write_multiscale_stores_the_given_levels(tmp_path: Path, fmt: Format) -> None:
-    level0 = _image((2, *PLANE))
+    level0 = seeded_image((2, *PLANE))
     pyramid = [
         level0,
         da.from_array(level0[:, ::2, ::2], chunks=(1, 8, 8)),
@@ -899,7 +891,7 @@ def test_write_multiscale_refuses_inconsistent_pyramids(tmp_path: Path, pyramid:
 
 @pytest.mark.parametrize("compute", [True, False], ids=["compute", "delayed"])
 def test_write_multiscale_delays_like_write_image(tmp_path: Path, compute: bool) -> None:
-    level0 = _image(PLANE)
+    level0 = seeded_image(PLANE)
     path = tmp_path / "image.zarr"
     result = write_multiscale([level0, level0[::2, ::2]], str(path), compute=compute)
     if not compute:
@@ -917,15 +909,15 @@ def test_writing_over_an_image_without_overwrite_raises_and_keeps_it(
     tmp_path: Path, fmt: Format
 ) -> None:
     path = tmp_path / "image.zarr"
-    write_image(_image(PLANE), str(path), fmt=fmt, scale_factors=[2])
-    write_labels(_image(PLANE, np.uint8), str(path), name="cells", fmt=fmt, scale_factors=[2])
+    write_image(seeded_image(PLANE), str(path), fmt=fmt, scale_factors=[2])
+    write_labels(seeded_image(PLANE, np.uint8), str(path), name="cells", fmt=fmt, scale_factors=[2])
     before = _tree(path)
     with pytest.raises(ValueError, match="overwrite=True"):
-        write_image(_image(PLANE, seed=9), str(path), fmt=fmt)
+        write_image(seeded_image(PLANE, seed=9), str(path), fmt=fmt)
     with pytest.raises(ValueError, match="overwrite=True"):
-        write_multiscale([_image(PLANE, seed=9)], str(path), fmt=fmt)
+        write_multiscale([seeded_image(PLANE, seed=9)], str(path), fmt=fmt)
     with pytest.raises(ValueError, match="overwrite=True"):
-        write_labels(_image(PLANE, np.uint8), str(path), name="cells", fmt=fmt)
+        write_labels(seeded_image(PLANE, np.uint8), str(path), name="cells", fmt=fmt)
     assert _tree(path) == before
 
 
@@ -934,9 +926,9 @@ def test_overwrite_with_fewer_levels_leaves_no_stale_arrays_or_chunks(
     tmp_path: Path, fmt: Format
 ) -> None:
     path = tmp_path / "image.zarr"
-    write_image(_image((64, 64)), str(path), fmt=fmt, storage_options={"chunks": (16, 16)})
+    write_image(seeded_image((64, 64)), str(path), fmt=fmt, storage_options={"chunks": (16, 16)})
     assert (path / "s4").exists()
-    smaller = _image((32, 32), seed=4)
+    smaller = seeded_image((32, 32), seed=4)
     write_image(
         smaller,
         str(path),
@@ -958,10 +950,10 @@ def test_overwrite_with_fewer_levels_leaves_no_stale_arrays_or_chunks(
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_overwrite_image_keeps_its_labels(tmp_path: Path, fmt: Format) -> None:
     path = tmp_path / "image.zarr"
-    mask = _image(PLANE, np.uint8)
-    write_image(_image(PLANE), str(path), fmt=fmt, scale_factors=[2])
+    mask = seeded_image(PLANE, np.uint8)
+    write_image(seeded_image(PLANE), str(path), fmt=fmt, scale_factors=[2])
     write_labels(mask, str(path), name="cells", fmt=fmt, scale_factors=[2])
-    replacement = _image(PLANE, seed=11)
+    replacement = seeded_image(PLANE, seed=11)
     write_image(replacement, str(path), fmt=fmt, scale_factors=[2], overwrite=True)
     _check_pyramid(path, replacement, "yx", [2], Methods.RESIZE)
     assert _ngff(path / "labels")["labels"] == ["cells"]
@@ -982,7 +974,7 @@ def test_overwrite_removes_levels_named_by_the_old_metadata(tmp_path: Path) -> N
         ],
         axes="yx",
     )
-    image = _image((32, 32), np.uint8)
+    image = seeded_image((32, 32), np.uint8)
     write_image(image, str(path), scale_factors=[2], overwrite=True)
     assert sorted(p.name for p in path.iterdir() if p.is_dir()) == ["s0", "s1"]
     _check_pyramid(path, image, "yx", [2], Methods.RESIZE)
@@ -998,7 +990,7 @@ def test_a_failing_source_leaves_no_multiscales_metadata(
     tmp_path: Path, fmt: Format, replacing: bool, compute: bool
 ) -> None:
     path = tmp_path / "image.zarr"
-    image = _image((64, 64))
+    image = seeded_image((64, 64))
     if replacing:
         write_image(image, str(path), fmt=fmt, scale_factors=[2])
     source = PlainArray(image, fail_at_call=3)
@@ -1027,7 +1019,7 @@ def test_a_failing_source_leaves_no_multiscales_metadata(
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_after_a_failed_write_overwrite_true_writes_the_image(tmp_path: Path, fmt: Format) -> None:
     path = tmp_path / "image.zarr"
-    image = _image((64, 64))
+    image = seeded_image((64, 64))
     options = {"chunks": (16, 16)}
     with pytest.raises(RuntimeError):
         write_image(
@@ -1057,7 +1049,7 @@ def test_omero_name_and_other_metadata_are_kept(tmp_path: Path) -> None:
         "rdefs": {"model": "color"},
     }
     write_image(
-        _image((2, *PLANE)),
+        seeded_image((2, *PLANE)),
         str(path),
         axes="cyx",
         scale_factors=[2],
@@ -1078,7 +1070,10 @@ def test_omero_with_the_wrong_channel_count_writes_nothing(tmp_path: Path) -> No
     path = tmp_path / "image.zarr"
     with pytest.raises(ValueError, match="omero"):
         write_image(
-            _image((2, *PLANE)), str(path), axes="cyx", omero={"channels": [{"color": "FF0000"}]}
+            seeded_image((2, *PLANE)),
+            str(path),
+            axes="cyx",
+            omero={"channels": [{"color": "FF0000"}]},
         )
     assert not path.exists()
 
@@ -1086,7 +1081,7 @@ def test_omero_with_the_wrong_channel_count_writes_nothing(tmp_path: Path) -> No
 def test_progress_reaches_regions_total(tmp_path: Path) -> None:
     reports: list[Progress] = []
     write_image(
-        _image((64, 64)),
+        seeded_image((64, 64)),
         str(tmp_path / "image.zarr"),
         scale_factors=[2],
         storage_options={"chunks": (16, 16)},
@@ -1109,7 +1104,7 @@ def test_an_open_zarr_group_is_written_in_its_own_format(
     tmp_path: Path, zarr_format: int, version: str
 ) -> None:
     root = zarr.open_group(tmp_path / "root.zarr", mode="w", zarr_format=zarr_format)
-    image = _image((2, *PLANE))
+    image = seeded_image((2, *PLANE))
     write_image(image, root.create_group("field"), axes="cyx", scale_factors=[2])
     path = tmp_path / "root.zarr" / "field"
     _check_pyramid(path, image, "cyx", [2], Methods.RESIZE)
@@ -1120,19 +1115,19 @@ def test_an_open_zarr_group_is_written_in_its_own_format(
 def test_a_format_that_does_not_match_the_group_is_refused(tmp_path: Path) -> None:
     root = zarr.open_group(tmp_path / "root.zarr", mode="w", zarr_format=2)
     with pytest.raises(ValueError, match="zarr_format"):
-        write_image(_image(PLANE), root, fmt=FormatV05())
+        write_image(seeded_image(PLANE), root, fmt=FormatV05())
     assert list(root.keys()) == []
 
 
 def test_a_zarr_store_is_a_valid_target(tmp_path: Path) -> None:
     store = zarr.storage.LocalStore(tmp_path / "store.zarr")
-    image = _image(PLANE)
+    image = seeded_image(PLANE)
     write_image(image, store, scale_factors=[2])
     _check_pyramid(tmp_path / "store.zarr", image, "yx", [2], Methods.RESIZE)
 
 
 def test_what_is_written_reads_back_with_omezarrs_reader(tmp_path: Path) -> None:
-    image = _image((3, *PLANE))
+    image = seeded_image((3, *PLANE))
     path = tmp_path / "image.zarr"
     write_image(
         image,
@@ -1152,9 +1147,9 @@ def test_what_is_written_reads_back_with_omezarrs_reader(tmp_path: Path) -> None
 
 def test_a_failing_label_source_leaves_the_labels_list_alone(tmp_path: Path) -> None:
     path = tmp_path / "image.zarr"
-    write_image(_image((64, 64)), str(path), scale_factors=[2])
-    write_labels(_image((64, 64), np.uint8), str(path), name="cells", scale_factors=[2])
-    source = PlainArray(_image((64, 64), np.uint8, seed=3), fail_at_call=3)
+    write_image(seeded_image((64, 64)), str(path), scale_factors=[2])
+    write_labels(seeded_image((64, 64), np.uint8), str(path), name="cells", scale_factors=[2])
+    source = PlainArray(seeded_image((64, 64), np.uint8, seed=3), fail_at_call=3)
     with pytest.raises(RuntimeError, match="failed while being read"):
         write_labels(
             source,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .format import (
+from .ngff.format import (
     CurrentFormat,
     FormatV01,
     FormatV02,
@@ -11,8 +11,8 @@ from .format import (
     FormatV05,
     format_from_version,
 )
+from .pyramid.methods import Methods
 from .reader import open_image, open_ome_zarr, open_plate, open_well
-from .scale import Methods
 from .writer import (
     add_metadata,
     check_format,

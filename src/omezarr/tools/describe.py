@@ -17,17 +17,9 @@ import dask.threaded
 import numpy as np
 import zarr
 
-from .reader import (
-    Bioformats2Raw,
-    Image,
-    LabelImage,
-    Labels,
-    Plate,
-    Well,
-    open_ome_zarr,
-)
-from .storage import GroupLike, group_zarr_format
-from .types import JSONDict
+from ..io.storage import GroupLike, group_zarr_format
+from ..read import Bioformats2Raw, Image, LabelImage, Labels, Plate, Well, open_ome_zarr
+from ..types import JSONDict
 
 __all__ = [
     "LEVEL_COLUMNS",

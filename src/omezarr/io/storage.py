@@ -33,7 +33,7 @@ from zarr.core.buffer import default_buffer_prototype
 from zarr.core.sync import sync
 from zarr.storage import FsspecStore
 
-from .types import JSONDict
+from ..types import JSONDict
 
 __all__ = [
     "READ_ONLY_PROTOCOLS",

@@ -13,9 +13,9 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..types import AxesType, JSONDict
 from .axes import Axes
 from .format import Format
-from .types import AxesType, JSONDict
 
 __all__ = [
     "MissingKeyError",

@@ -19,7 +19,7 @@ import zarr.core.sync
 from zarr.abc.store import Store
 from zarr.core.chunk_key_encodings import DefaultChunkKeyEncoding
 
-from .storage import GroupLike, is_partial_file, open_group, open_member
+from ..io.storage import GroupLike, is_partial_file, open_group, open_member
 
 __all__ = ["ChunkProblem", "VerifyReport", "verify"]
 

@@ -9,7 +9,7 @@ threads can encode in parallel; a shard is its encoded inner chunks followed by 
 
 Files are written the way zarr's LocalStore writes them: to a temporary file in the same
 folder, then renamed, so a reader never sees a partial chunk; on local disks with direct I/O
-(see :mod:`omezarr._files`), which skips the kernel's copy into its page cache. Any other
+(see :mod:`omezarr.io.files`), which skips the kernel's copy into its page cache. Any other
 layout returns ``None`` from :func:`direct_writer` and the engine uses zarr.
 """
 
@@ -30,7 +30,7 @@ import numpy as np
 from zarr.codecs import BloscCodec, BytesCodec, Crc32cCodec, GzipCodec, ShardingCodec, ZstdCodec
 from zarr.storage import LocalStore
 
-from ._files import WriteBehind, direct_io_mode, use_direct_io, write_file
+from .files import WriteBehind, direct_io_mode, use_direct_io, write_file
 
 __all__ = ["DirectChunkWriter", "DirectIO", "direct_writer"]
 

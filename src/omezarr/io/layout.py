@@ -15,8 +15,8 @@ from typing import Any
 
 import zarr
 
+from ..types import StorageOptions
 from .codecs import compressors_for
-from .types import StorageOptions
 
 __all__ = [
     "DEFAULT_CHUNK_BYTES",

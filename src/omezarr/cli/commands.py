@@ -1,60 +1,24 @@
-"""The ``omezarr`` command line: one small function pair per subcommand.
-
-To add a subcommand, write ``_add_NAME_arguments(parser)`` and ``_run_NAME(args) -> int`` and
-list them in :data:`_COMMANDS`. A run function returns the exit code; it raises
-:class:`CommandError` for problems the user can fix (bad arguments, unreadable paths), which
-:func:`main` prints as one line on stderr with exit code 2.
-"""
+"""One pair of functions per subcommand: its arguments and its run."""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
-import os
-import sys
-import time
-import warnings
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
-__all__ = ["CommandError", "main"]
-
-EXIT_OK = 0
-EXIT_INVALID = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
-
-
-class CommandError(Exception):
-    """A problem the user can fix; printed without a traceback, exit code 2."""
-
-
-@dataclass(frozen=True)
-class _Command:
-    name: str
-    help: str
-    add_arguments: Callable[[argparse.ArgumentParser], None]
-    run: Callable[[argparse.Namespace], int]
-
-
-def _can_print(text: str) -> bool:
-    """Whether stdout's encoding can show ``text`` (box drawing, ✓, ×)."""
-    encoding = getattr(sys.stdout, "encoding", None) or "ascii"
-    try:
-        text.encode(encoding)
-    except (UnicodeEncodeError, LookupError):
-        return False
-    return True
-
-
-def _mark(ok: bool) -> str:
-    """✓ or ✗, or plain words where the terminal cannot show them."""
-    symbol = "✓" if ok else "✗"
-    return symbol if _can_print(symbol) else ("OK" if ok else "FAIL")
-
+from .output import (
+    EXIT_INVALID,
+    EXIT_OK,
+    CommandError,
+    _can_print,
+    _mark,
+    _print_images,
+    _print_written,
+    _ProgressDisplay,
+    _user_errors,
+)
 
 # --------------------------------------------------------------------------- validate
 
@@ -70,7 +34,7 @@ def _add_validate_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_validate(args: argparse.Namespace) -> int:
-    from .validate import validate  # imported here so that `omezarr --help` stays fast
+    from ..validate import validate  # imported here so that `omezarr --help` stays fast
 
     try:
         report = validate(args.path, strict=args.strict)
@@ -88,170 +52,6 @@ def _run_validate(args: argparse.Namespace) -> int:
         if details:
             print(details)
     return EXIT_OK if report.valid else EXIT_INVALID
-
-
-# --------------------------------------------------------------------------- convert, demo, info
-# rich is optional: on terminals it draws the progress bar and the level tables; without it, or
-# when output is redirected, the same information is printed as plain text. Everything heavy
-# is imported inside the run functions so that `omezarr --help` stays fast.
-
-
-def _rich_console(stream: Any) -> Any:
-    """A rich Console writing to ``stream`` if rich is installed and ``stream`` is a terminal."""
-    if not getattr(stream, "isatty", lambda: False)():
-        return None
-    try:
-        from rich.console import Console
-    except ImportError:
-        return None
-    return Console(file=stream)
-
-
-class _ProgressDisplay:
-    """Write progress on stderr: a rich bar (bytes, throughput, ETA) on terminals, a plain
-    updating line without rich, nothing when stderr is redirected or ``enabled`` is False.
-
-    Called as ``display(what, progress)`` with an :class:`omezarr.engine.Progress`, from the
-    writer's threads.
-    """
-
-    def __init__(self, enabled: bool) -> None:
-        self.console = _rich_console(sys.stderr) if enabled else None
-        self.plain = enabled and self.console is None and sys.stderr.isatty()
-        self.bar: Any = None
-        self.tasks: dict[str, Any] = {}
-        self.started: dict[str, float] = {}
-
-    def __enter__(self) -> _ProgressDisplay:
-        if self.console is not None:
-            from rich import progress as bars
-
-            self.bar = bars.Progress(
-                bars.TextColumn("{task.description}"),
-                bars.BarColumn(),
-                bars.DownloadColumn(binary_units=True),
-                bars.TransferSpeedColumn(),
-                bars.TimeRemainingColumn(),
-                console=self.console,
-            )
-            self.bar.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-        elif self.started:
-            print(file=sys.stderr)
-
-    def __call__(self, what: str, progress: Any) -> None:
-        if self.bar is not None:
-            if what not in self.tasks:
-                self.tasks[what] = self.bar.add_task(what, total=progress.bytes_total)
-            self.bar.update(self.tasks[what], completed=progress.bytes_done)
-        elif self.plain:
-            now = time.perf_counter()
-            start = self.started.setdefault(what, now)
-            print(f"\r{_progress_line(what, progress, now - start)}", end="", file=sys.stderr)
-
-
-def _progress_line(what: str, progress: Any, seconds: float) -> str:
-    """``image:  45%  12.0 MiB of 26.0 MiB  5.0 MiB/s  ETA 3 s``: the plain progress line."""
-    from .inspect import format_bytes
-
-    done, total = progress.bytes_done, max(1, progress.bytes_total)
-    rate = done / seconds if seconds > 0 else 0.0
-    eta = f"ETA {(total - done) / rate:.0f} s" if rate > 0 else "ETA ?"
-    return (
-        f"{what}: {100 * done / total:3.0f}%  {format_bytes(done)} of {format_bytes(total)}  "
-        f"{format_bytes(rate)}/s  {eta}   "
-    )
-
-
-def _print_levels(title: str, info: Any) -> None:
-    """The level table of an image: a rich Table on terminals, aligned text otherwise."""
-    from .inspect import LEVEL_COLUMNS, format_levels, level_table
-
-    console = _rich_console(sys.stdout)
-    if console is None:
-        print(title)
-        for line in format_levels(info, ascii_only=not _can_print("×—")):
-            print(f"  {line}")
-        return
-    from rich import box
-    from rich.table import Table
-
-    rows = level_table(info)
-    table = Table(
-        title=title,
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-        show_edge=False,
-        padding=(0, 1),
-        collapse_padding=True,
-    )
-    for header in rows[0]:
-        numeric = LEVEL_COLUMNS.index(header) >= 5
-        table.add_column(header, justify="right" if numeric else "left", no_wrap=True)
-    for row in rows[1:]:
-        table.add_row(*row)
-    console.print(table)
-
-
-def _print_images(info: Any) -> None:
-    """Axes, channels and size of an image, its level table, and those of its label images."""
-    from .inspect import size_text, summary_lines
-
-    ascii_only = not _can_print("×·→")
-    for line in summary_lines(info, ascii_only=ascii_only):
-        print(line)
-    _print_levels("levels", info)
-    for label in info.get("labels", []):
-        print(f"{label['path']}: {size_text(label, ascii_only=ascii_only)}")
-        _print_levels(f"{label['path']} levels", label)
-
-
-def _print_written(result: Any) -> int:
-    """After a write: bytes, time and throughput, then the validation verdict (exit code)."""
-    from .inspect import format_bytes
-    from .validate import validate
-
-    images = [result.info, *result.info.get("labels", [])]
-    raw = sum(image["bytes"] for image in images)
-    stored = sum(image["stored_bytes"] for image in images)
-    times = "×" if _can_print("×") else "x"
-    ratio = f" ({raw / stored:.1f}{times} smaller)" if stored else ""
-    print(
-        f"wrote {format_bytes(raw)} as {format_bytes(stored)}{ratio} in {result.seconds:.2f} s "
-        f"({format_bytes(raw / max(result.seconds, 1e-6))}/s)"
-    )
-    report = validate(result.output)
-    print(f"{_mark(report.valid)} {report.summary()}")
-    if report.format():
-        print(report.format())
-    return EXIT_OK if report.valid else EXIT_INVALID
-
-
-@contextlib.contextmanager
-def _user_errors(missing: str) -> Iterator[None]:
-    """Errors a user can fix become a :class:`CommandError`; warnings become one line each.
-
-    ``missing`` is the message for a FileNotFoundError.
-    """
-    from .convert import ConversionError
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            yield
-        except FileNotFoundError as exc:
-            raise CommandError(missing) from exc
-        except KeyError as exc:
-            raise CommandError(str(exc.args[0]) if exc.args else "KeyError") from exc
-        except (ConversionError, ValueError, TypeError, OSError) as exc:
-            raise CommandError(str(exc) or type(exc).__name__) from exc
-        finally:
-            for warning in caught:
-                print(f"omezarr: warning: {warning.message}", file=sys.stderr)
 
 
 def _add_output_arguments(
@@ -274,7 +74,7 @@ def _add_output_arguments(
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from .convert import write_demo
+    from ..convert import write_demo
 
     with (
         _user_errors(f"{args.output}: no such directory"),
@@ -347,9 +147,9 @@ def _add_convert_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _convert_options(args: argparse.Namespace) -> dict[str, Any]:
     """The keyword arguments of :func:`omezarr.convert.convert` from the parsed options."""
-    from . import convert as conversion
-    from .engine import memory_budget_from
-    from .scale import Methods, resolve_method
+    from .. import convert as conversion
+    from ..engine.memory import memory_budget_from
+    from ..pyramid.methods import Methods, resolve_method
 
     def parsed(value: str | None, parse: Callable[[str], Any]) -> Any:
         return None if value is None else parse(value)
@@ -383,7 +183,7 @@ def _convert_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _run_convert(args: argparse.Namespace) -> int:
-    from .convert import convert
+    from ..convert import convert
 
     # tifffile logs what it finds wrong in a file; the one-line error says what matters.
     logging.getLogger("tifffile").setLevel(logging.CRITICAL)
@@ -417,7 +217,7 @@ def _add_info_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_info(args: argparse.Namespace) -> int:
-    from .inspect import describe, format_description
+    from ..tools.describe import describe, format_description
 
     with _user_errors(f"{args.path}: no such file or directory"):
         info = describe(args.path, stats=args.stats)
@@ -461,8 +261,8 @@ def _channel_list(text: str | None) -> list[int] | None:
 def _run_thumbnail(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .reader import open_image
-    from .render import choose_level, encode_png, render_plane
+    from ..read import open_image
+    from ..tools.render import choose_level, encode_png, render_plane
 
     with _user_errors(f"{args.path}: no such file or directory"):
         channels = _channel_list(args.channels)
@@ -498,7 +298,7 @@ def _add_view_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_view(args: argparse.Namespace) -> int:
-    from .viewer import ViewerServer, serve
+    from ..tools.viewer import ViewerServer, serve
 
     def announce(server: ViewerServer) -> None:
         print(f"omezarr viewer for {server.root}: {server.url}")
@@ -535,7 +335,7 @@ def _add_verify_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_verify(args: argparse.Namespace) -> int:
-    from .verify import verify
+    from ..tools.verify import verify
 
     with _user_errors(f"{args.path}: no such file or directory"):
         report = verify(args.path, allow_missing=args.allow_missing)
@@ -552,98 +352,3 @@ def _run_verify(args: argparse.Namespace) -> int:
     else:
         print(f"{_mark(report.ok)} {report.format()}")
     return EXIT_OK if report.ok else EXIT_INVALID
-
-
-# --------------------------------------------------------------------------- table and entry
-
-_COMMANDS: tuple[_Command, ...] = (
-    _Command(
-        "validate",
-        "check an OME-Zarr hierarchy against the NGFF schemas and rules",
-        _add_validate_arguments,
-        _run_validate,
-    ),
-    _Command(
-        "convert",
-        "convert TIFF / OME-TIFF, NumPy, PNG/JPEG or zarr data into OME-Zarr",
-        _add_convert_arguments,
-        _run_convert,
-    ),
-    _Command("info", "describe an OME-Zarr hierarchy", _add_info_arguments, _run_info),
-    _Command(
-        "verify",
-        "read every chunk and report missing or undecodable ones",
-        _add_verify_arguments,
-        _run_verify,
-    ),
-    _Command(
-        "demo",
-        "write a synthetic cell image with nuclei labels and validate it",
-        _add_output_arguments,
-        _run_demo,
-    ),
-    _Command(
-        "thumbnail",
-        "render a view of an image (channels, plane or projection, labels) as PNG",
-        _add_thumbnail_arguments,
-        _run_thumbnail,
-    ),
-    _Command(
-        "view",
-        "serve an image on 127.0.0.1: a viewer page, and its files for other viewers",
-        _add_view_arguments,
-        _run_view,
-    ),
-)
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="omezarr", description="Write, read and check OME-Zarr (OME-NGFF) data."
-    )
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for command in _COMMANDS:
-        sub = subparsers.add_parser(command.name, help=command.help, description=command.help)
-        command.add_arguments(sub)
-        sub.set_defaults(run=command.run)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line with ``argv`` (default: ``sys.argv[1:]``) and return the exit code.
-
-    Returns
-    -------
-    int
-        0 on success (a valid target), 1 when the target is invalid, 2 for usage errors and
-        unreadable paths.
-
-    Examples
-    --------
-    >>> main(["validate", "image.zarr"])  # doctest: +SKIP
-    ✓ image.zarr: valid OME-Zarr 0.5 image (0 errors, 0 warnings)
-    0
-    """
-    parser = _parser()
-    try:
-        args = parser.parse_args(None if argv is None else list(argv))
-    except SystemExit as exc:  # argparse exits on --help (0) and on usage errors (2)
-        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-    run = getattr(args, "run", None)
-    if run is None:
-        parser.print_help(sys.stderr)
-        return EXIT_USAGE
-    try:
-        return int(run(args))
-    except CommandError as exc:
-        message = " ".join(str(exc).splitlines())  # one line, whatever a library said
-        print(f"omezarr {args.command}: error: {message}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print(f"omezarr {args.command}: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        # The reader of our output went away (e.g. `| head`): not an error worth a traceback.
-        with contextlib.suppress(OSError):
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - replaces the closed stream for exit
-        return EXIT_OK

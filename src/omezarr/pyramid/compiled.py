@@ -1,6 +1,6 @@
-"""Compiled loops (numba, optional) for the linear axis operator of :mod:`omezarr.scale`.
+"""Compiled loops (numba, optional) for the linear axis operator of :mod:`omezarr.pyramid`.
 
-:meth:`omezarr.scale.AxisResampler.apply` computes every output as a weighted sum of its taps
+:meth:`omezarr.pyramid.resample.AxisResampler.apply` computes every output as a weighted sum of its taps
 with a fixed order of roundings (see ``scale._weighted_sum`` and ``scale._paired_sum``). NumPy
 needs about eight passes over the data for that per axis; the loops here do it in one, with
 the same taps, the same order and a rounding to the accumulator dtype after every addition and

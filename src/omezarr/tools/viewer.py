@@ -6,7 +6,7 @@ The server answers four kinds of request:
     omezarr's own viewer page (``viewer_static/``: hand-written HTML, CSS and JavaScript that
     loads nothing from elsewhere), which shows planes rendered by the server.
 ``/render?level=&t=&z=&projection=&c=&labels=&opacity=&size=``
-    One view as PNG, from :func:`omezarr.render.render_plane`. ``z`` and ``t`` count
+    One view as PNG, from :func:`omezarr.tools.render.render_plane`. ``z`` and ``t`` count
     full-resolution planes, whatever the level shown, so a slider keeps its place when the
     level changes.
 ``/api/metadata``
@@ -44,9 +44,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import zarr
 
-from .reader import Image, LabelImage, open_image
+from ..read import Image, LabelImage, open_image
+from ..types import JSONDict
 from .render import channel_displays, choose_level, encode_png, render_plane
-from .types import JSONDict
 
 __all__ = [
     "LOOPBACK",

@@ -26,8 +26,8 @@ import zarr
 from numpy.typing import NDArray
 from scipy import ndimage
 
-from .reader import Image, LabelImage, open_image
-from .storage import GroupLike
+from ..io.storage import GroupLike
+from ..read import Image, LabelImage, open_image
 
 __all__ = [
     "DEFAULT_SIZE",

@@ -1,0 +1,117 @@
+"""Recognising an input file by its bytes and opening it with the reader for its kind."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from .options import ConversionError
+from .picture import _open_picture
+from .source import InputImage, _arrange, _check_user_axes, _default_axes
+from .staging import _local_path, _remote_url
+from .tiff import _open_tiff
+from .zarr_input import _open_zarr
+
+__all__ = [
+    "open_input",
+]
+
+_TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+_JPEG_MAGIC = b"\xff\xd8\xff"
+_NPY_MAGIC = b"\x93NUMPY"
+
+
+def _detect_kind(path: Path) -> str:
+    if path.is_dir():
+        if any((path / name).exists() for name in ("zarr.json", ".zarray", ".zgroup")):
+            return "zarr"
+        raise ConversionError(f"{path}: a directory that is no zarr array or group")
+    with path.open("rb") as handle:
+        head = handle.read(8)
+    if head.startswith(_TIFF_MAGIC):
+        return "tiff"
+    if head.startswith(_NPY_MAGIC):
+        return "npy"
+    if head.startswith(_PNG_MAGIC):
+        return "PNG"
+    if head.startswith(_JPEG_MAGIC):
+        return "JPEG"
+    raise ConversionError(
+        f"{path}: unsupported format (expected TIFF/OME-TIFF, .npy, PNG, JPEG or a zarr array)"
+    )
+
+
+@contextlib.contextmanager
+def open_input(
+    path: str | os.PathLike[str], *, axes: str | None = None, series: int = 0
+) -> Iterator[InputImage]:
+    """Open an input lazily, detecting its format from its first bytes (not its name).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A TIFF / OME-TIFF / ImageJ TIFF, a ``.npy`` file, a PNG or JPEG picture, a zarr array
+        or an OME-Zarr image (its full-resolution level): a local path or a ``file://`` URL.
+        Zarr arrays and OME-Zarr images may also be remote URLs (``s3://``, ``http(s)://``;
+        credentials and endpoint as for :func:`omezarr.io.storage.open_group`); other formats
+        must be local.
+    axes : str, optional
+        The input's axes in the file's order (e.g. ``"yxc"``, ``"zcyx"``), overriding what the
+        file says; letters of ``tczyx``. Guessed for 3-D (zyx) and 4-D (czyx) arrays that do
+        not say.
+    series : int, default 0
+        The image series of a multi-series TIFF.
+
+    Yields
+    ------
+    InputImage
+        Valid until the context exits (TIFF files stay open until then).
+
+    Raises
+    ------
+    FileNotFoundError
+        If a local ``path`` does not exist.
+    ConversionError
+        For unsupported or unreadable inputs, and URLs that hold no zarr array or image.
+    ConnectionError, PermissionError
+        If a remote URL cannot be reached or refuses access.
+    ValueError
+        For ``axes`` or ``series`` that do not fit the input.
+
+    Examples
+    --------
+    >>> with open_input("cells.ome.tif") as image:  # doctest: +SKIP
+    ...     image.axes, image.scale, image.channel_names
+    ('czyx', {'x': 0.2, 'y': 0.2, 'z': 1.0}, ['DAPI', 'GFP'])
+    """
+    url = _remote_url(path)
+    if url is not None:
+        yield _open_zarr(url, axes)
+        return
+    source = _local_path(path, "input_path")
+    if not source.exists():
+        raise FileNotFoundError(f"{path}: no such file or directory")
+    kind = _detect_kind(source)
+    with contextlib.ExitStack() as stack:
+        if kind == "tiff":
+            image = _open_tiff(source, series, axes, stack)
+        elif kind == "npy":
+            try:
+                array = np.load(source, mmap_mode="r", allow_pickle=False)
+            except Exception as error:
+                raise ConversionError(f"{path}: not a readable .npy file: {error}") from None
+            notes: list[str] = []
+            letters = (
+                _check_user_axes(axes, array.ndim) if axes else _default_axes(array.ndim, notes)
+            )
+            image = _arrange(source, "NumPy", array, letters, notes)
+        elif kind == "zarr":
+            image = _open_zarr(source, axes)
+        else:
+            image = _open_picture(source, kind, axes)
+        yield image

@@ -1,0 +1,400 @@
+"""One conversion from start to finish: open, plan, stage, write, validate, report."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import zarr
+import zarr.errors
+import zarr.storage
+
+from ..engine.memory import memory_budget_from
+from ..engine.targets import Progress
+from ..io.layout import default_chunks
+from ..io.storage import (
+    open_group,
+    read_ngff_attrs,
+    write_ngff_attrs,
+)
+from ..ngff.documents import valid_axes
+from ..ngff.format import CurrentFormat, Format, format_from_version
+from ..pyramid.methods import Methods, resolve_method
+from ..read import open_image
+from ..tools.describe import coarsest_statistics, describe, describe_level, level_totals
+from ..types import JSONDict
+from ..write import write_image
+from .inputs import open_input
+from .options import auto_scale_factors, normalize_unit
+from .source import InputImage
+from .staging import (
+    _local_path,
+    _remote_url,
+    check_output,
+    check_remote_output,
+    remote_output,
+    staged_output,
+)
+
+__all__ = [
+    "ConversionResult",
+    "ProgressCallback",
+    "convert",
+]
+
+ProgressCallback = Callable[[str, Progress], None]
+"""Called with what is being written (``"image"``, ``"labels/nuclei"``) and its progress."""
+
+
+# --------------------------------------------------------------------------- converting
+
+
+@dataclass(frozen=True)
+class ConversionResult:
+    """What :func:`convert` or :func:`write_demo` did.
+
+    Attributes
+    ----------
+    output : str
+        The output path.
+    source : InputImage or None
+        The input as opened (its pixels are closed by now); None for the demo.
+    info : dict
+        The output described by :func:`omezarr.tools.describe.describe`, or, for a dry run, the
+        planned levels (``stored_bytes`` None).
+    seconds : float
+        Wall time of the write.
+    dry_run : bool
+        True when nothing was written.
+    memory_budget : int
+        The budget the write ran with, in bytes.
+    """
+
+    output: str
+    source: InputImage | None
+    info: JSONDict
+    seconds: float
+    dry_run: bool
+    memory_budget: int
+
+
+def _resolve_units(units: str | Mapping[str, str] | None, axes: str) -> dict[str, str]:
+    """Units per axis (one string: every space axis), normalised to NGFF names."""
+    if units is None:
+        return {}
+    if isinstance(units, str):
+        units = dict.fromkeys((a for a in axes if a in "zyx"), units)
+    unknown = [a for a in units if a not in axes]
+    if unknown:
+        raise ValueError(f"--units: axes {unknown} are not among the axes {axes!r}")
+    try:
+        return {a: normalize_unit(u, "time" if a == "t" else "space") for a, u in units.items()}
+    except ValueError as error:
+        raise ValueError(f"--units: {error}") from None
+
+
+def _resolve_shape_option(
+    value: Any, option: str, shape: tuple[int, ...], axes: str, base: tuple[int, ...]
+) -> Any:
+    """None becomes ``base``, per-axis dicts full tuples (unnamed axes from ``base``)."""
+    if value is None:
+        return base
+    if not isinstance(value, Mapping):
+        if isinstance(value, tuple) and len(value) != len(shape):
+            raise ValueError(
+                f"{option}: {len(value)} sizes for the {len(shape)} axes {axes}; give "
+                f"{len(shape)} or name axes, e.g. y=256,x=256"
+            )
+        return value
+    unknown = [a for a in value if a not in axes]
+    if unknown:
+        raise ValueError(f"{option}: axes {unknown} are not among the axes {axes!r}")
+    return tuple(int(value.get(a, b)) for a, b in zip(axes, base, strict=True))
+
+
+def _omero(image: InputImage) -> JSONDict | None:
+    if "c" not in image.axes or (image.channel_names is None and image.channel_colors is None):
+        return None
+    count = image.data.shape[image.axes.index("c")]
+    names = image.channel_names or [f"Channel {c}" for c in range(count)]
+    channels: list[JSONDict] = [{"label": name, "active": True} for name in names]
+    for channel, color in zip(channels, image.channel_colors or [], strict=False):
+        channel["color"] = color
+    return {"channels": channels}
+
+
+def _holds_image(target: Path | str) -> bool:
+    """Whether an OME-Zarr image (with its multiscales metadata) is at ``target``."""
+    try:
+        group = open_group(target, mode="r")
+    except FileNotFoundError:  # zarr's "no group here" errors are FileNotFoundErrors too
+        return False
+    return "multiscales" in read_ngff_attrs(group)
+
+
+def _set_windows(path: Path | str) -> None:
+    """Give every omero channel a window: min/max of the coarsest level (cheap and bounded)."""
+    group = open_group(path, mode="a")
+    attrs = read_ngff_attrs(group)
+    omero = attrs.get("omero")
+    if not isinstance(omero, dict) or not isinstance(omero.get("channels"), list):
+        return
+    statistics = coarsest_statistics(open_image(group))
+    for channel, (low, high, _) in zip(omero["channels"], statistics, strict=False):
+        low_value, high_value = float(low), float(high)
+        if not (math.isfinite(low_value) and math.isfinite(high_value)):
+            continue  # NaN or infinite pixels: JSON has no window for them
+        channel["window"] = {
+            "min": low_value,
+            "max": high_value,
+            "start": low_value,
+            "end": high_value,
+        }
+    write_ngff_attrs(group, {"omero": omero})
+
+
+def _dry_run_info(
+    group: zarr.Group,
+    fmt: Format,
+    axes: str,
+    units: dict[str, str],
+    scale: dict[str, float],
+    omero: JSONDict | None,
+    name: str | None,
+) -> JSONDict:
+    """The planned levels of a write made with compute=False into a memory store."""
+    levels = []
+    shape0: tuple[int, ...] = ()
+    for path in sorted(group.array_keys(), key=lambda p: int(p[1:])):
+        array = group[path]
+        assert isinstance(array, zarr.Array)
+        shape0 = shape0 or array.shape
+        level_scale = [
+            scale.get(a, 1.0) * n0 / n for a, n0, n in zip(axes, shape0, array.shape, strict=True)
+        ]
+        levels.append(describe_level(array, path, level_scale, stored=False))
+    axes_list = valid_axes(axes, units or None, fmt, len(axes))
+    info: JSONDict = {
+        "kind": "image",
+        "path": ".",
+        "name": name,
+        "version": fmt.version,
+        "zarr_format": fmt.zarr_format,
+        "axes": [a if isinstance(a, dict) else {"name": a} for a in axes_list or []],
+        "levels": levels,
+        **level_totals(levels),
+    }
+    if omero is not None:
+        info["channels"] = [
+            {k: c[k] for k in ("label", "color") if k in c} for c in omero["channels"]
+        ]
+    return info
+
+
+def convert(
+    input_path: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    *,
+    fmt: Format | str | None = None,
+    axes: str | None = None,
+    scale: Mapping[str, float] | None = None,
+    units: str | Mapping[str, str] | None = None,
+    scale_factors: str | Sequence[int] | Sequence[dict[str, int]] = "auto",
+    method: Methods | str | None = None,
+    chunks: Sequence[int] | Mapping[str, int] | None = None,
+    shards: str | Sequence[int] | Mapping[str, int] | None = None,
+    compressor: Any = "default",
+    overwrite: bool = False,
+    memory_budget: int | str | None = None,
+    series: int = 0,
+    dry_run: bool = False,
+    progress: ProgressCallback | None = None,
+    resume: bool = False,
+) -> ConversionResult:
+    """Convert a TIFF / OME-TIFF, ``.npy``, PNG/JPEG or zarr input into an OME-Zarr image.
+
+    The input is read region by region, so memory stays within ``memory_budget`` whatever
+    its size. Pixel sizes, units, channel names and colours found in the file are written
+    unless ``scale``/``units`` override them.
+
+    Parameters
+    ----------
+    input_path : str or os.PathLike
+        The input (see :func:`open_input`): a local path or ``file://`` URL, or, for zarr
+        arrays and OME-Zarr images, a remote URL (``s3://``, ``http(s)://``).
+    output : str or os.PathLike
+        The OME-Zarr image to create: a local path or ``file://`` URL (written through a
+        staging directory, see :func:`staged_output`), or a writable remote URL such as
+        ``s3://bucket/image.ome.zarr`` (written in place, see :func:`remote_output`).
+        ``http(s)://`` URLs are read-only and refused. Credentials and endpoint for ``s3://``
+        come from the environment (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``,
+        ``AWS_ENDPOINT_URL``, …).
+    fmt : Format or str, optional
+        ``"0.5"`` (zarr v3, default) or ``"0.4"`` (zarr v2).
+    axes : str, optional
+        The input's axes in file order, overriding the file (see :func:`open_input`).
+    scale : dict of str to float, optional
+        Pixel sizes per axis, overriding the file's.
+    units : str or dict of str to str, optional
+        One unit for every space axis, or units per axis, overriding the file's.
+    scale_factors : "auto", list of int or list of dict, default "auto"
+        As :func:`omezarr.writer.write_image`; ``"auto"`` halves y and x until the coarsest
+        level fits in 256 × 256.
+    method : Methods or str, optional
+        Downsampling method; default ``resize``.
+    chunks, shards : tuple of int or dict of str to int, optional
+        Chunk and shard shapes; dicts give some axes (others keep the default); shards may be
+        ``"auto"`` (zarr v3 only).
+    compressor : codec, None or "default", default "default"
+        A numcodecs or zarr codec (see :func:`parse_compressor`), None for none.
+    resume : bool, default False
+        Finish a conversion to ``output`` that was killed: its hidden staging directory (for
+        a remote URL: the partial output itself) is reused and only missing or broken chunks
+        are written (see ``write_image(resume=True)``).
+    overwrite : bool, default False
+        Replace an existing output, only if it is a zarr hierarchy: a local one only once the
+        new one is complete; a remote one is deleted before writing (object stores cannot
+        swap it atomically).
+    memory_budget : int or str, optional
+        e.g. ``"512M"``; default ``$OMEZARR_MEMORY_BUDGET`` or 256 MiB.
+    series : int, default 0
+        The series of a multi-series TIFF.
+    dry_run : bool, default False
+        Plan only: ``info`` lists the levels, chunks, shards and codec; nothing is written.
+    progress : callable, optional
+        Called with ``("image", Progress)`` after every region written.
+
+    Returns
+    -------
+    ConversionResult
+
+    Raises
+    ------
+    FileNotFoundError
+        If a local input does not exist.
+    ConversionError
+        For unsupported or unreadable inputs and outputs that cannot be written (existing
+        without ``overwrite``, read-only URLs).
+    ConnectionError, PermissionError
+        If a remote input or output cannot be reached or refuses access.
+    ValueError, TypeError
+        For invalid options, naming the option; nothing is written then.
+
+    Notes
+    -----
+    A failed conversion leaves nothing behind: a local output's staging directory is removed
+    and an existing output kept; a remote output is deleted again, unless ``resume`` found a
+    partial output there (kept, to resume once more). A conversion that is killed leaves a
+    hidden staging directory beside a local output, or an output without image metadata at a
+    remote URL; ``resume=True`` finishes either.
+
+    Examples
+    --------
+    >>> convert("cells.ome.tif", "cells.ome.zarr", shards="auto")  # doctest: +SKIP
+    >>> convert("cells.ome.tif", "s3://bucket/cells.ome.zarr")  # doctest: +SKIP
+    """
+    resolved_fmt = format_from_version(fmt) if isinstance(fmt, str) else fmt or CurrentFormat()
+    if shards is not None and resolved_fmt.zarr_format != 3:
+        raise ValueError("--shards: shards need OME-NGFF 0.5 (zarr v3); add --format 0.5")
+    budget = memory_budget_from(memory_budget)
+    resolved_method = resolve_method(method, Methods.RESIZE)
+    remote = _remote_url(output)
+    if not dry_run:
+        # Refused before the input is opened; checked again right before writing.
+        if remote is None:
+            check_output(output, overwrite=overwrite)
+        else:
+            check_remote_output(remote, overwrite=overwrite, resume=resume)
+    with open_input(input_path, axes=axes, series=series) as image:
+        image.scale.update(_checked_scale(scale, image.axes))
+        image.units.update(_resolve_units(units, image.axes))
+        shape = tuple(int(n) for n in image.data.shape)
+        # omezarr's default chunks, not the input's: TIFF strips can be a single row.
+        base_chunks = default_chunks(shape, image.axes, image.data.dtype.itemsize)
+        storage: dict[str, Any] = {
+            "compressor": compressor,
+            "chunks": _resolve_shape_option(chunks, "--chunks", shape, image.axes, base_chunks),
+        }
+        if shards is not None:
+            storage["shards"] = _resolve_shape_option(
+                shards, "--shards", shape, image.axes, storage["chunks"]
+            )
+        omero = _omero(image)
+        arguments: dict[str, Any] = {
+            "scale_factors": (
+                auto_scale_factors(shape, image.axes)
+                if scale_factors == "auto"
+                else list(scale_factors)
+            ),
+            "method": resolved_method,
+            "fmt": resolved_fmt,
+            "axes": image.axes,
+            "storage_options": storage,
+            "scale": dict(image.scale) or None,
+            "axes_units": dict(image.units) or None,
+            "memory_budget": budget,
+        }
+        arguments["name"] = image.name or Path(image.path).name.split(".")[0]
+        arguments["metadata"] = _provenance(
+            f"converted from {Path(image.path).name}", resolved_method
+        )
+        if omero is not None:
+            arguments["omero"] = omero
+        if dry_run:
+            memory = zarr.storage.MemoryStore()
+            write_image(image.data, memory, compute=False, **arguments)
+            group = zarr.open_group(memory, mode="r")
+            info = _dry_run_info(
+                group, resolved_fmt, image.axes, image.units, image.scale, omero, arguments["name"]
+            )
+            return ConversionResult(os.fspath(output), image, info, 0.0, True, budget)
+        start = time.perf_counter()
+
+        def write(target: Path | str, resuming: bool) -> None:
+            # A conversion killed after its pyramid was complete only needs its windows set.
+            if not (resuming and _holds_image(target)):
+                write_image(
+                    image.data,
+                    str(target),
+                    progress=None if progress is None else (lambda p: progress("image", p)),
+                    resume=resuming,
+                    **arguments,
+                )
+            if omero is not None:
+                _set_windows(target)
+
+        if remote is None:
+            with staged_output(output, overwrite=overwrite, resume=resume) as staging:
+                write(staging, resume and staging.exists())
+            written: Path | str = _local_path(output, "output")
+        else:
+            with remote_output(remote, overwrite=overwrite, resume=resume) as resuming:
+                write(remote, resuming)
+            written = remote
+        seconds = time.perf_counter() - start
+    return ConversionResult(os.fspath(output), image, describe(written), seconds, False, budget)
+
+
+def _provenance(description: str, method: Methods) -> JSONDict:
+    """The multiscales ``metadata`` entry: how the pyramid was made, and by what."""
+    from .. import __version__
+
+    return {
+        "description": description,
+        "method": f"omezarr.scale.{method.value}",
+        "version": __version__,
+    }
+
+
+def _checked_scale(scale: Mapping[str, float] | None, axes: str) -> dict[str, float]:
+    if scale is None:
+        return {}
+    unknown = [a for a in scale if a not in axes]
+    if unknown:
+        raise ValueError(f"--scale: axes {unknown} are not among the axes {axes!r}")
+    return {a: float(v) for a, v in scale.items()}

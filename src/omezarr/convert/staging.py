@@ -1,0 +1,269 @@
+"""Where a conversion writes: checking the output, staging it locally, or writing to a remote store."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import uuid
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import zarr
+import zarr.errors
+import zarr.storage
+from zarr.core.sync import sync
+
+from ..io.storage import (
+    READ_ONLY_PROTOCOLS,
+    existing_group,
+    file_url_path,
+    is_url,
+)
+from .options import ConversionError
+from .zarr_input import _ZARR_METADATA_KEYS, _is_zarr_hierarchy
+
+__all__ = [
+    "check_output",
+    "check_remote_output",
+    "remote_output",
+    "staged_output",
+]
+
+
+def _url_protocols(text: str) -> set[str]:
+    """The fsspec protocols of a URL (``simplecache::s3://…`` has two)."""
+    return {part.lower() for part in text.split("://", 1)[0].split("::")}
+
+
+def _remote_url(target: str | os.PathLike[str]) -> str | None:
+    """``target`` as text if it is a remote URL (``file://`` URLs are local), else None."""
+    text = os.fspath(target)
+    return text if is_url(text) and _url_protocols(text) != {"file"} else None
+
+
+def _local_path(target: str | os.PathLike[str], what: str) -> Path:
+    """The local path of a path or ``file://`` URL."""
+    text = os.fspath(target)
+    return Path(file_url_path(text, what) if is_url(text) else text)
+
+
+def check_output(output: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+    """``output`` as a Path if an image may be staged there, else a ConversionError.
+
+    ``output`` is a local path or a ``file://`` URL; remote URLs are checked by
+    :func:`check_remote_output` instead.
+
+    Raises
+    ------
+    ConversionError
+        If ``output`` exists and ``overwrite`` is False, if it exists but is no zarr
+        hierarchy (never replaced), if it is a remote URL, or if its parent directory is
+        missing.
+    """
+    url = _remote_url(output)
+    if url is not None:
+        raise ConversionError(
+            f"{url}: this output must be a local path or a file:// URL (remote URLs are "
+            "written in place by omezarr convert)"
+        )
+    try:
+        target = _local_path(output, "output")
+    except ValueError as error:
+        raise ConversionError(str(error)) from None
+    if target.exists():
+        if not overwrite:
+            raise ConversionError(f"{target}: already exists; pass --overwrite to replace it")
+        if not _is_zarr_hierarchy(target):
+            raise ConversionError(
+                f"{target}: exists and is no zarr hierarchy; refusing to replace it"
+            )
+    parent = target.absolute().parent
+    if not parent.is_dir():
+        raise ConversionError(f"{target}: the directory {parent} does not exist")
+    return target
+
+
+@contextlib.contextmanager
+def staged_output(
+    output: str | os.PathLike[str], *, overwrite: bool = False, resume: bool = False
+) -> Iterator[Path]:
+    """A staging directory that becomes ``output`` when the block succeeds.
+
+    The block writes into a hidden sibling of ``output``. On success it is renamed into place
+    (an existing ``output`` is replaced only then, and only with ``overwrite``); on any
+    failure, interruption included, the staging directory is removed and an existing
+    ``output`` is left untouched.
+
+    Raises
+    ------
+    ConversionError
+        If ``output`` exists and ``overwrite`` is False, if it exists but is no zarr
+        hierarchy (never replaced), if it is a remote URL (see :func:`remote_output`), or if
+        its parent directory is missing.
+
+    With ``resume``, the staging directory left by an interrupted (killed) conversion to the
+    same output is reused, so the writer can finish it instead of starting again.
+    """
+    target = check_output(output, overwrite=overwrite)
+    parent = target.absolute().parent
+    token = uuid.uuid4().hex[:8]
+    staging = parent / f".{target.name}.partial-{token}"
+    if resume:
+        leftovers = interrupted_stagings(target)
+        if leftovers:
+            staging = leftovers[-1]
+            token = staging.name.rsplit("-", 1)[-1]
+    try:
+        yield staging
+        if target.exists():
+            if not overwrite:  # created by someone else while we were writing
+                raise ConversionError(f"{target}: appeared while writing; nothing replaced")
+            retired = parent / f".{target.name}.old-{token}"
+            os.rename(target, retired)
+            try:
+                os.rename(staging, target)
+            except OSError:
+                os.rename(retired, target)
+                raise
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            os.rename(staging, target)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def interrupted_stagings(output: str | os.PathLike[str]) -> list[Path]:
+    """Staging directories of conversions to ``output`` that were killed, oldest first."""
+    target = _local_path(output, "output")
+    parent = target.absolute().parent
+    found = [p for p in parent.glob(f".{target.name}.partial-*") if p.is_dir()]
+    return sorted(found, key=lambda p: p.stat().st_mtime)
+
+
+def _remote_contents(url: str) -> tuple[zarr.storage.FsspecStore, str]:
+    """A writable store at ``url`` and what it holds: ``"nothing"``, ``"zarr"`` or ``"other"``.
+
+    :func:`omezarr.io.storage.existing_group` checks that the endpoint answers (ConnectionError,
+    PermissionError otherwise) and finds groups; the rest is asked of the store's listing.
+    """
+    try:
+        holds_zarr = existing_group(url) is not None
+    except zarr.errors.ContainsArrayError:
+        holds_zarr = True
+    store = zarr.storage.FsspecStore.from_url(url)
+    store.fs.invalidate_cache()  # listings cached earlier in this process may be stale
+    if not holds_zarr:
+        holds_zarr = any(sync(store.exists(key)) for key in _ZARR_METADATA_KEYS)
+    if holds_zarr:
+        return store, "zarr"
+    return store, "nothing" if sync(store.is_empty("")) else "other"
+
+
+def check_remote_output(url: str, *, overwrite: bool = False, resume: bool = False) -> bool:
+    """Check that an image may be written in place at the remote ``url``; whether data is there.
+
+    Parameters
+    ----------
+    url : str
+        A writable fsspec URL (``s3://bucket/image.ome.zarr``, ``gs://…``, ``memory://…``).
+    overwrite : bool, default False
+        Allow an existing zarr hierarchy at ``url`` (:func:`remote_output` deletes it).
+    resume : bool, default False
+        Allow an existing zarr hierarchy at ``url``: the partial output of a conversion that
+        was interrupted, to be finished.
+
+    Returns
+    -------
+    bool
+        True if a zarr hierarchy is at ``url`` (allowed by ``overwrite`` or ``resume``).
+
+    Raises
+    ------
+    ConversionError
+        If ``url`` is read-only (``http(s)://``), if something exists there and neither
+        ``overwrite`` nor ``resume`` is given, or if what exists is no zarr hierarchy (never
+        replaced).
+    ConnectionError, PermissionError
+        If the endpoint cannot be reached or refuses access.
+
+    Examples
+    --------
+    >>> check_remote_output("s3://bucket/new.ome.zarr")  # doctest: +SKIP
+    False
+    """
+    return _checked_remote_output(url, overwrite, resume)[1]
+
+
+def _checked_remote_output(
+    url: str, overwrite: bool, resume: bool
+) -> tuple[zarr.storage.FsspecStore, bool]:
+    """:func:`check_remote_output`, and the store it looked at."""
+    if _url_protocols(url) & READ_ONLY_PROTOCOLS:
+        raise ConversionError(
+            f"{url}: HTTP(S) URLs are read-only; convert to a local path or an s3:// URL"
+        )
+    store, contents = _remote_contents(url)
+    if contents == "nothing":
+        return store, False
+    if not (overwrite or resume):
+        raise ConversionError(f"{url}: already exists; pass --overwrite to replace it")
+    if contents != "zarr":
+        raise ConversionError(f"{url}: exists and is no zarr hierarchy; refusing to replace it")
+    return store, True
+
+
+@contextlib.contextmanager
+def remote_output(url: str, *, overwrite: bool = False, resume: bool = False) -> Iterator[bool]:
+    """Write an image in place at the remote ``url``, removing it again if the block fails.
+
+    Object stores cannot rename a directory, so the staging of :func:`staged_output` does not
+    exist for them; instead the writer puts the metadata last, so an interrupted write never
+    looks like a complete image. What is at ``url`` is checked by
+    :func:`check_remote_output`. With ``overwrite``, an existing zarr hierarchy there is
+    deleted before the block runs (the old image is gone even if the new one then fails).
+    If the block fails, interruption included, everything at ``url`` is deleted, since this
+    run created it all, unless ``resume`` found a partial output there: that is kept, to be
+    resumed again.
+
+    Yields
+    ------
+    bool
+        True if a partial output was found and is to be resumed (``write_image(resume=True)``).
+
+    Raises
+    ------
+    ConversionError, ConnectionError, PermissionError
+        As :func:`check_remote_output`, before the block runs.
+
+    Examples
+    --------
+    >>> with remote_output("s3://bucket/new.ome.zarr") as resuming:  # doctest: +SKIP
+    ...     write_image(pixels, "s3://bucket/new.ome.zarr", resume=resuming)
+    """
+    store, existed = _checked_remote_output(url, overwrite, resume)
+    resuming = existed and resume
+    if existed and not resume:
+        sync(store.delete_dir(""))
+    try:
+        yield resuming
+    except BaseException:
+        if not resuming:
+            _delete_partial_output(store, url)
+        raise
+
+
+def _delete_partial_output(store: zarr.storage.FsspecStore, url: str) -> None:
+    """Remove a failed output; if that fails too, say so without hiding the first error."""
+    try:
+        store.fs.invalidate_cache()
+        sync(store.delete_dir(""))
+    except Exception as error:
+        warnings.warn(
+            f"{url}: the partial output could not be removed ({type(error).__name__}: {error}); "
+            "delete it, or finish it with --resume",
+            RuntimeWarning,
+            stacklevel=3,
+        )

@@ -1,0 +1,202 @@
+"""Planning a pyramid write: tasks, regions and how many run at once within the budget."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from .box import Box, _grid, _is_empty, _size, _tile_counts, _z_order
+from .targets import LevelTarget
+from .walk import _Lag, _level_regions, _needs_halo, _owned_box, _unit_pieces
+
+__all__ = [
+    "PyramidPlan",
+    "plan_pyramid",
+]
+
+
+@dataclass(frozen=True)
+class PyramidPlan:
+    """The partition of level 0 into tasks and regions."""
+
+    shape: tuple[int, ...]
+    task_shape: tuple[int, ...]
+    region_shape: tuple[int, ...]
+    concurrency: int
+    factors: tuple[tuple[int, ...], ...]
+    itemsize: int
+    levels: int = field(default=1)
+    halo: bool = False
+    cache_bytes: int = 0
+    write_behind_bytes: int = 16 * 2**20
+    """Encoded bytes each task may have waiting for the disk (:class:`WriteBehind`)."""
+
+    def tasks(self) -> Iterator[Box]:
+        """Every task box, in C order."""
+        yield from _grid(self.task_shape, (0,) * len(self.shape), self.shape)
+
+    def regions(self, task: Box) -> Iterator[Box]:
+        """Every region box of ``task``, in Z order (see :func:`_z_order`)."""
+        yield from _z_order(self.region_shape, task[0], task[1])
+
+    @property
+    def n_tasks(self) -> int:
+        return math.prod(-(-n // t) for n, t in zip(self.shape, self.task_shape, strict=True))
+
+    @property
+    def n_regions(self) -> int:
+        # Regions tile each task; tasks are multiples of regions except at the array's end.
+        return sum(math.prod(_tile_counts(self.region_shape, task)) for task in self.tasks())
+
+
+def plan_pyramid(
+    targets: Sequence[LevelTarget],
+    factors: Sequence[Sequence[int]],
+    itemsize: int,
+    memory_budget: int,
+    source_chunks: Sequence[int] | None = None,
+    threads: int | None = None,
+) -> PyramidPlan:
+    """Choose task and region shapes for writing ``targets`` within ``memory_budget``.
+
+    Parameters
+    ----------
+    targets : sequence of LevelTarget
+        Level 0 first.
+    factors : sequence of sequence of int
+        Each level's integer downsampling factors relative to level 0 (level 0: all 1).
+    itemsize : int
+        Bytes per pixel.
+    memory_budget : int
+        Bytes the write may hold at once (approximately; buffers and encodings included).
+    source_chunks : sequence of int, optional
+        The input's chunk shape, if it is chunked, so regions read whole input chunks.
+    threads : int, optional
+        Upper bound on concurrent tasks; defaults to the number of CPUs.
+    """
+    shape = targets[0].shape
+    ndim = len(shape)
+    # A task must own whole write units on every level: lcm of each unit's level-0 footprint.
+    task = list(targets[0].write_unit)
+    for target, level_factors in zip(targets, factors, strict=True):
+        for axis in range(ndim):
+            task[axis] = math.lcm(task[axis], target.write_unit[axis] * level_factors[axis])
+    task = [min(t, n) if t < n else n for t, n in zip(task, shape, strict=True)]
+    task = [max(1, t) for t in task]
+
+    # Regions: whole level-0 write units, grown (inside a task) to amortise per-call costs.
+    region = [max(1, u) for u in targets[0].write_unit]
+    if source_chunks is not None:
+        # Prefer regions that are whole input chunks too, when the chunk nests in the task.
+        for axis in range(ndim):
+            candidate = math.lcm(region[axis], max(1, int(source_chunks[axis])))
+            if candidate <= task[axis]:
+                region[axis] = candidate
+    region = [min(r, t) for r, t in zip(region, task, strict=True)]
+    workers = max(1, threads if threads is not None else (os.cpu_count() or 1))
+    # Regions of a few MiB amortise per-region costs; bigger ones only raise the peak (with
+    # planes larger than the input chunks, it would grow with the plane).
+    region_target = max(4 * 2**20, min(8 * 2**20, memory_budget // (6 * workers)))
+    for axis in reversed(range(ndim)):
+        while True:
+            grown = region[axis] * 2
+            if grown > task[axis] or math.prod(region) * itemsize * 2 > region_target:
+                break
+            if task[axis] % grown:
+                break
+            region[axis] = grown
+    halo = _needs_halo(targets, tuple(region))
+    # Every running task holds a region (plus halo and a float copy), its level buffers and
+    # its thread's kernel scratch; with a halo, a quarter of the budget caches input chunks
+    # that neighbouring regions read again.
+    buffers = max(
+        _unit_buffer_peak(targets, box, region, halo, itemsize)
+        for box in _corner_tasks(shape, task)
+    )
+    per_task = 4 * math.prod(region) * itemsize + buffers
+    per_task += _KERNEL_SCRATCH * (2 if itemsize >= 8 else 1)
+    # Encoded files waiting for the disk, and the staging buffers of the threads writing them.
+    write_behind = max(2 * 2**20, min(16 * 2**20, memory_budget // 16))
+    per_task += 2 * write_behind
+    cache_total = memory_budget // 4 if halo else 0
+    concurrency = max(1, min(workers, (memory_budget - cache_total) // max(1, per_task)))
+    return PyramidPlan(
+        halo=halo,
+        cache_bytes=cache_total // concurrency,
+        shape=shape,
+        task_shape=tuple(task),
+        region_shape=tuple(region),
+        concurrency=concurrency,
+        factors=tuple(tuple(f) for f in factors),
+        itemsize=itemsize,
+        levels=len(targets),
+        write_behind_bytes=write_behind,
+    )
+
+
+_KERNEL_SCRATCH = 8 * 2**20
+"""About how much scratch memory the downsampling kernels keep per thread (twice as much for
+64-bit data; see :mod:`omezarr.pyramid`)."""
+
+
+_SIMULATED_REGIONS = 8192
+"""Tasks of at most this many regions have their unit buffers simulated by the planner."""
+
+
+def _corner_tasks(shape: Sequence[int], task: Sequence[int]) -> list[Box]:
+    """The first task of the grid and the last (clipped at the array's end), as boxes."""
+    first = ((0,) * len(shape), tuple(min(t, n) for t, n in zip(task, shape, strict=True)))
+    lo = tuple((n - 1) // t * t for t, n in zip(task, shape, strict=True))
+    last = (lo, tuple(min(a + t, n) for a, t, n in zip(lo, task, shape, strict=True)))
+    return [first] if last == first else [first, last]
+
+
+def _unit_buffer_peak(
+    targets: Sequence[LevelTarget],
+    task: Box,
+    region: Sequence[int],
+    halo: bool,
+    itemsize: int,
+) -> int:
+    """The most bytes of partly filled write units that :func:`run_task` holds at once for
+    ``task`` walked in regions of shape ``region`` (the same walk and ownership, without
+    pixels). Larger tasks get the bound of every unit they own on levels above 0."""
+    if math.prod(_tile_counts(region, task)) > _SIMULATED_REGIONS:
+        return _task_bytes(targets[1:], task, itemsize)
+    lag = _Lag(targets, task) if halo else None
+    held: dict[tuple[int, tuple[int, ...]], list[int]] = {}
+    total = peak = 0
+    for box in _z_order(region, task[0], task[1]):
+        owned, _ = _level_regions(targets, box, lag)
+        for level in range(1, len(targets)):
+            if _is_empty(owned[level]):
+                continue
+            for key, unit_box, piece, full in _unit_pieces(targets[level], owned[level]):
+                if full:
+                    continue
+                entry = held.get((level, key))
+                if entry is None:
+                    entry = held[(level, key)] = [_size(unit_box), 0]
+                    total += entry[0] * itemsize
+                    peak = max(peak, total)
+                entry[1] += _size(piece)
+                if entry[1] == entry[0]:
+                    total -= entry[0] * itemsize
+                    del held[(level, key)]
+    return peak
+
+
+def _task_bytes(targets: Sequence[LevelTarget], task: Box, itemsize: int) -> int:
+    """Bytes (uncompressed) of every level's pixels that ``task`` owns."""
+    total = 0
+    for target in targets:
+        out = _owned_box(target, task)
+        if not _is_empty(out):
+            total += _size(out) * itemsize
+    return total
+
+
+def _task_read_box(targets: Sequence[LevelTarget], task: Box) -> Box:
+    return _level_regions(targets, task)[1][0]

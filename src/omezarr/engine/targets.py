@@ -1,0 +1,101 @@
+"""What the engine writes to and reports: level targets, resampler protocols, progress."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from ..io.files import WriteBehind
+from ..pyramid.mosaic import Mosaic
+
+__all__ = [
+    "LevelTarget",
+    "Progress",
+    "Resampler",
+]
+
+
+class Resampler(Protocol):
+    """How one pyramid level is computed (:class:`omezarr.pyramid.PyramidStep`, or a
+    :class:`omezarr.pyramid.LevelResampler` for a level computed straight from level 0)."""
+
+    @property
+    def source(self) -> int:
+        """Index of the level whose pixels :attr:`step` is applied to (0: level 0)."""
+        ...
+
+    @property
+    def step(self) -> Step:
+        """The operator from the source level to this level."""
+        ...
+
+    def owned_outputs(self, region: Sequence[slice]) -> tuple[slice, ...]:
+        """The level's outputs owned by the level-0 ``region``."""
+        ...
+
+
+class Step(Protocol):
+    """One downsampling operator (:class:`omezarr.pyramid.LevelResampler`)."""
+
+    def input_region(self, out_region: Sequence[slice]) -> tuple[slice, ...]:
+        """The source-level region (halo included) needed to compute ``out_region``."""
+        ...
+
+    def resample(
+        self, block: np.ndarray | Mosaic, block_start: Sequence[int], out_region: Sequence[slice]
+    ) -> np.ndarray:
+        """The outputs ``out_region`` from ``block`` (of the source level) at ``block_start``."""
+        ...
+
+
+@dataclass(frozen=True)
+class LevelTarget:
+    """Where one level goes: its zarr array, the unit written at once, and how it is computed.
+
+    ``write_unit`` is the shard shape for sharded arrays, else the chunk shape. ``resampler``
+    is None for level 0 (a copy of the input).
+    """
+
+    array: Any
+    write_unit: tuple[int, ...]
+    resampler: Resampler | None
+    direct: Any = None  # an omezarr.io.chunkio.DirectChunkWriter, when the array's layout allows
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(int(n) for n in self.array.shape)
+
+    def store(
+        self, start: Sequence[int], data: np.ndarray, behind: WriteBehind | None = None
+    ) -> None:
+        """Write ``data`` (whole write units, clipped at the array's end) at ``start``; files
+        written with direct I/O may be left to ``behind``."""
+        if self.direct is not None:
+            self.direct.write(start, data, behind)  # encodes (or copies) before it returns
+            return
+        if data.base is not None:
+            # zarr-python may keep the very array it is given (a MemoryStore without codecs
+            # does), so it gets none that something else holds: a view of the caller's input,
+            # or of a buffer the engine reuses, would change after the write.
+            data = data.copy()
+        self.array[tuple(slice(a, a + n) for a, n in zip(start, data.shape, strict=True))] = data
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What has been written so far, passed to the progress callback after each region.
+
+    ``regions_skipped`` counts the regions of ``regions_done`` that were not written because
+    their task's write units were already stored (a resumed write); they are reported once
+    per skipped task.
+    """
+
+    regions_done: int
+    regions_total: int
+    bytes_done: int
+    bytes_total: int
+    levels: int
+    regions_skipped: int = 0

@@ -1,0 +1,1 @@
+"""Where bytes live: stores, paths and URLs, layout, codecs, chunk files and locks."""

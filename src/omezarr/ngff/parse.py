@@ -1,0 +1,187 @@
+"""Lenient parsing of NGFF documents for readers: axes, transformations, colours, properties."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from omezarr.ngff.format import Format
+from omezarr.types import JSONDict
+
+_IMPLIED_AXES = ("t", "c", "z", "y", "x")
+"""Axis names of 0.1 and 0.2 images, which carry no ``axes`` of their own."""
+
+
+def _read_axes(axes: Any, fmt: Format, ndim: int, where: str) -> list[JSONDict]:
+    """The axes as dicts; implied ``tczyx`` names for 0.1 and 0.2."""
+    if axes is None:
+        if fmt.version not in ("0.1", "0.2"):
+            raise ValueError(f"{where} is required by OME-NGFF {fmt.version}")
+        if ndim > len(_IMPLIED_AXES):
+            raise ValueError(
+                f"{where}: OME-NGFF {fmt.version} images have at most 5 dimensions, got {ndim}"
+            )
+        return [{"name": name} for name in _IMPLIED_AXES[len(_IMPLIED_AXES) - ndim :]]
+    axes = _require(axes, list, where)
+    parsed: list[JSONDict] = []
+    for i, axis in enumerate(axes):
+        if isinstance(axis, str):
+            parsed.append({"name": axis})
+            continue
+        axis = _require(axis, dict, f"{where}[{i}]")
+        _require(axis.get("name"), str, f"{where}[{i}].name")
+        for key in ("type", "unit"):
+            if key in axis and axis[key] is not None and not isinstance(axis[key], str):
+                raise ValueError(f"{where}[{i}].{key} must be a string, got {axis[key]!r}")
+        parsed.append({key: value for key, value in axis.items() if value is not None})
+    if len(parsed) != ndim:
+        raise ValueError(
+            f"{where}: {len(parsed)} axes given, but the arrays have {ndim} dimensions"
+        )
+    names = [axis["name"] for axis in parsed]
+    if len(set(names)) != len(names):
+        raise ValueError(f"{where}: axis names must be unique, got {names}")
+    return parsed
+
+
+def _read_transformations(
+    transformations: Any, ndim: int, where: str
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The combined (scale, translation) of a list of transformations; identity if absent."""
+    scale = [1.0] * ndim
+    translation = [0.0] * ndim
+    if transformations is None:
+        return tuple(scale), tuple(translation)
+    transformations = _require(transformations, list, where)
+    for i, transformation in enumerate(transformations):
+        item_where = f"{where}[{i}]"
+        transformation = _require(transformation, dict, item_where)
+        kind = transformation.get("type")
+        if kind == "identity":
+            continue
+        if kind not in ("scale", "translation"):
+            raise ValueError(
+                f"{item_where}: unsupported transformation type {kind!r} "
+                "(expected 'scale', 'translation' or 'identity')"
+            )
+        if kind not in transformation:
+            raise ValueError(
+                f"{item_where}: the {kind!r} transformation has no {kind!r} values "
+                "(a 'path' to them is not supported)"
+            )
+        values = _require(transformation[kind], list, f"{item_where}.{kind}")
+        if len(values) != ndim or not all(_is_finite(v) for v in values):
+            raise ValueError(
+                f"{item_where}.{kind} must be {ndim} finite numbers, one per dimension, "
+                f"got {values!r}"
+            )
+        # Later transformations act on the result of earlier ones.
+        if kind == "scale":
+            scale = [s * float(v) for s, v in zip(scale, values, strict=True)]
+            translation = [t * float(v) for t, v in zip(translation, values, strict=True)]
+        else:
+            translation = [t + float(v) for t, v in zip(translation, values, strict=True)]
+    return tuple(scale), tuple(translation)
+
+
+def _read_colors(colors: Any, where: str) -> dict[int, tuple[int, int, int, int]]:
+    if colors is None:
+        return {}
+    result: dict[int, tuple[int, int, int, int]] = {}
+    for i, color in enumerate(_require(colors, list, where)):
+        color = _require(color, dict, f"{where}[{i}]")
+        value = _label_value(color, f"{where}[{i}]")
+        rgba = color.get("rgba")
+        if (
+            not isinstance(rgba, list)
+            or len(rgba) != 4
+            or not all(_is_int(c) and 0 <= c <= 255 for c in rgba)
+        ):
+            raise ValueError(f"{where}[{i}].rgba must be 4 integers in 0..255, got {rgba!r}")
+        result[value] = (rgba[0], rgba[1], rgba[2], rgba[3])
+    return result
+
+
+def _read_properties(properties: Any, where: str) -> dict[int, JSONDict]:
+    if properties is None:
+        return {}
+    result: dict[int, JSONDict] = {}
+    for i, entry in enumerate(_require(properties, list, where)):
+        entry = _require(entry, dict, f"{where}[{i}]")
+        value = _label_value(entry, f"{where}[{i}]")
+        result[value] = {key: item for key, item in entry.items() if key != "label-value"}
+    return result
+
+
+def _label_value(entry: Mapping[str, Any], where: str) -> int:
+    value = entry.get("label-value")
+    # Early documents used booleans for binary masks; they are the integers 0 and 1.
+    if isinstance(value, bool):
+        return int(value)
+    if not isinstance(value, int):
+        raise ValueError(f"{where}['label-value'] must be an integer, got {value!r}")
+    return value
+
+
+# --------------------------------------------------------------------------------------------
+# Plates, wells and collections
+# --------------------------------------------------------------------------------------------
+
+
+def _names(entries: Any, where: str) -> list[str]:
+    """The ``name`` of each ``{"name": ...}`` entry of a plate's rows or columns."""
+    names = []
+    for i, entry in enumerate(_require(entries, list, where)):
+        entry = _require(entry, dict, f"{where}[{i}]")
+        names.append(_require(entry.get("name"), str, f"{where}[{i}].name"))
+    return names
+
+
+# --------------------------------------------------------------------------------------------
+# Small checks
+# --------------------------------------------------------------------------------------------
+
+
+def _require(value: Any, kind: type, where: str) -> Any:
+    """Return ``value`` if it is a ``kind``, else raise a ValueError naming ``where``."""
+    if value is None:
+        raise ValueError(f"{where} is missing")
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise ValueError(
+            f"{where} must be a {_KIND_NAMES.get(kind, kind.__name__)}, "
+            f"got {type(value).__name__} {value!r}"
+        )
+    return value
+
+
+_KIND_NAMES: dict[type, str] = {dict: "JSON object", list: "list", str: "string"}
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _matches(wanted: int | str, name: str, index: int) -> bool:
+    """Whether a row/column given as a name or an index is ``name`` at ``index``."""
+    return wanted == index if _is_int(wanted) else wanted == name
+
+
+def _pick(key: int | str, paths: Sequence[str], parameter: str, location: str) -> str:
+    """The path chosen by position or by name, or a ValueError naming ``parameter``."""
+    if _is_int(key):
+        assert isinstance(key, int)
+        if not 0 <= key < len(paths):
+            raise ValueError(
+                f"{parameter}: {key} is out of range, {location} has {len(paths)} ({paths})"
+            )
+        return paths[key]
+    if isinstance(key, str):
+        if key not in paths:
+            raise ValueError(f"{parameter}: {key!r} is not one of {paths} in {location}")
+        return key
+    raise TypeError(f"{parameter}: expected an int or a path string, not {type(key).__name__}")

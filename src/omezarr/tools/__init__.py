@@ -1,0 +1,1 @@
+"""Tools on written data: describe (``omezarr info``), verify, render, the viewer, sample images."""
