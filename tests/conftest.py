@@ -6,6 +6,7 @@ Both listen on 127.0.0.1 only, on ports the OS picks, and stop at the end of the
 from __future__ import annotations
 
 import http.server
+import inspect
 import os
 import socket
 import subprocess
@@ -22,6 +23,38 @@ from typing import Any, BinaryIO
 import pytest
 
 LOOPBACK = "127.0.0.1"
+
+_S3_FIXTURES = {"moto_endpoint", "s3_env", "s3_bucket"}
+_SUBPROCESS_CALLS = ("subprocess.", "run_cli(", "run_python(", "kill_after(", "Popen(")
+_SLOW_MODULES = {"test_crash", "test_distributed", "test_interop", "test_convert_resume"}
+"""Modules whose every test takes seconds (kill harnesses, a cluster, other libraries)."""
+
+
+def _calls_another_process(item: pytest.Item) -> bool:
+    function = getattr(item, "function", None)
+    try:
+        source = inspect.getsource(function) if function is not None else ""
+    except (OSError, TypeError):
+        return False
+    return any(call in source for call in _SUBPROCESS_CALLS)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test by what it uses, so that ``-m "not slow"`` (and the others) select."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        module = item.path.stem
+        marks = set()
+        if fixtures & _S3_FIXTURES:
+            marks |= {"s3", "slow"}
+        if "chromium" in fixtures:
+            marks |= {"browser", "slow"}
+        if _calls_another_process(item) or module in {"test_crash", "test_convert_resume"}:
+            marks |= {"subprocess", "slow"}
+        if module in _SLOW_MODULES:
+            marks.add("slow")
+        for mark in sorted(marks):
+            item.add_marker(mark)
 
 
 def free_port() -> int:
