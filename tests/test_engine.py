@@ -22,6 +22,7 @@ from _arrays import seeded_image
 from omezarr import engine
 from omezarr.engine import plan as engine_plan
 from omezarr.engine import run, sources, walk
+from omezarr.engine.box import Box
 from omezarr.engine.memory import DEFAULT_MEMORY_BUDGET, MEMORY_BUDGET_ENV, memory_budget_from
 from omezarr.engine.plan import plan_pyramid
 from omezarr.engine.run import delayed_tasks, run_plan
@@ -238,16 +239,14 @@ def test_halo_plans_keep_the_chunk_cache_within_a_quarter_of_the_budget(budget_m
 def test_z_order_tiles_the_box_and_visits_every_box_behind_first(
     counts: list[int], step: int, offset: int
 ) -> None:
-    from omezarr.engine.box import _z_order
-
     ndim = len(counts)
     start = (offset,) * ndim
     # The last box along each axis is clipped when the step allows it.
     stop = tuple(offset + c * step - (1 if step > 1 else 0) for c in counts)
-    boxes = _z_order((step,) * ndim, start, stop)
+    boxes = Box(start, stop).z_order((step,) * ndim)
     covered = np.zeros(tuple(b - offset for b in stop), dtype=int)
-    for lo, hi in boxes:
-        covered[tuple(slice(a - offset, b - offset) for a, b in zip(lo, hi, strict=True))] += 1
+    for box in boxes:
+        covered[box.relative_to(start)] += 1
     assert np.all(covered == 1)
     position = {lo: i for i, (lo, _) in enumerate(boxes)}
     for lo, i in position.items():
@@ -258,10 +257,8 @@ def test_z_order_tiles_the_box_and_visits_every_box_behind_first(
 
 def test_z_order_of_grids_needing_keys_wider_than_64_bits() -> None:
     """14 bits on each of five axes: 70-bit keys, still every box after its neighbours behind."""
-    from omezarr.engine.box import _z_order
-
     counts = (2, 2, 2, 2, 8193)
-    boxes = _z_order((1,) * 5, (0,) * 5, counts)
+    boxes = Box((0,) * 5, counts).z_order((1,) * 5)
     assert len(boxes) == math.prod(counts)
     position = {lo: i for i, (lo, _) in enumerate(boxes)}
     for lo, i in position.items():
@@ -449,9 +446,9 @@ def test_halo_regions_own_a_partition_of_every_level_and_read_only_behind(method
     shape = (1, 300, 260)
     factors = [(1, 2, 2), (1, 4, 4), (1, 8, 8), (1, 16, 16)]
     targets, shapes = _targets(shape, factors, method, chunks=(1, 64, 64))
-    task = ((0, 0, 0), shape)
+    task = Box((0, 0, 0), shape)
     regions = [
-        ((0, y, x), (1, min(y + 64, 300), min(x + 64, 260)))
+        Box((0, y, x), (1, min(y + 64, 300), min(x + 64, 260)))
         for y in range(0, 300, 64)
         for x in range(0, 260, 64)
     ]
@@ -487,15 +484,15 @@ def _counting_cache() -> tuple[np.ndarray, _CountingChunkedSource, Any]:
 
 def test_chunk_cache_keeps_only_what_later_reads_need() -> None:
     image, source, cache = _counting_cache()
-    first = ((0, 0, 0), (1, 64, 64))
+    first = Box((0, 0, 0), (1, 64, 64))
     assert np.array_equal(cache.read(first), image[:, :64, :64])
-    strip = ((0, 0, 56), (1, 64, 64))  # what the next region reads behind it
-    cache.retain([strip, ((0, 64, 64), (1, 128, 128))])
+    strip = Box((0, 0, 56), (1, 64, 64))  # what the next region reads behind it
+    cache.retain([strip, Box((0, 64, 64), (1, 128, 128))])
     assert cache.size == 64 * 8 * image.itemsize  # the strip, not the chunk
-    behind = ((0, 0, 56), (1, 64, 128))
+    behind = Box((0, 0, 56), (1, 64, 128))
     assert np.array_equal(cache.read(behind)[:, :, :], image[:, :64, 56:128])
     assert source.reads == {(0, 0, 0): 1, (0, 0, 1): 1}  # the strip came from the cache
-    cache.read(((0, 0, 0), (1, 8, 8)))  # dropped by retain: read again
+    cache.read(Box((0, 0, 0), (1, 8, 8)))  # dropped by retain: read again
     assert source.reads[(0, 0, 0)] == 2
     cache.retain([])
     assert cache.size == 0 and not cache.chunks
@@ -505,7 +502,7 @@ def test_reads_across_chunks_are_mosaics_copied_only_where_sliced_across() -> No
     from omezarr.pyramid.mosaic import Mosaic
 
     image, _, cache = _counting_cache()
-    block = cache.read(((0, 0, 0), (1, 70, 70)))
+    block = cache.read(Box((0, 0, 0), (1, 70, 70)))
     assert isinstance(block, Mosaic)  # the chunk and three strips, not joined
     assert np.array_equal(block[:, :, :], image[:, :70, :70])
     inside = block[:, 10:20, 10:20]
@@ -522,11 +519,11 @@ def test_whole_dask_blocks_are_read_by_index() -> None:
 
     image = seeded_image((2, 50, 70))
     source = da.from_array(image, chunks=(1, 25, 35))
-    assert _dask_block(source, ((1, 25, 35), (2, 50, 70))) == (1, 1, 1)
-    assert _dask_block(source, ((1, 25, 30), (2, 50, 70))) is None  # not a block edge
-    assert _dask_block(source, ((0, 0, 0), (2, 50, 70))) is None  # several blocks
-    assert _dask_block(image, ((0, 0, 0), (1, 25, 35))) is None  # not dask
-    assert np.array_equal(_read(source, ((1, 25, 35), (2, 50, 70))), image[1:2, 25:50, 35:70])
+    assert _dask_block(source, Box((1, 25, 35), (2, 50, 70))) == (1, 1, 1)
+    assert _dask_block(source, Box((1, 25, 30), (2, 50, 70))) is None  # not a block edge
+    assert _dask_block(source, Box((0, 0, 0), (2, 50, 70))) is None  # several blocks
+    assert _dask_block(image, Box((0, 0, 0), (1, 25, 35))) is None  # not dask
+    assert np.array_equal(_read(source, Box((1, 25, 35), (2, 50, 70))), image[1:2, 25:50, 35:70])
 
 
 @pytest.mark.parametrize("limit", [0, 20_000], ids=["through-blocks", "from-the-graph"])
@@ -543,7 +540,7 @@ def test_dask_blocks_with_dependencies_read_the_same_either_way(
     for index in np.ndindex(*source.numblocks):
         lo = tuple(i * c for i, c in zip(index, (2, 24, 30), strict=True))
         hi = tuple(a + c for a, c in zip(lo, (2, 24, 30), strict=True))
-        block = sources._read(source, (lo, hi))
+        block = sources._read(source, Box(lo, hi))
         assert np.array_equal(block, image[tuple(map(slice, lo, hi))])
     held = sources._DASK_GRAPHS.graph(source)
     assert (held is None) == (limit == 0)

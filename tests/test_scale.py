@@ -1048,12 +1048,17 @@ def test_downsample_rejects_out_shapes_that_do_not_fit() -> None:
 
 
 def test_pyramid_package_imports_no_storage_skimage_or_dask_code(tmp_path: Path) -> None:
-    # Imported as a top-level package of its own: anything outside it would fail to import.
-    (tmp_path / "pyramid").symlink_to(PYRAMID_DIR)
+    # Imported inside a package holding only it and the shared leaf: anything else it
+    # imported from omezarr would fail to import.
+    package = tmp_path / "bare"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "pyramid").symlink_to(PYRAMID_DIR)
+    (package / "_numbers.py").symlink_to(PYRAMID_DIR.parent / "_numbers.py")
     probe = (
         "import sys\n"
         f"sys.path.insert(0, {str(tmp_path)!r})\n"
-        "import pyramid, pyramid.lazy, pyramid.compiled\n"
+        "import bare.pyramid, bare.pyramid.lazy, bare.pyramid.compiled\n"
         "print(sorted(n for n in ('zarr', 'skimage', 'dask', 'cv2', 'omezarr') if n in sys.modules))\n"
     )
     output = subprocess.run(

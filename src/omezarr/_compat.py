@@ -7,10 +7,11 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ._numbers import is_int
 from .ngff.documents import axis_names, valid_axes
 from .ngff.format import CurrentFormat, Format
 from .pyramid.lazy import _resample_dask
-from .pyramid.methods import _PLANE_DIMS, Methods, _checked_factor, _is_int, resolve_method
+from .pyramid.methods import _PLANE_DIMS, Methods, _checked_factor, resolve_method
 from .pyramid.steps import downsample_pyramid, pyramid_steps
 from .types import AxesType
 
@@ -127,7 +128,7 @@ class Scaler:
         return scale_factors, self._resolved_method(self.method)
 
     def _layers(self) -> int:
-        if not _is_int(self.max_layer) or self.max_layer < 0:
+        if not is_int(self.max_layer) or self.max_layer < 0:
             raise ValueError(f"`max_layer` must be an int >= 0; got {self.max_layer!r}")
         return int(self.max_layer)
 

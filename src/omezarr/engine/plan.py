@@ -7,7 +7,8 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from .box import Box, _grid, _is_empty, _size, _tile_counts, _z_order
+from .._numbers import ceil_div
+from .box import Box
 from .targets import LevelTarget
 from .walk import _Lag, _level_regions, _needs_halo, _owned_box, _unit_pieces
 
@@ -35,20 +36,20 @@ class PyramidPlan:
 
     def tasks(self) -> Iterator[Box]:
         """Every task box, in C order."""
-        yield from _grid(self.task_shape, (0,) * len(self.shape), self.shape)
+        yield from Box((0,) * len(self.shape), self.shape).grid(self.task_shape)
 
     def regions(self, task: Box) -> Iterator[Box]:
-        """Every region box of ``task``, in Z order (see :func:`_z_order`)."""
-        yield from _z_order(self.region_shape, task[0], task[1])
+        """Every region box of ``task``, in Z order (see :meth:`Box.z_order`)."""
+        yield from task.z_order(self.region_shape)
 
     @property
     def n_tasks(self) -> int:
-        return math.prod(-(-n // t) for n, t in zip(self.shape, self.task_shape, strict=True))
+        return math.prod(ceil_div(n, t) for n, t in zip(self.shape, self.task_shape, strict=True))
 
     @property
     def n_regions(self) -> int:
         # Regions tile each task; tasks are multiples of regions except at the array's end.
-        return sum(math.prod(_tile_counts(self.region_shape, task)) for task in self.tasks())
+        return sum(math.prod(task.tile_counts(self.region_shape)) for task in self.tasks())
 
 
 def plan_pyramid(
@@ -147,9 +148,9 @@ _SIMULATED_REGIONS = 8192
 
 def _corner_tasks(shape: Sequence[int], task: Sequence[int]) -> list[Box]:
     """The first task of the grid and the last (clipped at the array's end), as boxes."""
-    first = ((0,) * len(shape), tuple(min(t, n) for t, n in zip(task, shape, strict=True)))
+    first = Box((0,) * len(shape), tuple(min(t, n) for t, n in zip(task, shape, strict=True)))
     lo = tuple((n - 1) // t * t for t, n in zip(task, shape, strict=True))
-    last = (lo, tuple(min(a + t, n) for a, t, n in zip(lo, task, shape, strict=True)))
+    last = Box(lo, tuple(min(a + t, n) for a, t, n in zip(lo, task, shape, strict=True)))
     return [first] if last == first else [first, last]
 
 
@@ -163,25 +164,25 @@ def _unit_buffer_peak(
     """The most bytes of partly filled write units that :func:`run_task` holds at once for
     ``task`` walked in regions of shape ``region`` (the same walk and ownership, without
     pixels). Larger tasks get the bound of every unit they own on levels above 0."""
-    if math.prod(_tile_counts(region, task)) > _SIMULATED_REGIONS:
+    if math.prod(task.tile_counts(region)) > _SIMULATED_REGIONS:
         return _task_bytes(targets[1:], task, itemsize)
     lag = _Lag(targets, task) if halo else None
     held: dict[tuple[int, tuple[int, ...]], list[int]] = {}
     total = peak = 0
-    for box in _z_order(region, task[0], task[1]):
+    for box in task.z_order(region):
         owned, _ = _level_regions(targets, box, lag)
         for level in range(1, len(targets)):
-            if _is_empty(owned[level]):
+            if owned[level].is_empty:
                 continue
             for key, unit_box, piece, full in _unit_pieces(targets[level], owned[level]):
                 if full:
                     continue
                 entry = held.get((level, key))
                 if entry is None:
-                    entry = held[(level, key)] = [_size(unit_box), 0]
+                    entry = held[(level, key)] = [unit_box.size, 0]
                     total += entry[0] * itemsize
                     peak = max(peak, total)
-                entry[1] += _size(piece)
+                entry[1] += piece.size
                 if entry[1] == entry[0]:
                     total -= entry[0] * itemsize
                     del held[(level, key)]
@@ -193,8 +194,8 @@ def _task_bytes(targets: Sequence[LevelTarget], task: Box, itemsize: int) -> int
     total = 0
     for target in targets:
         out = _owned_box(target, task)
-        if not _is_empty(out):
-            total += _size(out) * itemsize
+        if not out.is_empty:
+            total += out.size * itemsize
     return total
 
 

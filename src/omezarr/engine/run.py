@@ -12,7 +12,7 @@ import numpy as np
 
 from ..io.files import WriteBehind, release_buffers
 from ..pyramid.mosaic import Mosaic
-from .box import Box, _is_empty, _slices
+from .box import Box
 from .memory import prime_malloc
 from .plan import PyramidPlan, _task_bytes, _task_read_box
 from .sources import (
@@ -56,30 +56,23 @@ def _write_region(
         cache.retain(later_reads)
     else:
         block = _read(source, read_box)
-    level0 = block[
-        tuple(
-            slice(a - o, b - o) for a, b, o in zip(region[0], region[1], read_box[0], strict=True)
-        )
-    ]
-    targets[0].store(region[0], level0, behind)
+    level0 = block[region.relative_to(read_box.start)]
+    targets[0].store(region.start, level0, behind)
     written = level0.nbytes
-    computed: list[tuple[np.ndarray | Mosaic, tuple[int, ...]] | None] = [(block, read_box[0])]
+    computed: list[tuple[np.ndarray | Mosaic, tuple[int, ...]] | None] = [(block, read_box.start)]
     for level, target in enumerate(targets[1:], start=1):
-        if _is_empty(needed[level]):
+        if needed[level].is_empty:
             computed.append(None)
             continue
         assert target.resampler is not None
         origin = computed[target.resampler.source]
         assert origin is not None
-        pixels = target.resampler.step.resample(origin[0], origin[1], _slices(needed[level]))
-        computed.append((pixels, needed[level][0]))
+        pixels = target.resampler.step.resample(origin[0], origin[1], needed[level].slices())
+        computed.append((pixels, needed[level].start))
         out = owned[level]
-        if not _is_empty(out):
-            start = needed[level][0]
-            mine = pixels[
-                tuple(slice(a - o, b - o) for a, b, o in zip(out[0], out[1], start, strict=True))
-            ]
-            written += buffers[level - 1].add(out[0], mine)
+        if not out.is_empty:
+            mine = pixels[out.relative_to(needed[level].start)]
+            written += buffers[level - 1].add(out.start, mine)
     return written
 
 
@@ -108,7 +101,7 @@ def run_task(
         lag = _Lag(targets, task) if plan.halo else None
         regions = list(plan.regions(task))
         levels = [_level_regions(targets, region, lag) for region in regions]
-        reads = [needed[0] for _, needed in levels]
+        reads = [needed[0] for _, needed in levels]  # level 0's read box of each region
         total = 0
         for position, region in enumerate(regions):
             written = _write_region(
@@ -254,5 +247,5 @@ def delayed_tasks(
     tasks = []
     for task in task_list:
         read_box = _task_read_box(targets, task)
-        tasks.append(run_block(lazy[_slices(read_box)], read_box[0], targets, plan, task))
+        tasks.append(run_block(lazy[read_box.slices()], read_box.start, targets, plan, task))
     return tasks

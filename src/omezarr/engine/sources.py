@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..pyramid.mosaic import Mosaic
-from .box import Box, _intersection, _is_empty, _size, _slices
+from .box import Box
 
 
 def _dask_block(source: Any, box: Box) -> tuple[int, ...] | None:
@@ -20,7 +20,7 @@ def _dask_block(source: Any, box: Box) -> tuple[int, ...] | None:
         return None
     chunks = source.chunks
     index = []
-    for axis_chunks, start, stop in zip(chunks, box[0], box[1], strict=True):
+    for axis_chunks, start, stop in zip(chunks, box.start, box.stop, strict=True):
         edges = np.concatenate([[0], np.cumsum(axis_chunks)])
         position = int(np.searchsorted(edges, start))
         if position >= len(axis_chunks) or edges[position] != start or edges[position + 1] != stop:
@@ -89,7 +89,7 @@ def _read(source: Any, box: Box) -> np.ndarray:
         # than computing a block of it.
         block = _compute_block(source, block_index)
     else:
-        block = source[_slices(box)]
+        block = source[box.slices()]
         if hasattr(block, "compute") and not isinstance(block, np.ndarray):
             import dask
 
@@ -167,11 +167,11 @@ class _ChunkCache:
     def _keys(self, box: Box) -> list[tuple[int, ...]]:
         first = [
             int(np.searchsorted(e, a, side="right")) - 1
-            for e, a in zip(self.bounds, box[0], strict=True)
+            for e, a in zip(self.bounds, box.start, strict=True)
         ]
         last = [
             int(np.searchsorted(e, b - 1, side="right")) - 1
-            for e, b in zip(self.bounds, box[1], strict=True)
+            for e, b in zip(self.bounds, box.stop, strict=True)
         ]
         return [
             tuple(f + i for f, i in zip(first, index, strict=True))
@@ -181,7 +181,7 @@ class _ChunkCache:
     def _chunk_box(self, key: tuple[int, ...]) -> Box:
         lo = tuple(int(e[k]) for e, k in zip(self.bounds, key, strict=True))
         hi = tuple(int(e[k + 1]) for e, k in zip(self.bounds, key, strict=True))
-        return lo, hi
+        return Box(lo, hi)
 
     def read(self, box: Box) -> np.ndarray | Mosaic:
         """``box``: the piece of its one chunk, or a :class:`Mosaic` of its pieces (never
@@ -189,13 +189,12 @@ class _ChunkCache:
         keys = self._keys(box)
         parts = []
         for key in keys:
-            want = _intersection(self._chunk_box(key), box)
-            parts.append((want[0], self._piece(key, want)))
+            want = self._chunk_box(key).intersect(box)
+            parts.append((want.start, self._piece(key, want)))
         if len(parts) == 1:
             return parts[0][1]
         self._evict(keep=len(keys))
-        shape = tuple(b - a for a, b in zip(box[0], box[1], strict=True))
-        return Mosaic(box[0], shape, parts, buffer=_ASSEMBLY.array)
+        return Mosaic(box.start, box.shape, parts, buffer=_ASSEMBLY.array)
 
     def _piece(self, key: tuple[int, ...], want: Box) -> np.ndarray:
         """``want`` (inside chunk ``key``) from a cached piece covering it, or from the whole
@@ -207,12 +206,12 @@ class _ChunkCache:
             if held is not None:
                 return held
             self.size -= sum(values.nbytes for _, values in pieces)
-        lo, hi = self._chunk_box(key)
-        chunk = _read(self.source, (lo, hi))
-        self.chunks[key] = [(lo, chunk)]
+        chunk_box = self._chunk_box(key)
+        chunk = _read(self.source, chunk_box)
+        self.chunks[key] = [(chunk_box.start, chunk)]
         self.chunks.move_to_end(key)
         self.size += chunk.nbytes
-        return chunk[tuple(slice(a - s, b - s) for a, b, s in zip(*want, lo, strict=True))]
+        return chunk[want.relative_to(chunk_box.start)]
 
     def retain(self, reads: Sequence[Box]) -> None:
         """Keep of every cached chunk only its overlaps with ``reads`` (the reads still to
@@ -221,8 +220,8 @@ class _ChunkCache:
             chunk = self._chunk_box(key)
             needs: list[Box] = []
             for box in reads:
-                need = _intersection(chunk, box)
-                if not _is_empty(need) and need not in needs:
+                need = chunk.intersect(box)
+                if not need.is_empty and need not in needs:
                     needs.append(need)
             pieces = self.chunks[key]
             held = sum(values.nbytes for _, values in pieces)
@@ -231,14 +230,14 @@ class _ChunkCache:
                 self.size -= held
                 continue
             itemsize = pieces[0][1].itemsize
-            wanted = sum(_size(need) for need in needs)
+            wanted = sum(need.size for need in needs)
             if wanted * itemsize >= held:
                 continue
             kept = []
             for need in needs:
                 view = _covering(pieces, need)
                 if view is not None:  # else not held: read again when needed
-                    kept.append((need[0], view.copy()))
+                    kept.append((need.start, view.copy()))
             self.chunks[key] = kept
             self.size += sum(values.nbytes for _, values in kept) - held
 
@@ -251,9 +250,9 @@ class _ChunkCache:
 def _covering(pieces: Sequence[tuple[tuple[int, ...], np.ndarray]], box: Box) -> np.ndarray | None:
     """``box`` as a view of the first of ``pieces`` (start, values) that covers it, else None."""
     for start, values in pieces:
-        stop = [a + n for a, n in zip(start, values.shape, strict=True)]
-        if all(s <= a and b <= e for s, a, b, e in zip(start, box[0], box[1], stop, strict=True)):
-            return values[tuple(slice(a - s, b - s) for a, b, s in zip(*box, start, strict=True))]
+        stop = tuple(a + n for a, n in zip(start, values.shape, strict=True))
+        if box.intersect(Box(start, stop)) == box:
+            return values[box.relative_to(start)]
     return None
 
 
@@ -267,10 +266,7 @@ class _OffsetBlock:
         self.dtype = block.dtype
 
     def __getitem__(self, index: tuple[slice, ...]) -> np.ndarray:
-        shifted = tuple(
-            slice(s.start - o, s.stop - o) for s, o in zip(index, self.offset, strict=True)
-        )
-        return self.block[shifted]
+        return self.block[Box.from_slices(index).relative_to(self.offset)]
 
 
 def _is_zarr_array(source: Any) -> bool:

@@ -6,8 +6,9 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+from .._numbers import ceil_div
 from ..io.files import WriteBehind
-from .box import Box, _box, _is_empty, _slices, _union
+from .box import Box
 from .targets import LevelTarget
 
 __all__ = [
@@ -17,7 +18,7 @@ __all__ = [
 
 def _needs_halo(targets: Sequence[LevelTarget], region: tuple[int, ...]) -> bool:
     """Whether computing a region's levels reads beyond the region (resize's anti-aliasing)."""
-    box: Box = ((0,) * len(region), region)
+    box = Box((0,) * len(region), region)
     _, needed = _level_regions(targets, box)
     return needed[0] != box
 
@@ -37,16 +38,16 @@ def _level_regions(
         if lag is not None:
             owned.append(lag.owned(level, region))
         else:
-            owned.append(_box(target.resampler.owned_outputs(_slices(region))))
+            owned.append(Box.from_slices(target.resampler.owned_outputs(region.slices())))
     needed = list(owned)
     for level in reversed(range(1, len(targets))):
-        if _is_empty(needed[level]):
+        if needed[level].is_empty:
             continue
         resampler = targets[level].resampler
         assert resampler is not None
         source = resampler.source
-        need = _box(resampler.step.input_region(_slices(needed[level])))
-        needed[source] = need if _is_empty(needed[source]) else _union([needed[source], need])
+        need = Box.from_slices(resampler.step.input_region(needed[level].slices()))
+        needed[source] = need if needed[source].is_empty else Box.union_of([needed[source], need])
     return owned, needed
 
 
@@ -55,7 +56,7 @@ class _Lag:
     region holding the *last* level-0 input it depends on (through every level it is computed
     from), so a region reads input only behind it, never ahead.
 
-    Regions are walked in Z order (:func:`_z_order`), which visits a region after every region
+    Regions are walked in Z order (:meth:`Box.z_order`), which visits a region after every region
     at or before it along every axis, so what a region needs behind it was read by earlier
     regions, and :class:`_ChunkCache` keeps just those strips of their input chunks instead of
     whole neighbouring chunks (which a halo ahead would need). At the task's own borders
@@ -80,7 +81,7 @@ class _Lag:
         if end is None:
             resampler = self.targets[level].resampler
             assert resampler is not None
-            ndim = len(self.task[0])
+            ndim = len(self.task.start)
             probe = tuple(
                 slice(output, output + 1) if a == axis else slice(0, 1) for a in range(ndim)
             )
@@ -107,11 +108,11 @@ class _Lag:
         """The outputs of ``level`` that ``region`` (a region of this task) owns."""
         task_lo, task_hi = self._task_owned[level]
         lo, hi = [], []
-        for axis in range(len(region[0])):
+        for axis in range(len(region.start)):
             bounds = []
             for boundary, task_edge, edge_owned in (
-                (region[0][axis], self.task[0][axis], task_lo[axis]),
-                (region[1][axis], self.task[1][axis], task_hi[axis]),
+                (region.start[axis], self.task.start[axis], task_lo[axis]),
+                (region.stop[axis], self.task.stop[axis], task_hi[axis]),
             ):
                 if boundary == task_edge:
                     bounds.append(edge_owned)
@@ -120,7 +121,7 @@ class _Lag:
                     bounds.append(min(max(first, task_lo[axis]), task_hi[axis]))
             lo.append(bounds[0])
             hi.append(max(bounds))
-        return tuple(lo), tuple(hi)
+        return Box(tuple(lo), tuple(hi))
 
 
 def _unit_pieces(target: LevelTarget, out: Box) -> Iterator[tuple[tuple[int, ...], Box, Box, bool]]:
@@ -128,15 +129,16 @@ def _unit_pieces(target: LevelTarget, out: Box) -> Iterator[tuple[tuple[int, ...
     (clipped at the array's end), the overlap, and whether the overlap is the whole unit."""
     shape = target.shape
     unit = target.write_unit
-    first = tuple(s // u for s, u in zip(out[0], unit, strict=True))
-    last = tuple((e - 1) // u for e, u in zip(out[1], unit, strict=True))
+    first = tuple(s // u for s, u in zip(out.start, unit, strict=True))
+    last = tuple((e - 1) // u for e, u in zip(out.stop, unit, strict=True))
     for index in np.ndindex(*(b - a + 1 for a, b in zip(first, last, strict=True))):
         key = tuple(a + i for a, i in zip(first, index, strict=True))
         u_lo = tuple(k * u for k, u in zip(key, unit, strict=True))
-        u_hi = tuple(min(lo + u, n) for lo, u, n in zip(u_lo, unit, shape, strict=True))
-        lo = tuple(max(a, b) for a, b in zip(u_lo, out[0], strict=True))
-        hi = tuple(min(a, b) for a, b in zip(u_hi, out[1], strict=True))
-        yield key, (u_lo, u_hi), (lo, hi), lo == u_lo and hi == u_hi
+        unit_box = Box(
+            u_lo, tuple(min(lo + u, n) for lo, u, n in zip(u_lo, unit, shape, strict=True))
+        )
+        piece = unit_box.intersect(out)
+        yield key, unit_box, piece, piece == unit_box
 
 
 class _UnitBuffers:
@@ -154,39 +156,34 @@ class _UnitBuffers:
         """Place ``data`` (at ``out_start``); write and free completed units; return bytes written."""
         stop = tuple(s + n for s, n in zip(out_start, data.shape, strict=True))
         written = 0
-        for key, (u_lo, u_hi), (lo, hi), full in _unit_pieces(
-            self.target, (tuple(out_start), stop)
-        ):
-            piece = data[
-                tuple(slice(a - s, b - s) for a, b, s in zip(lo, hi, out_start, strict=True))
-            ]
+        for key, unit_box, overlap, full in _unit_pieces(self.target, Box(tuple(out_start), stop)):
+            piece = data[overlap.relative_to(out_start)]
             if full:
-                self.target.store(lo, piece, self.behind)
+                self.target.store(overlap.start, piece, self.behind)
                 written += piece.nbytes
                 continue
             entry = self.units.get(key)
             if entry is None:
-                buffer = np.empty(
-                    tuple(b - a for a, b in zip(u_lo, u_hi, strict=True)), dtype=self.dtype
-                )
+                buffer = np.empty(unit_box.shape, dtype=self.dtype)
                 entry = (buffer, [0])
                 self.units[key] = entry
             buffer, filled = entry
-            buffer[tuple(slice(a - ul, b - ul) for a, b, ul in zip(lo, hi, u_lo, strict=True))] = (
-                piece
-            )
+            buffer[overlap.relative_to(unit_box.start)] = piece
             filled[0] += piece.size
             if filled[0] == buffer.size:
-                self.target.store(u_lo, buffer, self.behind)
+                self.target.store(unit_box.start, buffer, self.behind)
                 written += buffer.nbytes
                 del self.units[key]
         return written
 
 
-def task_write_units(targets: Sequence[LevelTarget], task: Box) -> list[list[tuple[int, ...]]]:
+def task_write_units(
+    targets: Sequence[LevelTarget], task: Box | tuple[Sequence[int], Sequence[int]]
+) -> list[list[tuple[int, ...]]]:
     """The write units that ``task`` writes: their grid coordinates, one list per level.
 
-    A write unit (chunk, or shard for sharded arrays) belongs to exactly one task of a plan,
+    ``task`` is a :class:`Box` of level 0 (from :meth:`PyramidPlan.tasks`) or a
+    ``(start, stop)`` pair. A write unit (chunk, or shard for sharded arrays) belongs to exactly one task of a plan,
     so a task whose units are all stored and intact need not run again (a resumed write).
 
     Examples
@@ -195,15 +192,16 @@ def task_write_units(targets: Sequence[LevelTarget], task: Box) -> list[list[tup
     >>> task_write_units([target], ((0, 0), (8, 4)))
     [[(0, 0), (1, 0)]]
     """
+    task = Box(tuple(task[0]), tuple(task[1]))
     units: list[list[tuple[int, ...]]] = []
     for target in targets:
         out = _owned_box(target, task)
-        if _is_empty(out):
+        if out.is_empty:
             units.append([])
             continue
         unit = target.write_unit
-        first = [a // u for a, u in zip(out[0], unit, strict=True)]
-        stop = [-(-b // u) for b, u in zip(out[1], unit, strict=True)]
+        first = [a // u for a, u in zip(out.start, unit, strict=True)]
+        stop = [ceil_div(b, u) for b, u in zip(out.stop, unit, strict=True)]
         units.append(
             [
                 tuple(f + i for f, i in zip(first, index, strict=True))
@@ -217,4 +215,4 @@ def _owned_box(target: LevelTarget, task: Box) -> Box:
     """The box of ``target``'s level that the level-0 box ``task`` owns."""
     if target.resampler is None:
         return task
-    return _box(target.resampler.owned_outputs(_slices(task)))
+    return Box.from_slices(target.resampler.owned_outputs(task.slices()))

@@ -37,6 +37,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Final
 
+from .._numbers import ceil_div
+
 __all__ = [
     "DIRECT_IO_ENV",
     "DIRECT_IO_FILESYSTEMS",
@@ -174,7 +176,7 @@ class _StagingPool:
 
     def take(self, total: int) -> mmap.mmap:
         """A buffer of at least ``min(total, _STAGING_BYTES)`` bytes, in whole blocks."""
-        wanted = max(_BLOCK, min(-(-total // 2**20) * 2**20, _STAGING_BYTES))
+        wanted = max(_BLOCK, min(ceil_div(total, 2**20) * 2**20, _STAGING_BYTES))
         with self._lock:
             for position, memory in enumerate(self._free):
                 if len(memory) >= wanted:

@@ -15,6 +15,7 @@ from typing import Any
 
 import zarr
 
+from .._numbers import ceil_div
 from ..types import StorageOptions
 from .codecs import compressors_for
 
@@ -142,7 +143,7 @@ def _trim_shards(
     shards: Sequence[int], chunks: Sequence[int], shape: Sequence[int]
 ) -> tuple[int, ...]:
     """Shards no larger than the smallest multiple of chunks that covers each axis."""
-    return tuple(min(s, -(-n // c) * c) for s, c, n in zip(shards, chunks, shape, strict=True))
+    return tuple(min(s, ceil_div(n, c) * c) for s, c, n in zip(shards, chunks, shape, strict=True))
 
 
 def resolve_layouts(

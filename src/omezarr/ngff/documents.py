@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .._numbers import is_json_int
 from ..types import AxesType, JSONDict
 from .axes import Axes
 from .format import Format
@@ -48,10 +49,6 @@ class MissingKeyError(KeyError, ValueError):
     def __str__(self) -> str:
         # KeyError quotes its argument; this is a message, not a key.
         return str(self.args[0]) if self.args else ""
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _is_number(value: Any) -> bool:
@@ -271,7 +268,7 @@ def _validate_colors(colors: Any) -> list[JSONDict]:
         if "rgba" in color and not (
             isinstance(rgba, Sequence)
             and len(rgba) == 4
-            and all(_is_int(v) and 0 <= v <= 255 for v in rgba)
+            and all(is_json_int(v) and 0 <= v <= 255 for v in rgba)
         ):
             raise ValueError(f"{where}: 'rgba' must be 4 integers from 0 to 255, not {rgba!r}")
     return [dict(c) for c in colors]
@@ -284,7 +281,7 @@ def _validate_properties(properties: Any) -> list[JSONDict]:
         if not isinstance(prop, Mapping):
             raise TypeError(f"properties[{i}]: expected a dict with 'label-value'")
         # Unlike a colour's, a property's label-value must be an integer in the schemas.
-        if "label-value" not in prop or not _is_int(prop["label-value"]):
+        if "label-value" not in prop or not is_json_int(prop["label-value"]):
             raise ValueError(f"properties[{i}]: an integer 'label-value' is required")
         if prop["label-value"] in seen:
             raise ValueError(f"properties[{i}]: label-value {prop['label-value']} appears twice")
@@ -365,11 +362,11 @@ def validate_acquisitions(acquisitions: Any) -> list[JSONDict]:
             raise ValueError(f"{where}: {acquisition!r} must be a dictionary")
         if "id" not in acquisition:
             raise ValueError(f"{where}: {dict(acquisition)!r} must contain an id key")
-        if not _is_int(acquisition["id"]) or acquisition["id"] < 0:
+        if not is_json_int(acquisition["id"]) or acquisition["id"] < 0:
             raise ValueError(f"{where}: id must be a non-negative int, not {acquisition['id']!r}")
         ids.append(acquisition["id"])
         for key in ("maximumfieldcount", "starttime", "endtime"):
-            if key in acquisition and (not _is_int(acquisition[key]) or acquisition[key] < 0):
+            if key in acquisition and (not is_json_int(acquisition[key]) or acquisition[key] < 0):
                 raise ValueError(
                     f"{where}: {key} must be a non-negative int, not {acquisition[key]!r}"
                 )
@@ -406,7 +403,7 @@ def build_plate(
             raise TypeError(f"name: expected a string, not {type(name).__name__}")
         plate["name"] = name
     if field_count is not None:
-        if not _is_int(field_count) or field_count < 1:
+        if not is_json_int(field_count) or field_count < 1:
             raise ValueError(f"field_count: expected a positive int, not {field_count!r}")
         plate["field_count"] = field_count
     if acquisitions is not None:
@@ -431,7 +428,7 @@ def validate_well_images(images: Any) -> list[JSONDict]:
                 raise ValueError(f"{where}: {dict(image)!r} must contain a path key")
             if not isinstance(image["path"], str):
                 raise ValueError(f"{where}: {dict(image)!r} path must be of string type")
-            if "acquisition" in image and not _is_int(image["acquisition"]):
+            if "acquisition" in image and not is_json_int(image["acquisition"]):
                 raise ValueError(f"{where}: {dict(image)!r} acquisition must be of int type")
             entry = dict(image)
         else:

@@ -9,6 +9,8 @@ from typing import Any
 from omezarr.ngff.format import Format
 from omezarr.types import JSONDict
 
+from .._numbers import is_json_int
+
 _IMPLIED_AXES = ("t", "c", "z", "y", "x")
 """Axis names of 0.1 and 0.2 images, which carry no ``axes`` of their own."""
 
@@ -96,7 +98,7 @@ def _read_colors(colors: Any, where: str) -> dict[int, tuple[int, int, int, int]
         if (
             not isinstance(rgba, list)
             or len(rgba) != 4
-            or not all(_is_int(c) and 0 <= c <= 255 for c in rgba)
+            or not all(is_json_int(c) and 0 <= c <= 255 for c in rgba)
         ):
             raise ValueError(f"{where}[{i}].rgba must be 4 integers in 0..255, got {rgba!r}")
         result[value] = (rgba[0], rgba[1], rgba[2], rgba[3])
@@ -158,22 +160,18 @@ def _require(value: Any, kind: type, where: str) -> Any:
 _KIND_NAMES: dict[type, str] = {dict: "JSON object", list: "list", str: "string"}
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _is_finite(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _matches(wanted: int | str, name: str, index: int) -> bool:
     """Whether a row/column given as a name or an index is ``name`` at ``index``."""
-    return wanted == index if _is_int(wanted) else wanted == name
+    return wanted == index if is_json_int(wanted) else wanted == name
 
 
 def _pick(key: int | str, paths: Sequence[str], parameter: str, location: str) -> str:
     """The path chosen by position or by name, or a ValueError naming ``parameter``."""
-    if _is_int(key):
+    if is_json_int(key):
         assert isinstance(key, int)
         if not 0 <= key < len(paths):
             raise ValueError(

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import numbers
 import warnings
 from collections.abc import Sequence
 from enum import Enum
 
-import numpy as np
+from .._numbers import is_int
 
 __all__ = [
     "SPATIAL_DIMS",
@@ -110,12 +109,8 @@ def resolve_method(method: Methods | str | None, default: Methods) -> Methods:
 # ---------------------------------------------------------------------------------------------
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_)
-
-
 def _checked_factor(value: object, where: str) -> int:
-    if not _is_int(value) or int(value) < 1:  # type: ignore[call-overload]
+    if not is_int(value) or int(value) < 1:  # type: ignore[call-overload]
         raise ValueError(f"`{where}` must be an int >= 1; got {value!r}")
     return int(value)  # type: ignore[call-overload]
 

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from .._numbers import ceil_div, is_int
 from .loops import (
     _SCRATCH,
     _along,
@@ -28,7 +29,7 @@ from .loops import (
     _sequential_sum,
     _symmetric_rows,
 )
-from .methods import Methods, _is_int
+from .methods import Methods
 from .mosaic import Mosaic, _crop
 from .taps import Array, Region, _accumulator_dtype, _check_numeric, _owned_range, _taps
 
@@ -96,16 +97,17 @@ class AxisResampler:
         if not isinstance(self.method, Methods):
             raise TypeError(f"`method` must be a Methods member; got {self.method!r}")
         for name in ("n_in", "n_out", "factor"):
-            if not _is_int(getattr(self, name)):
+            if not is_int(getattr(self, name)):
                 raise ValueError(f"`{name}` must be an int; got {getattr(self, name)!r}")
         if self.factor < 1:
             raise ValueError(f"`factor` must be >= 1; got {self.factor}")
         if self.n_in < 0 or not (
-            (self.n_in == 0 and self.n_out == 0) or 1 <= self.n_out <= -(-self.n_in // self.factor)
+            (self.n_in == 0 and self.n_out == 0)
+            or 1 <= self.n_out <= ceil_div(self.n_in, self.factor)
         ):
             raise ValueError(
                 f"`n_out` must be between 1 and ceil(n_in / factor) = "
-                f"{-(-self.n_in // self.factor)}; got n_out={self.n_out} for n_in={self.n_in}, "
+                f"{ceil_div(self.n_in, self.factor)}; got n_out={self.n_out} for n_in={self.n_in}, "
                 f"factor={self.factor}"
             )
 

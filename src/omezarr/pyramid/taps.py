@@ -7,6 +7,7 @@ from typing import Any, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
+from .._numbers import ceil_div
 from .methods import Methods
 
 __all__ = [
@@ -102,8 +103,8 @@ def _taps(n_in: int, n_out: int, factor: int, method: Methods) -> tuple[Array, A
 def _owned_range(in_start: int, in_stop: int, factor: int, n_out: int) -> tuple[int, int]:
     """Outputs ``[a, b)`` (of ``n_out``) owned by inputs ``[in_start, in_stop)``: output ``i``
     belongs to the range holding input ``i * factor``."""
-    start = min(-(-in_start // factor), n_out)
-    return start, max(start, min(-(-in_stop // factor), n_out))
+    start = min(ceil_div(in_start, factor), n_out)
+    return start, max(start, min(ceil_div(in_stop, factor), n_out))
 
 
 def _accumulator_dtype(dtype: np.dtype[Any]) -> np.dtype[Any]:

@@ -16,7 +16,8 @@ from omezarr.io.storage import (
 from omezarr.ngff.format import Format
 from omezarr.types import JSONDict
 
-from ..ngff.parse import _is_int, _matches, _names, _pick, _require
+from .._numbers import is_json_int
+from ..ngff.parse import _matches, _names, _pick, _require
 from .images import Image, Labels, _read_image, open_labels
 from .nodes import (
     _BF2RAW_KEY,
@@ -268,7 +269,7 @@ def open_plate(target: GroupLike, *, storage_options: Mapping[str, Any] | None =
     for i, acquisition in enumerate(acquisitions):
         _require(acquisition, dict, f"{where}.acquisitions[{i}]")
     field_count = plate.get("field_count")
-    if field_count is not None and not _is_int(field_count):
+    if field_count is not None and not is_json_int(field_count):
         raise ValueError(f"{where}.field_count must be an integer, got {field_count!r}")
     name = plate.get("name")
     return Plate(
@@ -308,7 +309,7 @@ def open_well(target: GroupLike, *, storage_options: Mapping[str, Any] | None = 
         entry = _require(entry, dict, entry_where)
         path = _require(entry.get("path"), str, f"{entry_where}.path")
         acquisition = entry.get("acquisition")
-        if acquisition is not None and not _is_int(acquisition):
+        if acquisition is not None and not is_json_int(acquisition):
             raise ValueError(f"{entry_where}.acquisition must be an integer, got {acquisition!r}")
         images.append(WellImage(path=path, acquisition=acquisition))
     return Well(images=images, version=fmt.version, metadata=well, group=group)
@@ -336,7 +337,7 @@ def open_bioformats2raw(
         target, _BF2RAW_KEY, "bioformats2raw collection", storage_options
     )
     layout = attributes[_BF2RAW_KEY]
-    if not _is_int(layout):
+    if not is_json_int(layout):
         raise ValueError(f"{_location(group)}: {_BF2RAW_KEY!r} must be an integer, got {layout!r}")
     version = attributes.get("version")
     return Bioformats2Raw(

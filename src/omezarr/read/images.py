@@ -18,8 +18,8 @@ from omezarr.io.storage import (
 )
 from omezarr.types import JSONDict
 
+from .._numbers import ceil_div, is_json_int
 from ..ngff.parse import (
-    _is_int,
     _read_axes,
     _read_colors,
     _read_properties,
@@ -337,7 +337,7 @@ def open_labels(target: GroupLike, *, storage_options: Mapping[str, Any] | None 
 
 def _read_image(group: zarr.Group, multiscale: int) -> Image:
     """Read the multiscale image in ``group``; a LabelImage when it has ``image-label``."""
-    if not _is_int(multiscale):
+    if not is_json_int(multiscale):
         raise TypeError(f"multiscale: expected an int, not {type(multiscale).__name__}")
     attributes = read_ngff_attrs(group)
     if "multiscales" not in attributes:
@@ -435,7 +435,9 @@ def _lazy_level(group: zarr.Group, path: str, where: str) -> da.Array:
     # A shard is the smallest unit that can be read without re-reading its index, so a
     # sharded array is cut into shards rather than into its inner chunks.
     chunks = array.shards if array.shards is not None else array.chunks
-    count = math.prod(-(-size // chunk) for size, chunk in zip(array.shape, chunks, strict=True))
+    count = math.prod(
+        ceil_div(size, chunk) for size, chunk in zip(array.shape, chunks, strict=True)
+    )
     if count > _MAX_LEVEL_CHUNKS:
         raise ValueError(
             f"{where}: the chunk grid of {path!r} is too large: shape {list(array.shape)} in "
