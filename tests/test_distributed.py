@@ -96,3 +96,10 @@ def test_labels_under_a_client(client: Client, tmp_path: Path) -> None:
     assert get_metadata(path / "labels")["labels"] == ["cells"]
     stored = zarr.open_group(path / "labels" / "cells", mode="r")
     assert np.array_equal(stored["s0"][...], labels)
+
+
+def test_an_active_client_makes_compute_run_on_the_cluster(client: Client) -> None:
+    from omezarr.engine.backends import Executor, pick_executor
+
+    assert pick_executor(True) is Executor.DISTRIBUTED
+    assert pick_executor(False) is Executor.DELAYED  # the caller computes the delayed object

@@ -26,7 +26,9 @@ from ``memory_budget``.
 
 Modules: ``box`` (index boxes, grids, Z order), ``targets`` (what is written, progress),
 ``memory`` (the budget), ``plan`` (tasks and regions), ``walk`` (region ownership and coarse
-units), ``sources`` (reading the input), ``run`` (executing a plan).
+units), ``sources`` (reading the input), ``run`` (executing a plan), ``sinks`` (where write units
+go) and ``backends``, the one place that picks a level's sink (direct chunk files or
+zarr-python) and where tasks run (threads, dask delayed, a ``dask.distributed`` cluster).
 """
 
 from __future__ import annotations

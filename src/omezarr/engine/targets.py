@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from ..io.files import WriteBehind
 from ..pyramid.mosaic import Mosaic
+from .sinks import ArraySink, ChunkSink, WritableArray
 
 __all__ = [
     "LevelTarget",
@@ -53,16 +54,21 @@ class Step(Protocol):
 
 @dataclass(frozen=True)
 class LevelTarget:
-    """Where one level goes: its zarr array, the unit written at once, and how it is computed.
+    """Where one level goes: its array, the unit written at once, how it is computed, and the
+    sink its units are written through.
 
     ``write_unit`` is the shard shape for sharded arrays, else the chunk shape. ``resampler``
     is None for level 0 (a copy of the input).
     """
 
-    array: Any
+    array: WritableArray
     write_unit: tuple[int, ...]
     resampler: Resampler | None
-    direct: Any = None  # an omezarr.io.chunkio.DirectChunkWriter, when the array's layout allows
+    sink: ChunkSink | None = None  # chosen by engine.backends.level_sink; None: ArraySink(array)
+
+    def __post_init__(self) -> None:
+        if self.sink is None:
+            object.__setattr__(self, "sink", ArraySink(self.array))
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -72,16 +78,10 @@ class LevelTarget:
         self, start: Sequence[int], data: np.ndarray, behind: WriteBehind | None = None
     ) -> None:
         """Write ``data`` (whole write units, clipped at the array's end) at ``start``; files
-        written with direct I/O may be left to ``behind``."""
-        if self.direct is not None:
-            self.direct.write(start, data, behind)  # encodes (or copies) before it returns
-            return
-        if data.base is not None:
-            # zarr-python may keep the very array it is given (a MemoryStore without codecs
-            # does), so it gets none that something else holds: a view of the caller's input,
-            # or of a buffer the engine reuses, would change after the write.
-            data = data.copy()
-        self.array[tuple(slice(a, a + n) for a, n in zip(start, data.shape, strict=True))] = data
+        written with direct I/O may be left to ``behind``. Sinks encode (or copy) ``data``
+        before they return, so the caller may reuse its buffer."""
+        assert self.sink is not None  # set in __post_init__
+        self.sink.write(start, data, behind)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import zarr
 from zarr.core.sync import sync
@@ -19,7 +19,7 @@ from ..io.storage import (
     remove_member,
 )
 from ..types import JSONDict
-from .request import _PixelJob
+from .request import WritePlan
 
 
 def _clear_image(group: zarr.Group, overwrite: bool, what: str) -> None:
@@ -55,27 +55,27 @@ def _clear_image(group: zarr.Group, overwrite: bool, what: str) -> None:
         remove_member(group, level)
 
 
-def _create_level_arrays(group: zarr.Group, job: _PixelJob) -> list[Any]:
-    return [_create_level_array(group, job, level) for level in range(len(job.shapes))]
+def _create_level_arrays(group: zarr.Group, plan: WritePlan) -> list[Any]:
+    return [_create_level_array(group, plan, level) for level in range(len(plan.shapes))]
 
 
-def _create_level_array(group: zarr.Group, job: _PixelJob, level: int) -> Any:
-    layout = job.layouts[level]
+def _create_level_array(group: zarr.Group, plan: WritePlan, level: int) -> Any:
+    layout = plan.layouts[level]
     kwargs: dict[str, Any] = dict(layout.extra)
-    kwargs.setdefault("fill_value", False if job.dtype.kind == "b" else 0)
+    kwargs.setdefault("fill_value", False if plan.dtype.kind == "b" else 0)
     # Every chunk is stored, even one equal to the fill value, so that `verify` can tell a
     # lost chunk from an empty one (an empty chunk compresses to a few bytes).
     kwargs["config"] = {"write_empty_chunks": True, **dict(kwargs.get("config") or {})}
-    if job.fmt.zarr_format == 3:
-        kwargs["dimension_names"] = list(job.dims)
+    if plan.fmt.zarr_format == 3:
+        kwargs["dimension_names"] = list(plan.dims)
         if layout.shards is not None:
             kwargs["shards"] = layout.shards
     else:
-        kwargs["chunk_key_encoding"] = job.fmt.chunk_key_encoding
+        kwargs["chunk_key_encoding"] = plan.fmt.chunk_key_encoding
     return group.create_array(
         name=f"s{level}",
-        shape=job.shapes[level],
-        dtype=job.dtype,
+        shape=plan.shapes[level],
+        dtype=plan.dtype,
         chunks=layout.chunks,
         compressors=layout.compressors,
         overwrite=True,
@@ -88,11 +88,11 @@ def _array_layout(array: zarr.Array) -> JSONDict:
     return {k: v for k, v in array.metadata.to_dict().items() if k != "attributes"}
 
 
-def _planned_arrays(job: _PixelJob) -> list[Any]:
+def _planned_arrays(plan: WritePlan) -> list[Any]:
     """The level arrays, created in memory: zarr refuses bad options here, before any write."""
-    scratch = open_group(MemoryStore(), mode="w", zarr_format=job.fmt.zarr_format)
+    scratch = open_group(MemoryStore(), mode="w", zarr_format=plan.fmt.zarr_format)
     try:
-        return _create_level_arrays(scratch, job)
+        return _create_level_arrays(scratch, plan)
     except Exception as error:  # shape and dtype are checked: only the options can be at fault
         raise ValueError(
             f"storage_options: zarr refuses these array options ({type(error).__name__}: {error})"
@@ -100,7 +100,7 @@ def _planned_arrays(job: _PixelJob) -> list[Any]:
 
 
 def _resume_arrays(
-    target: zarr.Group, job: _PixelJob, attrs: JSONDict, planned: list[Any]
+    target: zarr.Group, plan: WritePlan, attrs: JSONDict, planned: list[Any]
 ) -> list[Any]:
     """The level arrays of an interrupted write of the same image; missing ones are created.
 
@@ -126,18 +126,20 @@ def _resume_arrays(
             f"{replace}"
         )
     arrays = []
-    for level, (name, plan) in enumerate(zip(names, planned, strict=True)):
+    for level, (name, planned_array) in enumerate(zip(names, planned, strict=True)):
         if name not in target:
-            arrays.append(_create_level_array(target, job, level))
+            arrays.append(_create_level_array(target, plan, level))
             continue
         member = target[name]
-        if not isinstance(member, zarr.Array) or _array_layout(member) != _array_layout(plan):
+        if not isinstance(member, zarr.Array) or _array_layout(member) != _array_layout(
+            planned_array
+        ):
             raise ValueError(
                 f"resume: level {name!r} of {target.store_path} differs from the planned one "
                 f"(shape, dtype, chunks, shards or codecs); {replace}"
             )
         # The runtime config (write_empty_chunks above all) is not stored: take the plan's.
-        arrays.append(member.with_config(plan.config))
+        arrays.append(member.with_config(planned_array.config))
     return arrays
 
 
@@ -165,7 +167,7 @@ class _StoredTask:
     def __call__(self, task: Any) -> bool:
         units = task_write_units(self.targets, task)
         return all(
-            _unit_intact(target.array, coords, target.write_unit)
+            _unit_intact(cast(zarr.Array, target.array), coords, target.write_unit)
             for target, level_units in zip(self.targets, units, strict=True)
             for coords in level_units
         )

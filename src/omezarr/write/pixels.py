@@ -14,8 +14,8 @@ from ..ngff.documents import axis_names, valid_axes
 from ..ngff.format import Format, FormatV04
 from ..pyramid.methods import Methods, resolve_method
 from ..types import AxesType, JSONDict, StorageOptions
-from .execute import _write_pixels
-from .request import ArrayLike, _job_args, _options
+from .execute import write_pixels
+from .request import ArrayLike, LabelRequest, PixelRequest
 
 __all__ = [
     "write_image",
@@ -119,21 +119,25 @@ def write_image(
         scale_factors, method = _scaler_arguments(
             scaler, lambda: axis_names(valid_axes(axes, axes_units, FormatV04(), len(image.shape)))
         )
-    resolved_method = resolve_method(method, Methods.RESIZE)
     name = metadata.pop("name", None)
-    job_args = _job_args(
-        [image],
-        False,
-        False,
-        str(name) if name is not None else None,
-        metadata,
-        scale_factors,
-        resolved_method,
-        **_options(
-            axes, axes_units, scale, coordinate_transformations, storage_options, memory_budget
-        ),
+    request = PixelRequest(
+        sources=(image,),
+        name=str(name) if name is not None else None,
+        metadata=metadata,
+        scale_factors=scale_factors,
+        method=resolve_method(method, Methods.RESIZE),
+        axes=axes,
+        axes_units=axes_units,
+        scale=scale,
+        coordinate_transformations=coordinate_transformations,
+        storage_options=storage_options,
+        memory_budget=memory_budget,
+        overwrite=overwrite,
+        resume=resume,
+        compute=compute,
+        progress=progress,
     )
-    return _write_pixels(group, job_args, overwrite, compute, progress, fmt, resume=resume)
+    return write_pixels(group, request, fmt)
 
 
 def write_multiscale(
@@ -164,17 +168,22 @@ def write_multiscale(
     >>> write_multiscale([level0, level1], "img.ome.zarr", axes="yx")  # doctest: +SKIP
     []
     """
-    job_args = _job_args(
-        [pyramid],
-        True,
-        False,
-        name,
-        metadata,
-        **_options(
-            axes, axes_units, scale, coordinate_transformations, storage_options, memory_budget
-        ),
+    request = PixelRequest.of_pyramid(
+        pyramid,
+        name=name,
+        metadata=metadata,
+        axes=axes,
+        axes_units=axes_units,
+        scale=scale,
+        coordinate_transformations=coordinate_transformations,
+        storage_options=storage_options,
+        memory_budget=memory_budget,
+        overwrite=overwrite,
+        resume=resume,
+        compute=compute,
+        progress=progress,
     )
-    return _write_pixels(group, job_args, overwrite, compute, progress, fmt, resume=resume)
+    return write_pixels(group, request, fmt)
 
 
 def write_labels(
@@ -211,27 +220,30 @@ def write_labels(
     >>> write_labels(mask, "img.ome.zarr", name="cells", axes="zyx")  # doctest: +SKIP
     []
     """
-    if not isinstance(name, str) or not name or "/" in name:
-        raise ValueError(f"name: expected a label name without '/', not {name!r}")
+    label = LabelRequest(name, label_metadata)
     if scaler is not None:
         scale_factors, method = _scaler_arguments(
             scaler, lambda: axis_names(valid_axes(axes, axes_units, FormatV04(), len(labels.shape)))
         )
-    job_args = _job_args(
-        [labels],
-        False,
-        True,
-        name,
-        metadata,
-        scale_factors,
-        resolve_method(method, Methods.NEAREST),
-        **_options(
-            axes, axes_units, scale, coordinate_transformations, storage_options, memory_budget
-        ),
+    request = PixelRequest(
+        sources=(labels,),
+        label=label,
+        name=name,
+        metadata=metadata,
+        scale_factors=scale_factors,
+        method=resolve_method(method, Methods.NEAREST),
+        axes=axes,
+        axes_units=axes_units,
+        scale=scale,
+        coordinate_transformations=coordinate_transformations,
+        storage_options=storage_options,
+        memory_budget=memory_budget,
+        overwrite=overwrite,
+        resume=resume,
+        compute=compute,
+        progress=progress,
     )
-    return _write_pixels(
-        group, job_args, overwrite, compute, progress, fmt, (name, label_metadata), resume
-    )
+    return write_pixels(group, request, fmt)
 
 
 def write_multiscale_labels(
@@ -260,18 +272,20 @@ def write_multiscale_labels(
     >>> write_multiscale_labels([mask, mask[::2, ::2]], "img.ome.zarr", "cells", axes="yx")  # doctest: +SKIP
     []
     """
-    if not isinstance(name, str) or not name or "/" in name:
-        raise ValueError(f"name: expected a label name without '/', not {name!r}")
-    job_args = _job_args(
-        [pyramid],
-        True,
-        True,
-        name,
-        metadata,
-        **_options(
-            axes, axes_units, scale, coordinate_transformations, storage_options, memory_budget
-        ),
+    request = PixelRequest.of_pyramid(
+        pyramid,
+        label=LabelRequest(name, label_metadata),
+        name=name,
+        metadata=metadata,
+        axes=axes,
+        axes_units=axes_units,
+        scale=scale,
+        coordinate_transformations=coordinate_transformations,
+        storage_options=storage_options,
+        memory_budget=memory_budget,
+        overwrite=overwrite,
+        resume=resume,
+        compute=compute,
+        progress=progress,
     )
-    return _write_pixels(
-        group, job_args, overwrite, compute, progress, fmt, (name, label_metadata), resume
-    )
+    return write_pixels(group, request, fmt)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
@@ -13,6 +13,7 @@ import zarr
 
 from .._compat import _check_writable_format
 from ..engine.memory import memory_budget_from
+from ..engine.targets import Progress
 from ..io.layout import LevelLayout, default_chunks, input_chunks, resolve_layouts
 from ..io.storage import (
     write_ngff_attrs,
@@ -21,7 +22,7 @@ from ..ngff.documents import axis_names, level_transformations, valid_axes
 from ..ngff.format import Format
 from ..pyramid.methods import Methods, level_factors
 from ..pyramid.steps import PyramidStep, pyramid_steps
-from ..types import AxesType, JSONDict
+from ..types import AxesType, JSONDict, StorageOptions
 from .metadata import _add_label_name, _multiscales_attrs
 
 __all__ = [
@@ -116,40 +117,97 @@ class _FinalWrite:
             _add_label_name(*self.label)
 
 
-@dataclass
-class _PixelJob:
+@dataclass(frozen=True)
+class LabelRequest:
+    """The label part of a label writer's call: the label image's name and its metadata."""
+
+    name: str
+    metadata: Mapping[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name or "/" in self.name:
+            raise ValueError(f"name: expected a label name without '/', not {self.name!r}")
+        if self.metadata is not None and not isinstance(self.metadata, Mapping):
+            raise TypeError(f"label_metadata: expected a dict, not {type(self.metadata).__name__}")
+
+
+@dataclass(frozen=True)
+class PixelRequest:
+    """One call of a pixel writer, as the caller made it.
+
+    Built by the four pixel writers; checks, when it is made, every argument that needs no
+    knowledge of the target (flags, the pyramid list, the label name); :func:`plan_write`
+    checks the rest against the format and plans the levels. ``sources`` holds level 0 (the
+    pyramid is computed) or every level (``levels_given``).
+    """
+
+    sources: tuple[ArrayLike, ...]
+    levels_given: bool = False
+    label: LabelRequest | None = None
+    name: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    scale_factors: Sequence[int] | Sequence[dict[str, int]] = ()
+    method: Methods = Methods.NEAREST
+    axes: AxesType = None
+    axes_units: dict[str, str] | None = None
+    scale: dict[str, float] | None = None
+    coordinate_transformations: list[list[dict[str, Any]]] | None = None
+    storage_options: StorageOptions = None
+    memory_budget: int | str | None = None
+    overwrite: bool = False
+    resume: bool = False
+    compute: bool | None = True
+    progress: Callable[[Progress], None] | None = None
+
+    def __post_init__(self) -> None:
+        if self.progress is not None and not callable(self.progress):
+            raise TypeError(
+                "progress: expected a callable taking a Progress, not "
+                f"{type(self.progress).__name__}"
+            )
+        for flag, value in (("overwrite", self.overwrite), ("resume", self.resume)):
+            if not isinstance(value, bool):
+                raise TypeError(f"{flag}: expected True or False, not {value!r}")
+        if self.compute is not None and not isinstance(self.compute, bool):
+            raise TypeError(f"compute: expected True, False or None, not {self.compute!r}")
+        if self.resume and self.overwrite:
+            raise ValueError(
+                "resume, overwrite: pass either resume=True (finish an interrupted write of the "
+                "same image) or overwrite=True (replace what is there), not both"
+            )
+
+    @classmethod
+    def of_pyramid(cls, pyramid: Any, **arguments: Any) -> PixelRequest:
+        """The request of ``write_multiscale(_labels)``: ``pyramid`` is every level."""
+        if isinstance(pyramid, str) or not isinstance(pyramid, Sequence) or not pyramid:
+            raise TypeError("pyramid: expected a non-empty list of arrays, largest level first")
+        return cls(sources=tuple(pyramid), levels_given=True, **arguments)
+
+
+@dataclass(frozen=True)
+class WritePlan:
     """Everything checked and planned for one multiscale image, before anything is written."""
 
-    sources: list[Any]  # one per level for write_multiscale, else [level 0]
+    sources: tuple[ArrayLike, ...]  # one per level for write_multiscale, else (level 0,)
     fmt: Format
     dims: tuple[str, ...]
-    shapes: list[tuple[int, ...]]
-    factors: list[tuple[int, ...]]
+    shapes: tuple[tuple[int, ...], ...]
+    factors: tuple[tuple[int, ...], ...]
     method: Methods
-    layouts: list[LevelLayout]
+    layouts: tuple[LevelLayout, ...]
     attrs: JSONDict
     memory_budget: int
     dtype: np.dtype
-    steps: list[PyramidStep] = field(default_factory=list)  # how levels 1… are computed
+    steps: tuple[PyramidStep, ...] = ()  # how levels 1… are computed
 
 
-def _plan_job(
-    sources: list[Any],
-    computed_levels: bool,
-    fmt: Format,
-    scale_factors: Any,
-    method: Methods,
-    axes: AxesType,
-    axes_units: dict[str, str] | None,
-    scale: Any,
-    coordinate_transformations: Any,
-    storage_options: Any,
-    name: str | None,
-    metadata: dict[str, Any],
-    memory_budget: Any,
-    labels: bool,
-) -> _PixelJob:
-    """Check every argument and plan levels, layouts and metadata; writes nothing."""
+def plan_write(request: PixelRequest, fmt: Format) -> WritePlan:
+    """Check every argument of ``request`` against ``fmt`` and plan levels, layouts and
+    metadata (the label's ``image-label`` document excepted); writes nothing."""
+    sources = request.sources
+    computed_levels = request.levels_given
+    labels = request.label is not None
+    method = request.method
     _check_writable_format(fmt)
     what = "labels" if labels else "image"
     for i, source in enumerate(sources):
@@ -160,10 +218,10 @@ def _plan_job(
             f"labels: OME-NGFF {fmt.version} label images must have an integer dtype, not {dtype}"
         )
     shape0 = tuple(int(n) for n in sources[0].shape)
-    parsed_axes = valid_axes(axes, axes_units, fmt, len(shape0))
+    parsed_axes = valid_axes(request.axes, request.axes_units, fmt, len(shape0))
     dims = axis_names(parsed_axes)
-    pixel_sizes = _check_scale(scale, dims)
-    budget = memory_budget_from(memory_budget)
+    pixel_sizes = _check_scale(request.scale, dims)
+    budget = memory_budget_from(request.memory_budget)
     if computed_levels:
         shapes = [tuple(int(n) for n in s.shape) for s in sources]
         for i, (s, previous) in enumerate(zip(shapes[1:], shapes, strict=False), start=1):
@@ -182,17 +240,18 @@ def _plan_job(
         factors = [tuple(1 for _ in shape0)] * len(shapes)
         steps: list[PyramidStep] = []
     else:
-        level_factor_list = level_factors(scale_factors, dims)
+        level_factor_list = level_factors(request.scale_factors, dims)
         steps = pyramid_steps(shape0, level_factor_list, method, dims)
         shapes = [tuple(shape0), *(step.out_shape for step in steps)]
         factors = [tuple(1 for _ in shape0), *level_factor_list]
     chunks0 = input_chunks(sources[0]) or default_chunks(shape0, dims, dtype.itemsize)
     layouts = resolve_layouts(
-        storage_options, shapes, dims, dtype.itemsize, fmt.zarr_format, chunks0, budget
+        request.storage_options, shapes, dims, dtype.itemsize, fmt.zarr_format, chunks0, budget
     )
-    if coordinate_transformations is not None:
+    transformations: list[list[dict[str, Any]]] | None
+    if request.coordinate_transformations is not None:
         warnings.warn(_DEPRECATED_COORDINATE_TRANSFORMATIONS, DeprecationWarning, stacklevel=4)
-        transformations = coordinate_transformations
+        transformations = request.coordinate_transformations
         fmt.validate_coordinate_transformations(len(shape0), len(shapes), transformations)
     else:
         transformations = level_transformations(shapes, dims, pixel_sizes, fmt)
@@ -200,68 +259,21 @@ def _plan_job(
     if transformations is not None:
         for dataset, transform in zip(datasets, transformations, strict=True):
             dataset["coordinateTransformations"] = transform
-    extras = dict(metadata)
+    extras = dict(request.metadata)
     if not computed_levels:
         extras.setdefault("type", method.value)
     n_channels = next((shape0[i] for i, d in enumerate(dims) if d == "c"), None)
-    attrs = _multiscales_attrs(datasets, fmt, parsed_axes, name, extras, n_channels)
-    return _PixelJob(
+    attrs = _multiscales_attrs(datasets, fmt, parsed_axes, request.name, extras, n_channels)
+    return WritePlan(
         sources=sources,
         fmt=fmt,
         dims=dims,
-        shapes=shapes,
-        factors=factors,
+        shapes=tuple(shapes),
+        factors=tuple(factors),
         method=method,
-        steps=steps,
-        layouts=layouts,
+        steps=tuple(steps),
+        layouts=tuple(layouts),
         attrs=attrs,
         memory_budget=budget,
         dtype=dtype.newbyteorder("=") if not dtype.isnative else dtype,
     )
-
-
-def _options(
-    axes: Any,
-    axes_units: Any,
-    scale: Any,
-    coordinate_transformations: Any,
-    storage_options: Any,
-    memory_budget: Any,
-) -> dict[str, Any]:
-    """The options every pixel writer passes through unchanged."""
-    return {
-        "axes": axes,
-        "axes_units": axes_units,
-        "scale": scale,
-        "coordinate_transformations": coordinate_transformations,
-        "storage_options": storage_options,
-        "memory_budget": memory_budget,
-    }
-
-
-def _job_args(
-    sources: list[Any],
-    computed_levels: bool,
-    labels: bool,
-    name: str | None,
-    metadata: Mapping[str, Any],
-    scale_factors: Any = None,
-    method: Methods = Methods.NEAREST,
-    **options: Any,
-) -> dict[str, Any]:
-    """The arguments of :func:`_plan_job` common to the four pixel writers."""
-    if computed_levels:
-        pyramid = sources[0]
-        if isinstance(pyramid, str) or not isinstance(pyramid, Sequence) or not pyramid:
-            raise TypeError("pyramid: expected a non-empty list of arrays, largest level first")
-        sources = list(pyramid)
-    return {
-        "sources": sources,
-        "computed_levels": computed_levels,
-        "labels": labels,
-        "name": name,
-        "metadata": dict(metadata),
-        "scale_factors": scale_factors,
-        "method": method,
-        **options,
-    }
