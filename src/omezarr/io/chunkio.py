@@ -27,33 +27,22 @@ from typing import Any
 import numcodecs
 import numcodecs.abc
 import numpy as np
-from zarr.codecs import BloscCodec, BytesCodec, Crc32cCodec, GzipCodec, ShardingCodec, ZstdCodec
+from zarr.codecs import BloscCodec, BytesCodec, Crc32cCodec, ShardingCodec
 from zarr.storage import LocalStore
 
+from .codecs import numcodecs_equivalent
 from .files import WriteBehind, direct_io_mode, use_direct_io, write_file
 
 __all__ = ["DirectChunkWriter", "DirectIO", "direct_writer"]
 
-_SHUFFLE = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}
-
 
 def _numcodecs_for_v3(codec: Any, itemsize: int) -> numcodecs.abc.Codec | None:
     """The numcodecs codec that encodes exactly like a zarr v3 bytes-to-bytes codec."""
-    if isinstance(codec, BloscCodec):
-        shuffle = codec.shuffle.value if codec.shuffle is not None else "shuffle"
-        blosc = numcodecs.Blosc(
-            cname=codec.cname.value,
-            clevel=codec.clevel,
-            shuffle=_SHUFFLE[shuffle],
-            blocksize=codec.blocksize,
-        )
+    equivalent = numcodecs_equivalent(codec)
+    if isinstance(codec, BloscCodec) and isinstance(equivalent, numcodecs.Blosc):
         # zarr gives Blosc the element size of the data; numcodecs takes it from the buffer.
-        return _TypedBlosc(blosc, codec.typesize or itemsize)
-    if isinstance(codec, ZstdCodec):
-        return numcodecs.Zstd(level=codec.level, checksum=codec.checksum)
-    if isinstance(codec, GzipCodec):
-        return numcodecs.GZip(level=codec.level)
-    return None
+        return _TypedBlosc(equivalent, codec.typesize or itemsize)
+    return equivalent
 
 
 class _TypedBlosc(numcodecs.abc.Codec):

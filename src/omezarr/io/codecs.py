@@ -1,13 +1,14 @@
 """Compressors: omezarr's measured default and translation between zarr v2 and v3 codecs.
 
 Users pass numcodecs compressors (zarr v2 style) or ``zarr.codecs`` codecs (zarr v3) to
-either format; this module turns them into what the target zarr format needs.
+either format; this module turns them into what the target zarr format needs, and tells the
+direct chunk writer (:mod:`omezarr.io.chunkio`) which numcodecs codec encodes like a v3 one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, cast
+from collections.abc import Mapping, Sequence
+from typing import Any, Final, cast
 
 import numcodecs
 import numcodecs.abc
@@ -17,11 +18,14 @@ from zarr.codecs import BloscCodec, GzipCodec, ZstdCodec
 from zarr.codecs.blosc import BloscCname, BloscShuffle
 
 __all__ = [
+    "BLOSC_SHUFFLE_CODES",
+    "BLOSC_SHUFFLE_NAMES",
     "DEFAULT_BLOCKSIZE",
     "DEFAULT_CLEVEL",
     "DEFAULT_CNAME",
     "compressors_for",
     "default_compressors",
+    "numcodecs_equivalent",
 ]
 
 DEFAULT_CNAME = "zstd"
@@ -30,11 +34,15 @@ DEFAULT_CLEVEL = 1
 """Blosc's level in omezarr's default."""
 DEFAULT_BLOCKSIZE = 512 * 1024
 """Blosc's block size in omezarr's default, in bytes. Blosc's automatic choice for low levels
-(16–32 KiB) makes zstd slower and the output larger; 512 KiB blocks at level 1 encode about
-25 % faster than level 2 at the automatic size, with smaller output (benchmarks/RESULTS.md)."""
+(16–32 KiB) makes zstd slower and the output larger (benchmarks/RESULTS.md, "Figures behind
+the code" and "Codec study")."""
 
-_SHUFFLE_NAMES = {0: "noshuffle", 1: "shuffle", 2: "bitshuffle"}
-_SHUFFLE_CODES = {name: code for code, name in _SHUFFLE_NAMES.items()}
+BLOSC_SHUFFLE_NAMES: Final[Mapping[int, str]] = {0: "noshuffle", 1: "shuffle", 2: "bitshuffle"}
+"""numcodecs' Blosc shuffle codes and their names in zarr v3 (``BloscShuffle``)."""
+BLOSC_SHUFFLE_CODES: Final[Mapping[str, int]] = {
+    name: code for code, name in BLOSC_SHUFFLE_NAMES.items()
+}
+"""The numcodecs Blosc shuffle code of each zarr v3 shuffle name."""
 
 
 def default_compressors(zarr_format: int) -> list[Any]:
@@ -63,12 +71,12 @@ def _to_v3(codec: Any) -> BytesBytesCodec:
         return codec
     if isinstance(codec, numcodecs.Blosc):
         shuffle = (
-            codec.shuffle if codec.shuffle in _SHUFFLE_NAMES else 1
+            codec.shuffle if codec.shuffle in BLOSC_SHUFFLE_NAMES else 1
         )  # AUTOSHUFFLE → byte shuffle
         return BloscCodec(
             cname=BloscCname(codec.cname),
             clevel=codec.clevel,
-            shuffle=BloscShuffle(_SHUFFLE_NAMES[shuffle]),
+            shuffle=BloscShuffle(BLOSC_SHUFFLE_NAMES[shuffle]),
             blocksize=codec.blocksize,
         )
     if isinstance(codec, numcodecs.Zstd):
@@ -91,21 +99,48 @@ def _config(codec: numcodecs.abc.Codec) -> dict[str, Any]:
     return config
 
 
-def _to_v2(codec: Any) -> numcodecs.abc.Codec:
-    if isinstance(codec, numcodecs.abc.Codec):
-        return codec
+def numcodecs_equivalent(codec: Any) -> numcodecs.abc.Codec | None:
+    """The numcodecs compressor that encodes exactly like the zarr v3 codec ``codec``.
+
+    Parameters
+    ----------
+    codec : zarr.codecs codec
+        A bytes-to-bytes codec of zarr v3.
+
+    Returns
+    -------
+    numcodecs.abc.Codec or None
+        For Blosc, Zstd and Gzip; None for any other codec. A Blosc codec's ``typesize`` is
+        not carried over: numcodecs takes the element size from the buffer it encodes.
+
+    Examples
+    --------
+    >>> numcodecs_equivalent(ZstdCodec(level=3))
+    Zstd(level=3)
+    >>> numcodecs_equivalent("not a codec") is None
+    True
+    """
     if isinstance(codec, BloscCodec):
         shuffle = codec.shuffle.value if codec.shuffle is not None else "shuffle"
         return numcodecs.Blosc(
             cname=codec.cname.value,
             clevel=codec.clevel,
-            shuffle=_SHUFFLE_CODES[shuffle],
+            shuffle=BLOSC_SHUFFLE_CODES[shuffle],
             blocksize=codec.blocksize,
         )
     if isinstance(codec, ZstdCodec):
         return numcodecs.Zstd(level=codec.level, checksum=codec.checksum)
     if isinstance(codec, GzipCodec):
         return numcodecs.GZip(level=codec.level)
+    return None
+
+
+def _to_v2(codec: Any) -> numcodecs.abc.Codec:
+    if isinstance(codec, numcodecs.abc.Codec):
+        return codec
+    equivalent = numcodecs_equivalent(codec)
+    if equivalent is not None:
+        return equivalent
     raise TypeError(
         f"compressor: {type(codec).__name__} has no zarr v2 equivalent; use a numcodecs compressor "
         "(e.g. numcodecs.Blosc) for OME-NGFF 0.4"

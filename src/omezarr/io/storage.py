@@ -29,11 +29,10 @@ from urllib.parse import unquote, urlsplit
 import zarr
 import zarr.errors
 from zarr.abc.store import Store
-from zarr.core.buffer import default_buffer_prototype
-from zarr.core.sync import sync
 from zarr.storage import FsspecStore
 
 from ..types import JSONDict
+from .zarr_internals import list_keys, read_key, run_sync
 
 __all__ = [
     "READ_ONLY_PROTOCOLS",
@@ -43,13 +42,17 @@ __all__ = [
     "file_url_path",
     "group_zarr_format",
     "is_partial_file",
+    "is_read_only_url",
     "is_url",
+    "local_path",
     "open_group",
     "open_member",
     "open_node",
     "read_ngff_attrs",
+    "remote_url",
     "remove_member",
     "remove_partial_files",
+    "url_protocols",
     "write_ngff_attrs",
 ]
 
@@ -76,6 +79,68 @@ class UnreadableMetadataError(ValueError):
 def is_url(target: object) -> bool:
     """Whether ``target`` is a URL string (``scheme://…``), ``file://`` included."""
     return isinstance(target, str) and "://" in target
+
+
+def url_protocols(url: str) -> frozenset[str]:
+    """The fsspec protocols of a URL, lower-case (``simplecache::s3://…`` has two).
+
+    Examples
+    --------
+    >>> sorted(url_protocols("simplecache::S3://bucket/image.zarr"))
+    ['s3', 'simplecache']
+    """
+    return frozenset(part.lower() for part in url.split("://", 1)[0].split("::"))
+
+
+def is_read_only_url(url: str) -> bool:
+    """Whether ``url`` goes through a protocol that cannot write (:data:`READ_ONLY_PROTOCOLS`).
+
+    Examples
+    --------
+    >>> is_read_only_url("https://example.org/image.zarr"), is_read_only_url("s3://b/i.zarr")
+    (True, False)
+    """
+    return bool(url_protocols(url) & READ_ONLY_PROTOCOLS)
+
+
+def _is_file_url(url: str) -> bool:
+    return url_protocols(url) == {"file"}
+
+
+def remote_url(target: str | os.PathLike[str]) -> str | None:
+    """``target`` as text if it is a remote URL, else None (paths and ``file://`` URLs are local).
+
+    Examples
+    --------
+    >>> remote_url("s3://bucket/image.zarr"), remote_url("file:///data/image.zarr")
+    ('s3://bucket/image.zarr', None)
+    """
+    text = os.fspath(target)
+    return text if is_url(text) and not _is_file_url(text) else None
+
+
+def local_path(target: str | os.PathLike[str], what: str) -> Path:
+    """The local path of a path or ``file://`` URL.
+
+    Parameters
+    ----------
+    target : str or os.PathLike
+        A local path or a ``file://`` URL (remote URLs are told apart by :func:`remote_url`).
+    what : str
+        What ``target`` names, for the error message (e.g. the parameter name).
+
+    Raises
+    ------
+    ValueError
+        If a URL names another host (see :func:`file_url_path`).
+
+    Examples
+    --------
+    >>> local_path("file:///data/a%20b.zarr", "output").as_posix()
+    '/data/a b.zarr'
+    """
+    text = os.fspath(target)
+    return Path(file_url_path(text, what) if is_url(text) else text)
 
 
 def open_group(
@@ -281,15 +346,14 @@ def remove_partial_files(group: zarr.Group) -> list[str]:
     _require_writable_group(group)
     prefix = f"{group.path}/" if group.path else ""
 
-    async def remove() -> list[str]:
-        keys = sorted(
-            [key async for key in group.store.list_prefix(prefix) if is_partial_file(key)]
-        )
+    keys = sorted(key for key in list_keys(group.store, prefix) if is_partial_file(key))
+
+    async def remove() -> None:
         for key in keys:
             await group.store.delete(key)
-        return keys
 
-    return sync(remove())
+    run_sync(remove())
+    return keys
 
 
 # --------------------------------------------------------------------------------------------
@@ -357,11 +421,10 @@ def _location(
             )
         _no_storage_options(storage_options, f"the local path {target!r}")
         return str(Path(target))
-    protocols = {part.lower() for part in target.split("://", 1)[0].split("::")}
-    if protocols == {"file"}:
+    if _is_file_url(target):
         _no_storage_options(storage_options, f"the file URL {target!r}")
         return file_url_path(target, what)
-    if mode != _READ_MODE and protocols & READ_ONLY_PROTOCOLS:
+    if mode != _READ_MODE and is_read_only_url(target):
         raise ValueError(
             f"{what}: {target} cannot be written: HTTP(S) URLs are read-only; "
             "write to a local path, an s3:// URL or a writable zarr store"
@@ -435,7 +498,7 @@ def _check_reachable(store: FsspecStore, description: str, what: str) -> None:
     cannot be used at all.
     """
     try:
-        sync(store.get("zarr.json", default_buffer_prototype()))
+        read_key(store, "zarr.json")
     except PermissionError as exc:
         raise PermissionError(
             f"{what}: access to {description} was refused ({exc}); check the credentials "

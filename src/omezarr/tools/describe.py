@@ -17,6 +17,7 @@ import dask.threaded
 import numpy as np
 import zarr
 
+from ..io.codecs import BLOSC_SHUFFLE_NAMES
 from ..io.storage import GroupLike, group_zarr_format
 from ..read import Bioformats2Raw, Image, LabelImage, Labels, Plate, Well, open_ome_zarr
 from ..types import JSONDict
@@ -89,8 +90,10 @@ def _codec_label(codec: Any) -> str:
     name = name.removeprefix("numcodecs.")
     if name == "blosc":
         shuffle = config.get("shuffle")
-        shuffle_names: dict[Any, Any] = {0: "noshuffle", 1: "shuffle", 2: "bitshuffle"}
-        shuffle_name = shuffle_names.get(shuffle, shuffle)
+        # numcodecs stores the shuffle as a code, zarr v3 by name.
+        shuffle_name = (
+            BLOSC_SHUFFLE_NAMES.get(shuffle, shuffle) if isinstance(shuffle, int) else shuffle
+        )
         label = f"blosc-{config.get('cname', 'lz4')}:{config.get('clevel', 5)}"
         return label if shuffle_name in ("shuffle", None) else f"{label}:{shuffle_name}"
     level = config.get("level", config.get("clevel", config.get("acceleration")))

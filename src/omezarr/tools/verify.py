@@ -15,11 +15,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import zarr
-import zarr.core.sync
-from zarr.abc.store import Store
-from zarr.core.chunk_key_encodings import DefaultChunkKeyEncoding
 
 from ..io.storage import GroupLike, is_partial_file, open_group, open_member
+from ..io.units import decode_problem, unit_shape
+from ..io.zarr_internals import chunk_key_coords, list_dir, list_keys
 
 __all__ = ["ChunkProblem", "VerifyReport", "verify"]
 
@@ -79,17 +78,6 @@ class VerifyReport:
         return "\n".join(lines)
 
 
-def _list(store: Store, prefix: str, *, recursive: bool) -> list[str]:
-    """The keys below ``prefix`` (relative to it), all of them or one level only."""
-
-    async def collect() -> list[str]:
-        listing = store.list_prefix(prefix) if recursive else store.list_dir(prefix)
-        return [key async for key in listing]
-
-    keys = zarr.core.sync.sync(collect())
-    return [key[len(prefix) :] for key in keys] if recursive else keys
-
-
 def _arrays(group: zarr.Group, leftovers: list[str]) -> Iterator[zarr.Array]:
     """Every array below ``group``; temporary files beside its members go to ``leftovers``.
 
@@ -98,7 +86,7 @@ def _arrays(group: zarr.Group, leftovers: list[str]) -> Iterator[zarr.Array]:
     member whose metadata cannot be read raises a ValueError naming it.
     """
     prefix = f"{group.path}/" if group.path else ""
-    for name in sorted(_list(group.store, group.path, recursive=False)):
+    for name in sorted(list_dir(group.store, group.path)):
         if is_partial_file(name):
             leftovers.append(prefix + name)
             continue
@@ -109,46 +97,6 @@ def _arrays(group: zarr.Group, leftovers: list[str]) -> Iterator[zarr.Array]:
             yield member
         elif isinstance(member, zarr.Group):
             yield from _arrays(member, leftovers)
-
-
-def _chunk_coords(array: zarr.Array, key: str) -> tuple[int, ...] | None:
-    """The grid coordinates that the chunk key ``key`` (relative to the array) encodes.
-
-    None for any other key: metadata documents, temporary files, stray objects.
-    """
-    metadata = array.metadata
-    if metadata.zarr_format == 2:
-        separator, body = metadata.dimension_separator, key
-    else:
-        # zarr's own decode_chunk_key fails on default keys ("c/0/0"), so keys are parsed here;
-        # an encoding of a plugin is assumed to join the coordinates with its separator.
-        encoding = metadata.chunk_key_encoding
-        separator = getattr(encoding, "separator", "/")
-        is_default = isinstance(encoding, DefaultChunkKeyEncoding)
-        body = key.removeprefix("c" + separator) if is_default else key
-    parts = body.split(separator) if array.ndim else []
-    if len(parts) != array.ndim or not all(part.isdecimal() for part in parts):
-        return None
-    coords = tuple(int(part) for part in parts)
-    # Encoding back rejects near misses such as "c.0.0" for "c/0/0" or "007" for "7".
-    return coords if metadata.encode_chunk_key(coords) == key else None
-
-
-def _unit_shape(array: zarr.Array) -> tuple[int, ...]:
-    shards = array.shards
-    return tuple(shards if shards is not None else array.chunks)
-
-
-def _check_unit(array: zarr.Array, coords: tuple[int, ...], unit: tuple[int, ...]) -> str | None:
-    """Decode one chunk or shard; return the error text, or None when it decodes."""
-    region = tuple(
-        slice(c * u, min((c + 1) * u, n)) for c, u, n in zip(coords, unit, array.shape, strict=True)
-    )
-    try:
-        np.asarray(array[region])
-    except Exception as error:  # any codec failure means the bytes are bad
-        return f"{type(error).__name__}: {error}"
-    return None
 
 
 def _missing(
@@ -207,12 +155,13 @@ def verify(target: GroupLike, *, allow_missing: bool = False, threads: int = 2) 
     chunks_read = 0
     for array in _arrays(group, leftovers):
         arrays += 1
-        unit = _unit_shape(array)
+        unit = unit_shape(array)
         grid = tuple(math.ceil(n / u) for n, u in zip(array.shape, unit, strict=True))
         prefix = f"{array.path}/" if array.path else ""
         present = []
-        for key in _list(array.store, prefix, recursive=True):
-            coords = _chunk_coords(array, key)
+        for stored_key in list_keys(array.store, prefix):
+            key = stored_key[len(prefix) :]
+            coords = chunk_key_coords(array, key)
             if coords is not None and all(c < g for c, g in zip(coords, grid, strict=True)):
                 present.append(coords)
             elif is_partial_file(key):
@@ -221,7 +170,9 @@ def verify(target: GroupLike, *, allow_missing: bool = False, threads: int = 2) 
         if not allow_missing:
             problems += _missing(array, grid, present, prefix)
         with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-            errors = pool.map(_check_unit, [array] * len(present), present, [unit] * len(present))
+            errors = pool.map(
+                decode_problem, [array] * len(present), present, [unit] * len(present)
+            )
             for coords, error in zip(present, errors, strict=True):
                 chunks_read += 1
                 if error is not None:

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import zarr
-from zarr.core.sync import sync
 from zarr.storage import MemoryStore
 
 from ..engine.targets import LevelTarget
@@ -18,6 +17,7 @@ from ..io.storage import (
     read_ngff_attrs,
     remove_member,
 )
+from ..io.units import unit_intact
 from ..types import JSONDict
 from .request import WritePlan
 
@@ -143,21 +143,6 @@ def _resume_arrays(
     return arrays
 
 
-def _unit_intact(array: zarr.Array, coords: tuple[int, ...], unit: tuple[int, ...]) -> bool:
-    """Whether the chunk (or shard) at ``coords`` is stored and decodes."""
-    key = array.metadata.encode_chunk_key(coords)
-    if not sync(array.store.exists(f"{array.path}/{key}" if array.path else key)):
-        return False
-    region = tuple(
-        slice(c * u, min((c + 1) * u, n)) for c, u, n in zip(coords, unit, array.shape, strict=True)
-    )
-    try:
-        array[region]
-    except Exception:  # any codec failure means the stored bytes are bad
-        return False
-    return True
-
-
 @dataclass(frozen=True)
 class _StoredTask:
     """The skip test of a resumed write: every write unit of the task is stored and decodes."""
@@ -167,7 +152,7 @@ class _StoredTask:
     def __call__(self, task: Any) -> bool:
         units = task_write_units(self.targets, task)
         return all(
-            _unit_intact(cast(zarr.Array, target.array), coords, target.write_unit)
+            unit_intact(cast(zarr.Array, target.array), coords, target.write_unit)
             for target, level_units in zip(self.targets, units, strict=True)
             for coords in level_units
         )
