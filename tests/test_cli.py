@@ -264,6 +264,62 @@ def test_convert_errors_are_one_line_and_leave_nothing(
         assert (tmp_path / "out.zarr" / "keep.txt").read_text() == "mine"
 
 
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        (["--units", "q=nm"], "--units: axes ['q'] are not among the axes 'yx'"),
+        (
+            ["--axes", "zyx"],
+            "--axes: expected 2 distinct letters of 'tczyx' for 2-D input, not 'zyx'",
+        ),
+        (["--series", "3"], "--series: {input} has series 0 to 0, not 3"),
+        (
+            ["--format", "0.4", "--shards", "auto"],
+            "--shards: shards need OME-NGFF 0.5 (zarr v3); add --format 0.5",
+        ),
+    ],
+)
+def test_convert_spells_the_parameters_of_library_errors_as_options(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], options: list[str], expected: str
+) -> None:
+    source = tmp_path / "a.tif"
+    tifffile.imwrite(source, np.zeros((32, 32), np.uint8))
+    code = main(["convert", str(source), str(tmp_path / "out.zarr"), "-q", *options])
+    captured = capsys.readouterr()
+    assert (code, captured.out) == (2, "")
+    assert captured.err == f"omezarr convert: error: {expected.format(input=source)}\n"
+
+
+def test_every_mapped_parameter_is_an_option_of_convert() -> None:
+    import argparse
+    import inspect
+
+    from omezarr.cli.flags import FLAGS
+    from omezarr.cli.main import _parser
+    from omezarr.convert import convert
+
+    commands = next(
+        action for action in _parser()._actions if isinstance(action, argparse._SubParsersAction)
+    )
+    options = {
+        option
+        for action in commands.choices["convert"]._actions
+        for option in action.option_strings
+    }
+    assert set(FLAGS.values()) <= options
+    assert set(FLAGS) <= set(inspect.signature(convert).parameters)
+
+
+def test_warnings_of_the_library_name_options_on_the_command_line() -> None:
+    from omezarr.cli.flags import user_message
+    from omezarr.convert import ConversionWarning, Parameter
+
+    warning = ConversionWarning("out.zarr: finish it with ", Parameter("resume", True))
+    assert str(warning) == "out.zarr: finish it with resume=True"
+    assert user_message(warning) == "out.zarr: finish it with --resume"
+    assert isinstance(warning, RuntimeWarning) and warning.parameter == "resume"
+
+
 # --------------------------------------------------------------------------- info
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from PIL import Image as PILImage
 
 from omezarr.convert import (
     ConversionError,
+    InvalidParameterError,
     auto_scale_factors,
     check_output,
     convert,
@@ -338,10 +340,12 @@ def test_missing_input_and_bad_axes(tmp_path: Path) -> None:
     np.save(tmp_path / "a.npy", np.zeros((4, 4, 4)))
     for axes in ("yx", "zzx", "zyq"):
         with (
-            pytest.raises(ValueError, match=r"^--axes: "),
+            pytest.raises(ValueError, match=r"^axes: ") as refused,
             open_input(tmp_path / "a.npy", axes=axes),
         ):
             pass
+        assert isinstance(refused.value, InvalidParameterError)
+        assert refused.value.parameter == "axes"
     np.save(tmp_path / "b.npy", np.zeros((2,) * 6))
     with pytest.raises(ConversionError, match="2 to 5 dimensions"), open_input(tmp_path / "b.npy"):
         pass
@@ -375,8 +379,9 @@ def test_check_output_refusals(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("mine")
     (tmp_path / "folder").mkdir()
     zarr.open_group(tmp_path / "old.zarr", mode="w")
-    with pytest.raises(ConversionError, match="already exists; pass --overwrite"):
+    with pytest.raises(ConversionError, match=r"already exists; pass overwrite=True to") as refused:
         check_output(tmp_path / "old.zarr")
+    assert refused.value.parameter == "overwrite"
     assert check_output(tmp_path / "old.zarr", overwrite=True) == tmp_path / "old.zarr"
     for path in ("notes.txt", "folder"):
         with pytest.raises(ConversionError, match="no zarr hierarchy; refusing"):
@@ -421,13 +426,46 @@ def test_dry_run_plans_without_writing(tmp_path: Path) -> None:
 
 def test_shards_need_zarr_v3_and_chunk_counts_must_match(tmp_path: Path) -> None:
     np.save(tmp_path / "a.npy", np.zeros((4, 64, 64), np.uint16))
-    with pytest.raises(ValueError, match=r"^--shards: "):
+    with pytest.raises(ValueError, match=r"^shards: .*; add fmt='0\.5'$"):
         convert(tmp_path / "a.npy", tmp_path / "out.zarr", fmt="0.4", shards="auto")
-    with pytest.raises(ValueError, match=r"^--chunks: 2 sizes for the 3 axes"):
+    with pytest.raises(ValueError, match=r"^chunks: 2 sizes for the 3 axes"):
         convert(tmp_path / "a.npy", tmp_path / "out.zarr", chunks=(32, 32))
-    with pytest.raises(ValueError, match=r"^--scale: axes"):
+    with pytest.raises(ValueError, match=r"^scale: axes"):
         convert(tmp_path / "a.npy", tmp_path / "out.zarr", scale={"t": 1.0})
     assert sorted(os.listdir(tmp_path)) == ["a.npy"]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "parameter", "message"),
+    [
+        ({"units": {"q": "nm"}}, "units", r"units: axes ['q'] are not among the axes 'yx'"),
+        ({"units": "furlong"}, "units", r"units: 'furlong' is not an NGFF space unit"),
+        ({"axes": "zyx"}, "axes", "axes: expected 2 distinct letters of 'tczyx' for 2-D input"),
+        ({"series": 3}, "series", "series: {input} has series 0 to 0, not 3"),
+        ({"shards": "auto", "fmt": "0.4"}, "shards", "shards: shards need OME-NGFF 0.5 (zarr v3)"),
+    ],
+)
+def test_library_errors_name_the_parameter_and_carry_it(
+    tmp_path: Path, arguments: dict[str, Any], parameter: str, message: str
+) -> None:
+    tifffile.imwrite(tmp_path / "a.tif", np.zeros((32, 32), np.uint8))
+    with pytest.raises(ValueError) as refused:
+        convert(tmp_path / "a.tif", tmp_path / "out.zarr", **arguments)
+    error = refused.value
+    assert str(error).startswith(message.format(input=tmp_path / "a.tif"))
+    assert "--" not in str(error)  # no option of the command line
+    assert isinstance(error, InvalidParameterError) and error.parameter == parameter
+    copied = pickle.loads(pickle.dumps(error))  # as the distributed backend sends errors back
+    assert (type(copied), str(copied), copied.parameter) == (type(error), str(error), parameter)
+    assert sorted(os.listdir(tmp_path)) == ["a.tif"]
+
+
+def test_a_suggested_value_is_spelled_as_a_keyword_argument(tmp_path: Path) -> None:
+    np.save(tmp_path / "a.npy", np.zeros((4, 64, 64), np.uint16))
+    with pytest.raises(InvalidParameterError) as refused:
+        convert(tmp_path / "a.npy", tmp_path / "out.zarr", fmt="0.4", shards="auto")
+    assert str(refused.value).endswith("; add fmt='0.5'")
+    assert refused.value.parameter == "shards"  # the parameter to blame comes first
 
 
 def test_tiff_larger_than_the_memory_budget_converts_in_bounded_memory(tmp_path: Path) -> None:

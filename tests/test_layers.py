@@ -14,12 +14,13 @@ import pytest
 
 PACKAGE = Path(__file__).parents[1] / "src" / "omezarr"
 
-LEAVES = {"types", "_numbers"}
-"""Shared leaves (type aliases, integer checks and arithmetic) that import nothing of omezarr."""
+LEAVES = {"types", "_numbers", "_errors"}
+"""Shared leaves (type aliases, integer checks, parameter errors) that import nothing of omezarr."""
 
 ALLOWED: dict[str, set[str]] = {
     "types": set(),
     "_numbers": set(),
+    "_errors": set(),
     "ngff": {"types"},  # pure: facts about NGFF, no storage, no pixels
     "pyramid": set(),  # pure: arrays in, arrays out
     "io": {"types"},  # stores and bytes, no NGFF model
@@ -83,3 +84,22 @@ def test_every_room_is_listed() -> None:
     }
     rooms -= {"schemas", "viewer_static", "__pycache__", "py.typed"} | public_faces
     assert rooms == set(ALLOWED) - set(), sorted(rooms ^ set(ALLOWED))
+
+
+def test_zarr_internals_are_called_from_io_only() -> None:
+    """zarr-python's private API (``zarr.core``) may change in any release: one room holds it."""
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        if path.relative_to(PACKAGE).parts[0] == "io":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
+            if any(name == "zarr.core" or name.startswith("zarr.core.") for name in names):
+                offenders.append(str(path.relative_to(PACKAGE)))
+    assert not offenders

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from .flags import flag
 from .output import (
     EXIT_INVALID,
     EXIT_OK,
@@ -148,7 +149,6 @@ def _add_convert_arguments(parser: argparse.ArgumentParser) -> None:
 def _convert_options(args: argparse.Namespace) -> dict[str, Any]:
     """The keyword arguments of :func:`omezarr.convert.convert` from the parsed options."""
     from .. import convert as conversion
-    from ..engine.memory import memory_budget_from
     from ..pyramid.methods import Methods, resolve_method
 
     def parsed(value: str | None, parse: Callable[[str], Any]) -> Any:
@@ -158,21 +158,19 @@ def _convert_options(args: argparse.Namespace) -> dict[str, Any]:
         resolve_method(args.method, Methods.RESIZE)
     except ValueError:
         choices = ", ".join(method.value for method in Methods)
-        raise ValueError(f"--method: expected one of {choices}, not {args.method!r}") from None
-    try:
-        memory_budget_from(args.memory)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"--memory: {str(exc).removeprefix('memory_budget: ')}") from None
+        raise ValueError(
+            f"{flag('method')}: expected one of {choices}, not {args.method!r}"
+        ) from None
 
     return {
         "fmt": args.format,
         "axes": args.axes,
-        "scale": parsed(args.scale, conversion.parse_axis_values),
+        "scale": parsed(args.scale, lambda v: conversion.parse_axis_values(v, flag("scale"))),
         "units": parsed(args.units, conversion.parse_units),
         "scale_factors": conversion.parse_scale_factors(args.scale_factors),
         "method": args.method,
-        "chunks": parsed(args.chunks, lambda v: conversion.parse_shape_option(v, "--chunks")),
-        "shards": parsed(args.shards, lambda v: conversion.parse_shape_option(v, "--shards")),
+        "chunks": parsed(args.chunks, lambda v: conversion.parse_shape_option(v, flag("chunks"))),
+        "shards": parsed(args.shards, lambda v: conversion.parse_shape_option(v, flag("shards"))),
         "compressor": conversion.parse_compressor(args.compressor),
         "overwrite": args.overwrite,
         "resume": args.resume,

@@ -9,6 +9,8 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
+from .flags import user_message
+
 __all__ = [
     "CommandError",
 ]
@@ -184,7 +186,8 @@ def _print_written(result: Any) -> int:
 def _user_errors(missing: str) -> Iterator[None]:
     """Errors a user can fix become a :class:`CommandError`; warnings become one line each.
 
-    ``missing`` is the message for a FileNotFoundError.
+    ``missing`` is the message for a FileNotFoundError. Parameters that the library's messages
+    name are spelled as the command line's options (:func:`omezarr.cli.flags.user_message`).
     """
     from ..convert import ConversionError
 
@@ -197,7 +200,7 @@ def _user_errors(missing: str) -> Iterator[None]:
         except KeyError as exc:
             raise CommandError(str(exc.args[0]) if exc.args else "KeyError") from exc
         except (ConversionError, ValueError, TypeError, OSError) as exc:
-            raise CommandError(str(exc) or type(exc).__name__) from exc
+            raise CommandError(user_message(exc) or type(exc).__name__) from exc
         finally:
             for warning in caught:
-                print(f"omezarr: warning: {warning.message}", file=sys.stderr)
+                print(f"omezarr: warning: {user_message(warning.message)}", file=sys.stderr)

@@ -11,18 +11,27 @@ no rename, so a remote output is written in place (:func:`remote_output`): metad
 an interrupted write never looks complete, and removed again if the conversion fails. Zarr
 arrays and OME-Zarr images can also be read from URLs (``s3://``, ``http(s)://``).
 
-Modules: ``options`` (parsing options), ``source`` (an input as the converter sees it),
-``inputs`` (recognising a file), one per input kind (``tiff``, ``picture``, ``zarr_input``;
-NumPy files are memory-mapped in ``inputs``), ``staging`` (where the output goes),
-``orchestrate`` (:func:`convert`) and ``demo``.
+Errors name the parameter of :func:`convert` to change (``units``, ``fmt='0.5'``) and carry it
+as ``error.parameter`` (module ``errors``); the command line spells them as its options.
+
+Modules: ``errors``, ``options`` (parsing options), ``source`` (an input as the converter
+sees it), ``inputs`` (recognising a file), one per input kind (``tiff``, ``picture``,
+``zarr_input``; NumPy files are memory-mapped in ``inputs``), ``staging`` (where the output
+goes), ``orchestrate`` (:func:`convert`) and ``demo``.
 """
 
 from __future__ import annotations
 
 from .demo import write_demo
+from .errors import (
+    ConversionError,
+    ConversionWarning,
+    InvalidParameterError,
+    Parameter,
+    ParameterMessage,
+)
 from .inputs import open_input
 from .options import (
-    ConversionError,
     auto_scale_factors,
     normalize_unit,
     parse_axis_values,
@@ -45,7 +54,11 @@ __all__ = [
     "NGFF_AXIS_ORDER",
     "ConversionError",
     "ConversionResult",
+    "ConversionWarning",
     "InputImage",
+    "InvalidParameterError",
+    "Parameter",
+    "ParameterMessage",
     "ProgressCallback",
     "auto_scale_factors",
     "check_output",

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .options import ConversionError
+from ..io.storage import local_path, remote_url
+from .errors import ConversionError
 from .picture import _open_picture
 from .source import InputImage, _arrange, _check_user_axes, _default_axes
-from .staging import _local_path, _remote_url
 from .tiff import _open_tiff
 from .zarr_input import _open_zarr
 
@@ -80,8 +80,9 @@ def open_input(
         For unsupported or unreadable inputs, and URLs that hold no zarr array or image.
     ConnectionError, PermissionError
         If a remote URL cannot be reached or refuses access.
-    ValueError
-        For ``axes`` or ``series`` that do not fit the input.
+    InvalidParameterError
+        A ValueError: for ``axes`` or ``series`` that do not fit the input (its
+        ``parameter`` says which).
 
     Examples
     --------
@@ -89,11 +90,11 @@ def open_input(
     ...     image.axes, image.scale, image.channel_names
     ('czyx', {'x': 0.2, 'y': 0.2, 'z': 1.0}, ['DAPI', 'GFP'])
     """
-    url = _remote_url(path)
+    url = remote_url(path)
     if url is not None:
         yield _open_zarr(url, axes)
         return
-    source = _local_path(path, "input_path")
+    source = local_path(path, "input_path")
     if not source.exists():
         raise FileNotFoundError(f"{path}: no such file or directory")
     kind = _detect_kind(source)

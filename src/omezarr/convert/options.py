@@ -1,4 +1,8 @@
-"""Parsing the converter's options: units, per-axis values, scale factors, shapes, compressors."""
+"""Parsing the converter's options: units, per-axis values, scale factors, shapes, compressors.
+
+The ``parse_*`` functions read the text of the command line's options, so their errors name
+the option (``--scale``); :func:`normalize_unit` and :func:`auto_scale_factors` serve any caller.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,10 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from ..io.codecs import DEFAULT_BLOCKSIZE
+from ..io.codecs import BLOSC_SHUFFLE_CODES, DEFAULT_BLOCKSIZE
 from ..ngff.axes import KNOWN_SPATIAL_UNITS, KNOWN_TEMPORAL_UNITS
 
 __all__ = [
-    "ConversionError",
     "auto_scale_factors",
     "normalize_unit",
     "parse_axis_values",
@@ -22,11 +25,6 @@ __all__ = [
 
 _AUTO_SMALLEST = 256
 """``scale_factors="auto"`` halves y and x until both fit in this many pixels."""
-
-
-class ConversionError(Exception):
-    """An input that cannot be converted, or an output that cannot be written; the message
-    names the path or option and is meant for the user as it is."""
 
 
 # --------------------------------------------------------------------------- units and options
@@ -254,18 +252,18 @@ def parse_compressor(text: str) -> Any:
         if cname not in numcodecs.blosc.list_compressors():
             choices = ", ".join(numcodecs.blosc.list_compressors())
             raise ValueError(f"{option}: blosc has no inner codec {cname!r} (choose {choices})")
-        shuffles = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}
         shuffle_name = args[1] if len(args) > 1 else "shuffle"
-        if shuffle_name not in shuffles:
+        if shuffle_name not in BLOSC_SHUFFLE_CODES:
             raise ValueError(
-                f"{option}: blosc shuffle must be one of {list(shuffles)}, not {shuffle_name!r}"
+                f"{option}: blosc shuffle must be one of {list(BLOSC_SHUFFLE_CODES)}, "
+                f"not {shuffle_name!r}"
             )
         # omezarr's block size (DEFAULT_BLOCKSIZE): faster and smaller than Blosc's own
         # choice at low levels, so "blosc-zstd:1" is exactly the default codec.
         return numcodecs.Blosc(
             cname=cname,
             clevel=level(5, 0, 9),
-            shuffle=shuffles[shuffle_name],
+            shuffle=BLOSC_SHUFFLE_CODES[shuffle_name],
             blocksize=DEFAULT_BLOCKSIZE,
         )
     if name == "zstd":

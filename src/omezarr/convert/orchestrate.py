@@ -18,10 +18,13 @@ from ..engine.memory import memory_budget_from
 from ..engine.targets import Progress
 from ..io.layout import default_chunks
 from ..io.storage import (
+    local_path,
     open_group,
     read_ngff_attrs,
+    remote_url,
     write_ngff_attrs,
 )
+from ..ngff.axes import pixel_sizes
 from ..ngff.documents import valid_axes
 from ..ngff.format import CurrentFormat, Format, format_from_version
 from ..pyramid.methods import Methods, resolve_method
@@ -29,12 +32,11 @@ from ..read import open_image
 from ..tools.describe import coarsest_statistics, describe, describe_level, level_totals
 from ..types import JSONDict
 from ..write import write_image
+from .errors import InvalidParameterError, Parameter
 from .inputs import open_input
 from .options import auto_scale_factors, normalize_unit
 from .source import InputImage
 from .staging import (
-    _local_path,
-    _remote_url,
     check_output,
     check_remote_output,
     remote_output,
@@ -91,29 +93,37 @@ def _resolve_units(units: str | Mapping[str, str] | None, axes: str) -> dict[str
         units = dict.fromkeys((a for a in axes if a in "zyx"), units)
     unknown = [a for a in units if a not in axes]
     if unknown:
-        raise ValueError(f"--units: axes {unknown} are not among the axes {axes!r}")
+        raise InvalidParameterError(
+            Parameter("units"), f": axes {unknown} are not among the axes {axes!r}"
+        )
     try:
         return {a: normalize_unit(u, "time" if a == "t" else "space") for a, u in units.items()}
     except ValueError as error:
-        raise ValueError(f"--units: {error}") from None
+        raise InvalidParameterError(Parameter("units"), f": {error}") from None
 
 
 def _resolve_shape_option(
-    value: Any, option: str, shape: tuple[int, ...], axes: str, base: tuple[int, ...]
+    value: Any, parameter: str, shape: tuple[int, ...], axes: str, base: tuple[int, ...]
 ) -> Any:
-    """None becomes ``base``, per-axis dicts full tuples (unnamed axes from ``base``)."""
+    """None becomes ``base``, per-axis dicts full tuples (unnamed axes from ``base``).
+
+    ``parameter`` is the name of the argument (``chunks`` or ``shards``), for errors.
+    """
     if value is None:
         return base
     if not isinstance(value, Mapping):
         if isinstance(value, tuple) and len(value) != len(shape):
-            raise ValueError(
-                f"{option}: {len(value)} sizes for the {len(shape)} axes {axes}; give "
-                f"{len(shape)} or name axes, e.g. y=256,x=256"
+            raise InvalidParameterError(
+                Parameter(parameter),
+                f": {len(value)} sizes for the {len(shape)} axes {axes}; give "
+                f"{len(shape)} or name axes, e.g. y=256,x=256",
             )
         return value
     unknown = [a for a in value if a not in axes]
     if unknown:
-        raise ValueError(f"{option}: axes {unknown} are not among the axes {axes!r}")
+        raise InvalidParameterError(
+            Parameter(parameter), f": axes {unknown} are not among the axes {axes!r}"
+        )
     return tuple(int(value.get(a, b)) for a, b in zip(axes, base, strict=True))
 
 
@@ -279,11 +289,17 @@ def convert(
         If a local input does not exist.
     ConversionError
         For unsupported or unreadable inputs and outputs that cannot be written (existing
-        without ``overwrite``, read-only URLs).
+        without ``overwrite``, read-only URLs); ``error.parameter`` names the parameter that
+        would help, if one does (e.g. ``"overwrite"``).
     ConnectionError, PermissionError
         If a remote input or output cannot be reached or refuses access.
+    InvalidParameterError
+        A ValueError: for arguments that do not fit the input or each other; the message
+        starts with the parameter's name and ``error.parameter`` holds it (e.g. ``"units"``).
+        Nothing is written then.
     ValueError, TypeError
-        For invalid options, naming the option; nothing is written then.
+        For other invalid arguments, as the writer reports them (``memory_budget``,
+        ``method``, ``compressor``); nothing is written then.
 
     Notes
     -----
@@ -300,10 +316,14 @@ def convert(
     """
     resolved_fmt = format_from_version(fmt) if isinstance(fmt, str) else fmt or CurrentFormat()
     if shards is not None and resolved_fmt.zarr_format != 3:
-        raise ValueError("--shards: shards need OME-NGFF 0.5 (zarr v3); add --format 0.5")
+        raise InvalidParameterError(
+            Parameter("shards"),
+            ": shards need OME-NGFF 0.5 (zarr v3); add ",
+            Parameter("fmt", "0.5"),
+        )
     budget = memory_budget_from(memory_budget)
     resolved_method = resolve_method(method, Methods.RESIZE)
-    remote = _remote_url(output)
+    remote = remote_url(output)
     if not dry_run:
         # Refused before the input is opened; checked again right before writing.
         if remote is None:
@@ -311,18 +331,18 @@ def convert(
         else:
             check_remote_output(remote, overwrite=overwrite, resume=resume)
     with open_input(input_path, axes=axes, series=series) as image:
-        image.scale.update(_checked_scale(scale, image.axes))
+        image.scale.update(pixel_sizes(scale, tuple(image.axes)))
         image.units.update(_resolve_units(units, image.axes))
         shape = tuple(int(n) for n in image.data.shape)
         # omezarr's default chunks, not the input's: TIFF strips can be a single row.
         base_chunks = default_chunks(shape, image.axes, image.data.dtype.itemsize)
         storage: dict[str, Any] = {
             "compressor": compressor,
-            "chunks": _resolve_shape_option(chunks, "--chunks", shape, image.axes, base_chunks),
+            "chunks": _resolve_shape_option(chunks, "chunks", shape, image.axes, base_chunks),
         }
         if shards is not None:
             storage["shards"] = _resolve_shape_option(
-                shards, "--shards", shape, image.axes, storage["chunks"]
+                shards, "shards", shape, image.axes, storage["chunks"]
             )
         omero = _omero(image)
         arguments: dict[str, Any] = {
@@ -371,7 +391,7 @@ def convert(
         if remote is None:
             with staged_output(output, overwrite=overwrite, resume=resume) as staging:
                 write(staging, resume and staging.exists())
-            written: Path | str = _local_path(output, "output")
+            written: Path | str = local_path(output, "output")
         else:
             with remote_output(remote, overwrite=overwrite, resume=resume) as resuming:
                 write(remote, resuming)
@@ -389,12 +409,3 @@ def _provenance(description: str, method: Methods) -> JSONDict:
         "method": f"omezarr.scale.{method.value}",
         "version": __version__,
     }
-
-
-def _checked_scale(scale: Mapping[str, float] | None, axes: str) -> dict[str, float]:
-    if scale is None:
-        return {}
-    unknown = [a for a in scale if a not in axes]
-    if unknown:
-        raise ValueError(f"--scale: axes {unknown} are not among the axes {axes!r}")
-    return {a: float(v) for a, v in scale.items()}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .options import ConversionError
+from .errors import ConversionError
 from .source import InputImage, _arrange, _check_user_axes, _import_optional
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..io.layout import input_chunks
-from .options import ConversionError
+from .errors import ConversionError, InvalidParameterError, Parameter
 
 __all__ = [
     "NGFF_AXIS_ORDER",
@@ -131,7 +131,8 @@ def _guess_axes(letters: str, notes: list[str]) -> str:
             free = next((a for a in "ztc" if a not in mapped), None)
             if free is None:
                 raise ConversionError(
-                    f"cannot map axis {letters[i]!r} of {letters!r} to t, c, z, y or x; pass --axes"
+                    f"cannot map axis {letters[i]!r} of {letters!r} to t, c, z, y or x; pass ",
+                    Parameter("axes"),
                 )
             mapped[i] = free
             notes.append(f"axis {letters[i]!r} taken as {free!r} (pass --axes to change)")
@@ -141,8 +142,9 @@ def _guess_axes(letters: str, notes: list[str]) -> str:
 def _check_user_axes(axes: str, ndim: int) -> str:
     axes = axes.strip().lower()
     if len(axes) != ndim or len(set(axes)) != ndim or any(a not in NGFF_AXIS_ORDER for a in axes):
-        raise ValueError(
-            f"--axes: expected {ndim} distinct letters of 'tczyx' for {ndim}-D input, not {axes!r}"
+        raise InvalidParameterError(
+            Parameter("axes"),
+            f": expected {ndim} distinct letters of 'tczyx' for {ndim}-D input, not {axes!r}",
         )
     return axes
 

@@ -13,15 +13,10 @@ from pathlib import Path
 import zarr
 import zarr.errors
 import zarr.storage
-from zarr.core.sync import sync
 
-from ..io.storage import (
-    READ_ONLY_PROTOCOLS,
-    existing_group,
-    file_url_path,
-    is_url,
-)
-from .options import ConversionError
+from ..io.storage import existing_group, is_read_only_url, local_path, remote_url
+from ..io.zarr_internals import delete_prefix, key_exists, prefix_is_empty
+from .errors import ConversionError, ConversionWarning, Parameter
 from .zarr_input import _ZARR_METADATA_KEYS, _is_zarr_hierarchy
 
 __all__ = [
@@ -32,21 +27,11 @@ __all__ = [
 ]
 
 
-def _url_protocols(text: str) -> set[str]:
-    """The fsspec protocols of a URL (``simplecache::s3://…`` has two)."""
-    return {part.lower() for part in text.split("://", 1)[0].split("::")}
-
-
-def _remote_url(target: str | os.PathLike[str]) -> str | None:
-    """``target`` as text if it is a remote URL (``file://`` URLs are local), else None."""
-    text = os.fspath(target)
-    return text if is_url(text) and _url_protocols(text) != {"file"} else None
-
-
-def _local_path(target: str | os.PathLike[str], what: str) -> Path:
-    """The local path of a path or ``file://`` URL."""
-    text = os.fspath(target)
-    return Path(file_url_path(text, what) if is_url(text) else text)
+def _exists_error(output: object) -> ConversionError:
+    """The refusal to replace an existing ``output`` that ``overwrite`` does not allow."""
+    return ConversionError(
+        f"{output}: already exists; pass ", Parameter("overwrite", True), " to replace it"
+    )
 
 
 def check_output(output: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
@@ -62,19 +47,19 @@ def check_output(output: str | os.PathLike[str], *, overwrite: bool = False) -> 
         hierarchy (never replaced), if it is a remote URL, or if its parent directory is
         missing.
     """
-    url = _remote_url(output)
+    url = remote_url(output)
     if url is not None:
         raise ConversionError(
             f"{url}: this output must be a local path or a file:// URL (remote URLs are "
             "written in place by omezarr convert)"
         )
     try:
-        target = _local_path(output, "output")
+        target = local_path(output, "output")
     except ValueError as error:
         raise ConversionError(str(error)) from None
     if target.exists():
         if not overwrite:
-            raise ConversionError(f"{target}: already exists; pass --overwrite to replace it")
+            raise _exists_error(target)
         if not _is_zarr_hierarchy(target):
             raise ConversionError(
                 f"{target}: exists and is no zarr hierarchy; refusing to replace it"
@@ -137,7 +122,7 @@ def staged_output(
 
 def interrupted_stagings(output: str | os.PathLike[str]) -> list[Path]:
     """Staging directories of conversions to ``output`` that were killed, oldest first."""
-    target = _local_path(output, "output")
+    target = local_path(output, "output")
     parent = target.absolute().parent
     found = [p for p in parent.glob(f".{target.name}.partial-*") if p.is_dir()]
     return sorted(found, key=lambda p: p.stat().st_mtime)
@@ -156,10 +141,10 @@ def _remote_contents(url: str) -> tuple[zarr.storage.FsspecStore, str]:
     store = zarr.storage.FsspecStore.from_url(url)
     store.fs.invalidate_cache()  # listings cached earlier in this process may be stale
     if not holds_zarr:
-        holds_zarr = any(sync(store.exists(key)) for key in _ZARR_METADATA_KEYS)
+        holds_zarr = any(key_exists(store, key) for key in _ZARR_METADATA_KEYS)
     if holds_zarr:
         return store, "zarr"
-    return store, "nothing" if sync(store.is_empty("")) else "other"
+    return store, "nothing" if prefix_is_empty(store) else "other"
 
 
 def check_remote_output(url: str, *, overwrite: bool = False, resume: bool = False) -> bool:
@@ -201,7 +186,7 @@ def _checked_remote_output(
     url: str, overwrite: bool, resume: bool
 ) -> tuple[zarr.storage.FsspecStore, bool]:
     """:func:`check_remote_output`, and the store it looked at."""
-    if _url_protocols(url) & READ_ONLY_PROTOCOLS:
+    if is_read_only_url(url):
         raise ConversionError(
             f"{url}: HTTP(S) URLs are read-only; convert to a local path or an s3:// URL"
         )
@@ -209,7 +194,7 @@ def _checked_remote_output(
     if contents == "nothing":
         return store, False
     if not (overwrite or resume):
-        raise ConversionError(f"{url}: already exists; pass --overwrite to replace it")
+        raise _exists_error(url)
     if contents != "zarr":
         raise ConversionError(f"{url}: exists and is no zarr hierarchy; refusing to replace it")
     return store, True
@@ -246,7 +231,7 @@ def remote_output(url: str, *, overwrite: bool = False, resume: bool = False) ->
     store, existed = _checked_remote_output(url, overwrite, resume)
     resuming = existed and resume
     if existed and not resume:
-        sync(store.delete_dir(""))
+        delete_prefix(store)
     try:
         yield resuming
     except BaseException:
@@ -259,11 +244,13 @@ def _delete_partial_output(store: zarr.storage.FsspecStore, url: str) -> None:
     """Remove a failed output; if that fails too, say so without hiding the first error."""
     try:
         store.fs.invalidate_cache()
-        sync(store.delete_dir(""))
+        delete_prefix(store)
     except Exception as error:
         warnings.warn(
-            f"{url}: the partial output could not be removed ({type(error).__name__}: {error}); "
-            "delete it, or finish it with --resume",
-            RuntimeWarning,
+            ConversionWarning(
+                f"{url}: the partial output could not be removed "
+                f"({type(error).__name__}: {error}); delete it, or finish it with ",
+                Parameter("resume", True),
+            ),
             stacklevel=3,
         )

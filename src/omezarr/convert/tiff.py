@@ -12,7 +12,8 @@ import zarr
 import zarr.errors
 import zarr.storage
 
-from .options import ConversionError, normalize_unit
+from .errors import ConversionError, InvalidParameterError, Parameter
+from .options import normalize_unit
 from .source import InputImage, _arrange, _check_user_axes, _import_optional
 
 
@@ -109,7 +110,9 @@ def _open_tiff(
     if count == 0:
         raise ConversionError(f"{path}: not a readable TIFF: it holds no image")
     if not 0 <= series < count:
-        raise ValueError(f"--series: {path} has series 0 to {count - 1}, not {series}")
+        raise InvalidParameterError(
+            Parameter("series"), f": {path} has series 0 to {count - 1}, not {series}"
+        )
     chosen = tiff.series[series]
     try:
         array = zarr.open_array(stack.enter_context(chosen.aszarr(level=0)), mode="r")

@@ -14,7 +14,7 @@ from ..io.storage import (
     read_ngff_attrs,
 )
 from ..read import open_image
-from .options import ConversionError
+from .errors import ConversionError
 from .source import InputImage, _arrange, _check_user_axes, _default_axes
 
 

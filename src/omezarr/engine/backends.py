@@ -33,6 +33,17 @@ def level_sink(array: Any) -> ChunkSink:
     """The sink for ``array``: direct chunk files where its store and layout allow, else
     zarr-python.
 
+    Parameters
+    ----------
+    array : zarr.Array or array-like
+        A level array, created.
+
+    Returns
+    -------
+    ChunkSink
+        A :class:`~omezarr.io.chunkio.DirectChunkWriter` for a little-endian local zarr array
+        whose codecs omezarr encodes itself, else an :class:`ArraySink`.
+
     Examples
     --------
     >>> import numpy as np
@@ -64,7 +75,23 @@ def active_client() -> Any:
 
 
 def pick_executor(compute: bool | None) -> Executor:
-    """``compute`` (the writers' argument) and the environment to an executor."""
+    """``compute`` (the writers' argument) and the environment to an executor.
+
+    Parameters
+    ----------
+    compute : bool or None
+        True: run now (on an active ``dask.distributed`` client's workers if there is one,
+        else in threads); False or None: build a ``dask.delayed`` object.
+
+    Returns
+    -------
+    Executor
+
+    Examples
+    --------
+    >>> pick_executor(False)
+    <Executor.DELAYED: 'delayed'>
+    """
     if not compute:
         return Executor.DELAYED
     return Executor.THREADS if active_client() is None else Executor.DISTRIBUTED
@@ -89,8 +116,22 @@ def execute(
 ) -> list[Any]:
     """Run every task of ``runs``, then ``finish()``; or return the delayed object doing so.
 
-    Returns ``[]`` when computed, else one ``dask.delayed`` object (``compute=False``).
-    ``progress`` is called after every region on the threads executor only.
+    Parameters
+    ----------
+    runs : sequence of EngineRun
+        The engine runs of one write (one for a pyramid, one per level of a given pyramid).
+    finish : callable
+        Called once every task has written (the metadata that advertises the image).
+    compute : bool or None
+        As for :func:`pick_executor`.
+    progress : callable, optional
+        Called with a :class:`Progress` after every region, on the threads executor only.
+
+    Returns
+    -------
+    list
+        ``[]`` when computed, else one ``dask.delayed`` object that writes everything and then
+        calls ``finish``.
     """
     executor = pick_executor(compute)
     if executor is Executor.THREADS:

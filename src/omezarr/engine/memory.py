@@ -7,6 +7,8 @@ import functools
 import os
 import sys
 
+from .._errors import InvalidParameterError, InvalidParameterTypeError, Parameter
+
 __all__ = [
     "DEFAULT_MEMORY_BUDGET",
     "MEMORY_BUDGET_ENV",
@@ -18,17 +20,43 @@ DEFAULT_MEMORY_BUDGET = 256 * 2**20
 MEMORY_BUDGET_ENV = "OMEZARR_MEMORY_BUDGET"
 
 
+_BUDGET = Parameter("memory_budget")
+
+
 def memory_budget_from(value: int | str | None) -> int:
     """The memory budget in bytes from an argument, the environment, or the default.
 
-    Accepts ints (bytes) and strings such as ``"512M"``, ``"2G"`` or ``"1.5GiB"``.
+    Parameters
+    ----------
+    value : int, str or None
+        Bytes as an int, or a string such as ``"512M"``, ``"2G"`` or ``"1.5GiB"``; None reads
+        ``$OMEZARR_MEMORY_BUDGET``, else :data:`DEFAULT_MEMORY_BUDGET` (256 MiB).
+
+    Returns
+    -------
+    int
+        The budget in bytes, at least 16 MiB.
+
+    Raises
+    ------
+    TypeError
+        For a bool or any other type.
+    ValueError
+        For text that is not a size, or a budget under 16 MiB (messages name ``memory_budget``).
+
+    Examples
+    --------
+    >>> memory_budget_from("512M"), memory_budget_from(2**30)
+    (536870912, 1073741824)
     """
     if value is None:
         value = os.environ.get(MEMORY_BUDGET_ENV)
         if value is None:
             return DEFAULT_MEMORY_BUDGET
     if isinstance(value, bool):
-        raise TypeError("memory_budget: expected bytes as an int or a string such as '512M'")
+        raise InvalidParameterTypeError(
+            _BUDGET, ": expected bytes as an int or a string such as '512M'"
+        )
     if isinstance(value, int):
         budget = value
     elif isinstance(value, str):
@@ -39,15 +67,15 @@ def memory_budget_from(value: int | str | None) -> int:
         try:
             budget = int(float(number) * scale)
         except (ValueError, OverflowError):  # OverflowError: "inf"
-            raise ValueError(
-                f"memory_budget: cannot read {value!r}; use bytes or e.g. '512M', '2G'"
+            raise InvalidParameterError(
+                _BUDGET, f": cannot read {value!r}; use bytes or e.g. '512M', '2G'"
             ) from None
     else:
-        raise TypeError(
-            f"memory_budget: expected an int or a string such as '512M', not {type(value).__name__}"
+        raise InvalidParameterTypeError(
+            _BUDGET, f": expected an int or a string such as '512M', not {type(value).__name__}"
         )
     if budget < 16 * 2**20:
-        raise ValueError(f"memory_budget: at least 16 MiB is needed, got {budget} bytes")
+        raise InvalidParameterError(_BUDGET, f": at least 16 MiB is needed, got {budget} bytes")
     return budget
 
 
@@ -56,14 +84,22 @@ _MALLOC_PRIME_BYTES = 16 * 2**20
 
 @functools.cache
 def prime_malloc() -> bool:
-    """Let glibc's ``malloc`` serve blocks of up to 16 MiB from its heaps; True if done.
+    """Let glibc's ``malloc`` serve blocks of up to 16 MiB from its heaps.
+
+    Returns
+    -------
+    bool
+        True if done (once per process; False elsewhere than glibc on Linux).
+
+    Notes
+    -----
 
     glibc maps every block above its *mmap threshold* (128 KiB at start) as fresh pages and
     unmaps it when freed, and raises the threshold to the size of a freed mapped block (up to
     32 MiB) to stop doing so for blocks of that size. Every chunk a compressor encodes is a
     new buffer of about the chunk's size; when nothing larger has been freed before, each is
-    mapped, filled page by page and unmapped again: about a million page faults per 4 GiB
-    written with zarr's default Zstd codec, a quarter of the write's time. Freeing one 16 MiB
+    mapped, filled page by page and unmapped again: page faults that cost a large share of a
+    write's time (benchmarks/RESULTS.md, "Figures behind the code"). Freeing one 16 MiB
     block once does what glibc would do on its own once a large enough block is freed (and
     sets its trim threshold to 32 MiB). Nothing changes elsewhere than glibc, nor where the
     thresholds were set (``mallopt``, ``MALLOC_TRIM_THRESHOLD_``, which dask.distributed's

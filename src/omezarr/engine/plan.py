@@ -20,7 +20,26 @@ __all__ = [
 
 @dataclass(frozen=True)
 class PyramidPlan:
-    """The partition of level 0 into tasks and regions."""
+    """The partition of level 0 into tasks and regions, and how many tasks run at once.
+
+    Tasks own every write unit of every level they overlap, so they may run in any order and
+    in parallel; regions are the steps a task reads its input in. Made by
+    :func:`plan_pyramid`; a frozen value.
+
+    Attributes
+    ----------
+    shape, task_shape, region_shape : tuple of int
+        Level 0's shape, and the shapes of a task and of a region (clipped at the end).
+    concurrency : int
+        Tasks run at once within the budget.
+    factors : tuple of tuple of int
+        Each level's downsampling factors relative to level 0.
+    itemsize : int
+        Bytes per pixel.
+    levels, halo, cache_bytes, write_behind_bytes
+        Number of levels; whether regions read beyond themselves (resize); bytes of input
+        chunks the cache keeps; encoded bytes a task may have waiting for the disk.
+    """
 
     shape: tuple[int, ...]
     task_shape: tuple[int, ...]
@@ -76,6 +95,17 @@ def plan_pyramid(
         The input's chunk shape, if it is chunked, so regions read whole input chunks.
     threads : int, optional
         Upper bound on concurrent tasks; defaults to the number of CPUs.
+
+    Returns
+    -------
+    PyramidPlan
+        Tasks aligned so that no two share a write unit of any level, regions aligned with the
+        input's chunks where it has them, and the number of tasks run at once.
+
+    Raises
+    ------
+    ValueError
+        When even one region of one task does not fit in ``memory_budget``.
     """
     shape = targets[0].shape
     ndim = len(shape)

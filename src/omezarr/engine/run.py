@@ -134,9 +134,30 @@ def run_plan(
 ) -> int:
     """Run every task of ``plan`` in threads, at most ``plan.concurrency`` at once.
 
-    Returns the bytes written (uncompressed). The first failure stops scheduling new tasks
-    and is raised once running tasks have finished. A task for which ``skip(task)`` is True
-    (asked in the worker threads) is not run: its regions count as done and skipped.
+    Parameters
+    ----------
+    source : array-like
+        Level 0's pixels: NumPy, dask, zarr, or anything with shape, dtype and indexing.
+    targets : sequence of LevelTarget
+        Every level, level 0 first.
+    plan : PyramidPlan
+        From :func:`plan_pyramid` for these targets.
+    progress : callable, optional
+        Called with a :class:`Progress` after every region.
+    skip : callable, optional
+        ``skip(task)`` True (asked in the worker threads): the task is not run; its regions
+        count as done and skipped (a resumed write).
+
+    Returns
+    -------
+    int
+        The bytes written (uncompressed).
+
+    Raises
+    ------
+    Exception
+        The first failure of a task, once the running tasks have finished; no new task starts
+        after it.
     """
     bytes_total = sum(math.prod(t.shape) for t in targets) * plan.itemsize
     regions_total = plan.n_regions
@@ -228,7 +249,19 @@ def delayed_tasks(
 
     Each task receives its part of the source (plus halo) as a dask dependency, so the
     source is read where the task runs; zarr sources are passed as they are and read lazily.
-    Tasks for which ``skip(task)`` is True are left out (asked here, when the graph is built).
+
+    Parameters
+    ----------
+    source, targets, plan
+        As for :func:`run_plan`.
+    skip : callable, optional
+        Tasks for which ``skip(task)`` is True are left out (asked here, when the graph is
+        built).
+
+    Returns
+    -------
+    list of dask.delayed.Delayed
+        One per task that is not skipped; each returns the bytes it wrote.
     """
     import dask
     import dask.array as da

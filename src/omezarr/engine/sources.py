@@ -38,8 +38,9 @@ class _DaskGraphs:
     """The materialised task graph of the dask array being written (at most one at a time).
 
     Taking ``source.blocks[i]`` and computing it builds, optimises and schedules a new
-    collection each time: about 5 ms per block, as much as generating an 8 MiB block. Culling a
-    materialised graph to one key and running it costs a few tenths of a millisecond.
+    collection each time, which costs as much as generating a block; culling a materialised
+    graph to one key and running it costs a small fraction of that (figures in
+    benchmarks/RESULTS.md, "Figures behind the code").
     """
 
     def __init__(self) -> None:

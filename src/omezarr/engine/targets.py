@@ -79,7 +79,17 @@ class LevelTarget:
     ) -> None:
         """Write ``data`` (whole write units, clipped at the array's end) at ``start``; files
         written with direct I/O may be left to ``behind``. Sinks encode (or copy) ``data``
-        before they return, so the caller may reuse its buffer."""
+        before they return, so the caller may reuse its buffer.
+
+        Parameters
+        ----------
+        start : sequence of int
+            Where ``data`` starts in the level (a write unit's corner).
+        data : numpy.ndarray
+            Whole write units, clipped at the array's end.
+        behind : WriteBehind, optional
+            Threads that may do the file writing while the caller goes on.
+        """
         assert self.sink is not None  # set in __post_init__
         self.sink.write(start, data, behind)
 

@@ -2,8 +2,8 @@
 
 A buffered ``write`` copies every byte into the kernel's page cache, which the kernel writes
 to disk later. For the gigabytes of a pyramid that copy is a large share of the CPU a write
-costs: on the 2-core VM where omezarr is benchmarked, new page-cache pages cost about 2 s of
-kernel time per GiB written, as much as compressing the data. With direct I/O (Linux's
+costs, about as much as compressing the data on the machine where omezarr is benchmarked
+(benchmarks/RESULTS.md, "Figures behind the code"). With direct I/O (Linux's
 ``O_DIRECT``) the disk reads the bytes straight from the process's memory, so the kernel copies
 nothing and the data is on its way to the disk when the call returns.
 

@@ -5,10 +5,12 @@ Pure: dicts and strings in, dicts and strings out.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
+from .._errors import InvalidParameterError, InvalidParameterTypeError, Parameter
 from .format import CurrentFormat, Format
 
 __all__ = [
@@ -17,6 +19,7 @@ __all__ = [
     "KNOWN_TEMPORAL_UNITS",
     "Axes",
     "axes_problems",
+    "pixel_sizes",
 ]
 
 KNOWN_AXES: dict[str, str] = {"x": "space", "y": "space", "z": "space", "c": "channel", "t": "time"}
@@ -260,3 +263,53 @@ class Axes:
         if fmt.version == "0.3":
             return self.names
         return [dict(a) for a in self.axes]
+
+
+def pixel_sizes(scale: Mapping[str, float] | None, dims: Sequence[str]) -> dict[str, float]:
+    """The physical pixel size per axis that a user gave (``scale``), checked.
+
+    Parameters
+    ----------
+    scale : mapping of str to float, or None
+        Pixel size per axis name; axes left out have size 1.0 (they are not added here).
+    dims : sequence of str
+        The image's axis names.
+
+    Returns
+    -------
+    dict of str to float
+
+    Raises
+    ------
+    InvalidParameterTypeError
+        When ``scale`` is not a mapping (a TypeError naming ``scale``).
+    InvalidParameterError
+        For axes not in ``dims``, or sizes that are not positive finite numbers (ValueErrors
+        naming ``scale``).
+
+    Examples
+    --------
+    >>> pixel_sizes({"x": 0.5, "y": 2}, ("y", "x"))
+    {'x': 0.5, 'y': 2.0}
+    """
+    if scale is None:
+        return {}
+    where = Parameter("scale")
+    if not isinstance(scale, Mapping):
+        raise InvalidParameterTypeError(
+            where, f": expected a dict of axis name to pixel size, not {type(scale).__name__}"
+        )
+    unknown = [d for d in scale if d not in dims]
+    if unknown:
+        raise InvalidParameterError(where, f": axes {unknown} are not among the axes {list(dims)}")
+    for d, value in scale.items():
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or value <= 0
+        ):
+            raise InvalidParameterError(
+                where, f": the pixel size of axis {d!r} must be a positive number, not {value!r}"
+            )
+    return {d: float(v) for d, v in scale.items()}

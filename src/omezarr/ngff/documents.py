@@ -15,7 +15,7 @@ from typing import Any
 
 from .._numbers import is_json_int
 from ..types import AxesType, JSONDict
-from .axes import Axes
+from .axes import Axes, pixel_sizes
 from .format import Format
 
 __all__ = [
@@ -116,15 +116,7 @@ def level_transformations(
     transformations = fmt.generate_coordinate_transformations(shapes)
     if transformations is None:
         return None
-    scale = dict(scale or {})
-    unknown = [d for d in scale if d not in dims]
-    if unknown:
-        raise ValueError(f"scale: axes {unknown} are not among the axes {list(dims)}")
-    for d, value in scale.items():
-        if not _is_number(value) or value <= 0:
-            raise ValueError(
-                f"scale: the pixel size of axis {d!r} must be a positive number, not {value!r}"
-            )
+    scale = pixel_sizes(scale, dims)
     for level in transformations:
         level[0]["scale"] = [
             s * float(scale.get(d, 1.0)) for s, d in zip(level[0]["scale"], dims, strict=True)

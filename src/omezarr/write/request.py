@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from ..io.layout import LevelLayout, default_chunks, input_chunks, resolve_layou
 from ..io.storage import (
     write_ngff_attrs,
 )
+from ..ngff.axes import pixel_sizes
 from ..ngff.documents import axis_names, level_transformations, valid_axes
 from ..ngff.format import Format
 from ..pyramid.methods import Methods, level_factors
@@ -74,29 +74,6 @@ def _check_source(image: Any, name: str) -> Any:
     if any(int(n) < 1 for n in shape):
         raise ValueError(f"{name}: every dimension must be at least 1, got shape {tuple(shape)}")
     return image
-
-
-def _check_scale(scale: Any, dims: Sequence[str]) -> dict[str, float]:
-    if scale is None:
-        return {}
-    if not isinstance(scale, Mapping):
-        raise TypeError(
-            f"scale: expected a dict of axis name to pixel size, not {type(scale).__name__}"
-        )
-    unknown = [d for d in scale if d not in dims]
-    if unknown:
-        raise ValueError(f"scale: axes {unknown} are not among the axes {list(dims)}")
-    for d, value in scale.items():
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-            or value <= 0
-        ):
-            raise ValueError(
-                f"scale: the pixel size of axis {d!r} must be a positive number, not {value!r}"
-            )
-    return {d: float(v) for d, v in scale.items()}
 
 
 @dataclass(frozen=True)
@@ -220,7 +197,6 @@ def plan_write(request: PixelRequest, fmt: Format) -> WritePlan:
     shape0 = tuple(int(n) for n in sources[0].shape)
     parsed_axes = valid_axes(request.axes, request.axes_units, fmt, len(shape0))
     dims = axis_names(parsed_axes)
-    pixel_sizes = _check_scale(request.scale, dims)
     budget = memory_budget_from(request.memory_budget)
     if computed_levels:
         shapes = [tuple(int(n) for n in s.shape) for s in sources]
@@ -250,11 +226,12 @@ def plan_write(request: PixelRequest, fmt: Format) -> WritePlan:
     )
     transformations: list[list[dict[str, Any]]] | None
     if request.coordinate_transformations is not None:
+        pixel_sizes(request.scale, dims)  # ignored (the reference's rule), but must be sound
         warnings.warn(_DEPRECATED_COORDINATE_TRANSFORMATIONS, DeprecationWarning, stacklevel=4)
         transformations = request.coordinate_transformations
         fmt.validate_coordinate_transformations(len(shape0), len(shapes), transformations)
     else:
-        transformations = level_transformations(shapes, dims, pixel_sizes, fmt)
+        transformations = level_transformations(shapes, dims, request.scale, fmt)
     datasets: list[dict] = [{"path": f"s{i}"} for i in range(len(shapes))]
     if transformations is not None:
         for dataset, transform in zip(datasets, transformations, strict=True):
