@@ -7,6 +7,7 @@ other way must change this table, on purpose, in review.
 from __future__ import annotations
 
 import ast
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -103,3 +104,22 @@ def test_zarr_internals_are_called_from_io_only() -> None:
             if any(name == "zarr.core" or name.startswith("zarr.core.") for name in names):
                 offenders.append(str(path.relative_to(PACKAGE)))
     assert not offenders
+
+
+def test_the_readme_layout_names_every_package_and_module() -> None:
+    readme = (PACKAGE.parents[1] / "README.md").read_text()
+    layout = readme[readme.index("## Layout of the code") :]
+    layout = layout[: layout.index("```", layout.index("```") + 3)]
+    words = set(re.findall(r"[\w.]+", layout))
+    missing = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE).with_suffix("").parts
+        if parts[-1] in {"__init__", "__main__"}:
+            continue
+        name = parts[-1] if len(parts) > 1 else f"{parts[-1]}.py"
+        if name not in words:
+            missing.append("/".join(parts))
+    for folder in sorted(p for p in PACKAGE.iterdir() if (p / "__init__.py").exists()):
+        if f"{folder.name}/" not in layout:
+            missing.append(f"{folder.name}/")
+    assert not missing, f"the README's layout does not name {missing}"
