@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import uuid
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ import zarr
 import zarr.errors
 import zarr.storage
 
+from ..io.staging import new_token, staging_path, swap_into_place
 from ..io.storage import existing_group, is_read_only_url, local_path, remote_url
 from ..io.zarr_internals import delete_prefix, key_exists, prefix_is_empty
 from .errors import ConversionError, ConversionWarning, Parameter
@@ -92,9 +92,8 @@ def staged_output(
     same output is reused, so the writer can finish it instead of starting again.
     """
     target = check_output(output, overwrite=overwrite)
-    parent = target.absolute().parent
-    token = uuid.uuid4().hex[:8]
-    staging = parent / f".{target.name}.partial-{token}"
+    token = new_token()
+    staging = staging_path(target, token)
     if resume:
         leftovers = interrupted_stagings(target)
         if leftovers:
@@ -102,19 +101,9 @@ def staged_output(
             token = staging.name.rsplit("-", 1)[-1]
     try:
         yield staging
-        if target.exists():
-            if not overwrite:  # created by someone else while we were writing
-                raise ConversionError(f"{target}: appeared while writing; nothing replaced")
-            retired = parent / f".{target.name}.old-{token}"
-            os.rename(target, retired)
-            try:
-                os.rename(staging, target)
-            except OSError:
-                os.rename(retired, target)
-                raise
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            os.rename(staging, target)
+        if target.exists() and not overwrite:  # created by someone else while we were writing
+            raise ConversionError(f"{target}: appeared while writing; nothing replaced")
+        swap_into_place(staging, target, token)
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)

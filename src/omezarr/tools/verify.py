@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import zarr
 
+from ..io.staging import is_staging_name
 from ..io.storage import GroupLike, is_partial_file, open_group, open_member
 from ..io.units import decode_problem, unit_shape
 from ..io.zarr_internals import chunk_key_coords, list_dir, list_keys
@@ -87,7 +88,8 @@ def _arrays(group: zarr.Group, leftovers: list[str]) -> Iterator[zarr.Array]:
     """
     prefix = f"{group.path}/" if group.path else ""
     for name in sorted(list_dir(group.store, group.path)):
-        if is_partial_file(name):
+        if is_partial_file(name) or is_staging_name(name):
+            # A killed write's temporary file, or the hidden directory of a killed overwrite.
             leftovers.append(prefix + name)
             continue
         if name in _METADATA_KEYS:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from typing import Any
 
 import zarr
@@ -11,10 +12,19 @@ from ..engine.plan import plan_pyramid
 from ..engine.targets import LevelTarget
 from ..io.layout import input_chunks
 from ..io.locking import metadata_lock
-from ..io.storage import GroupLike, open_group
+from ..io.storage import GroupLike, open_group, read_ngff_attrs, remove_member
 from ..ngff.documents import build_image_label
 from ..ngff.format import Format
-from .levels import _clear_image, _create_level_arrays, _planned_arrays, _resume_arrays, _StoredTask
+from .levels import (
+    StagedOverwrite,
+    _clear_image,
+    _create_level_arrays,
+    _old_image,
+    _planned_arrays,
+    _resume_arrays,
+    _staged_overwrite,
+    _StoredTask,
+)
 from .metadata import _check_storable, _resolve_target
 from .request import PixelRequest, WritePlan, _FinalWrite, plan_write
 
@@ -83,6 +93,7 @@ def write_pixels(group: GroupLike, request: PixelRequest, fmt: Any) -> list:
         else open_group(group, mode="a", zarr_format=resolved_fmt.zarr_format)
     )
     listing: tuple[zarr.Group, str, Format] | None = None
+    created_labels_group = False
     if label is None:
         target = root
         what = "an image"
@@ -90,16 +101,40 @@ def write_pixels(group: GroupLike, request: PixelRequest, fmt: Any) -> list:
         # Under the lock: label writers racing to create the labels group must not
         # overwrite a labels list another one has already written.
         with metadata_lock(root, "labels"):
+            created_labels_group = "labels" not in root
             labels_group = root.require_group("labels")
         target = labels_group.require_group(label.name)
         what = f"a label image named {label.name!r}"
         listing = (labels_group, label.name, resolved_fmt)
-    if request.resume:
-        arrays = _resume_arrays(target, plan, attrs, planned)
-    else:
-        _clear_image(target, request.overwrite, what)
-        arrays = _create_level_arrays(target, plan)
-    final = _FinalWrite(((target, attrs),), listing)
-    return execute(
-        _engine_runs(plan, arrays, request.resume), final, request.compute, request.progress
-    )
+    swap: StagedOverwrite | None = None
+    try:
+        if request.resume:
+            arrays = _resume_arrays(target, plan, attrs, planned)
+        else:
+            old = _old_image(target, request.overwrite, what)
+            staged = _staged_overwrite(old, plan) if old is not None else None
+            if staged is not None:  # the old image stays whole until the new one is
+                target, swap = staged
+            elif old is not None:
+                _clear_image(old, plan)
+            arrays = _create_level_arrays(target, plan)
+        final = _FinalWrite(((target, attrs),), listing, swap)
+        return execute(
+            _engine_runs(plan, arrays, request.resume), final, request.compute, request.progress
+        )
+    except BaseException:
+        if swap is not None:  # the old image is untouched; the half-written new one goes
+            shutil.rmtree(swap.staging, ignore_errors=True)
+        if created_labels_group:
+            _remove_unlisted_labels_group(root)
+        raise
+
+
+def _remove_unlisted_labels_group(root: zarr.Group) -> None:
+    """After a failed first label write: the ``labels`` group it created lists no label yet
+    (another writer's may have been listed since: then it stays), so it goes, lest it make a
+    valid image invalid."""
+    with metadata_lock(root, "labels"):
+        labels = root.get("labels")
+        if isinstance(labels, zarr.Group) and not read_ngff_attrs(labels).get("labels"):
+            remove_member(root, "labels")

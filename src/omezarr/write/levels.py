@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, cast
 
 import zarr
@@ -11,8 +14,10 @@ from zarr.storage import MemoryStore
 
 from ..engine.targets import LevelTarget
 from ..engine.walk import task_write_units
+from ..io.staging import local_directory, new_token, staging_path, swap_into_place
 from ..io.storage import (
     group_zarr_format,
+    is_partial_file,
     open_group,
     read_ngff_attrs,
     remove_member,
@@ -21,16 +26,35 @@ from ..io.units import unit_intact
 from ..types import JSONDict
 from .request import WritePlan
 
+_IMAGE_KEYS = ("multiscales", "omero", "image-label")
+"""The attributes that describe an image: replaced by an overwrite; the others are kept."""
 
-def _clear_image(group: zarr.Group, overwrite: bool, what: str) -> None:
-    """Refuse to write over an image unless ``overwrite``; then remove it completely.
 
-    The multiscales metadata goes first, so a crash while replacing never leaves old
-    metadata describing half-written new arrays.
-    """
+@dataclass(frozen=True)
+class OldImage:
+    """An image already in the target group, as an overwrite finds it."""
+
+    group: zarr.Group
+    level_names: frozenset[str]
+    level_shapes: tuple[tuple[int, ...], ...]
+    retained_attributes: JSONDict  # the group's raw attributes without the image keys
+
+    def labels_fit(self, shapes: Sequence[Sequence[int]]) -> bool:
+        """Whether label images written for this image fit an image of level ``shapes``."""
+        return self.level_shapes == tuple(tuple(int(n) for n in shape) for shape in shapes)
+
+    def label_names(self) -> list[str]:
+        """The label images below this image's ``labels`` group (none when it has none)."""
+        labels = self.group.get("labels")
+        return sorted(labels.group_keys()) if isinstance(labels, zarr.Group) else []
+
+
+def _old_image(group: zarr.Group, overwrite: bool, what: str) -> OldImage | None:
+    """The image already in ``group``, if any; refused unless ``overwrite``."""
     attrs = read_ngff_attrs(group)
     old = attrs.get("multiscales")
     level_names = {m for m in group.array_keys() if m.startswith("s") and m[1:].isdigit()}
+    ordered: list[str] = []
     if isinstance(old, list):
         for multiscale in old:
             for dataset in (
@@ -38,21 +62,100 @@ def _clear_image(group: zarr.Group, overwrite: bool, what: str) -> None:
             ):
                 if isinstance(dataset, Mapping) and isinstance(dataset.get("path"), str):
                     level_names.add(dataset["path"])
+                    ordered.append(dataset["path"])
     if old is None and not level_names:
-        return
+        return None
     if not overwrite:
         raise ValueError(
             f"group: {group.store_path} already holds {what}; pass overwrite=True to replace it"
         )
-    stale = {k: v for k, v in attrs.items() if k not in ("multiscales", "omero", "image-label")}
+    shapes = []
+    for name in ordered or sorted(level_names, key=lambda n: (len(n), n)):
+        member = group.get(name)
+        shapes.append(tuple(int(n) for n in member.shape) if isinstance(member, zarr.Array) else ())
+    raw = dict(group.attrs)
     if group_zarr_format(group) == 3:
-        group.attrs.update({"ome": stale})
+        ome = raw.get("ome")
+        if isinstance(ome, Mapping):
+            raw["ome"] = {k: v for k, v in ome.items() if k not in _IMAGE_KEYS}
     else:
-        for key in ("multiscales", "omero", "image-label"):
+        raw = {k: v for k, v in raw.items() if k not in _IMAGE_KEYS}
+    return OldImage(group, frozenset(level_names), tuple(shapes), raw)
+
+
+def _drop_labels_that_no_longer_fit(old: OldImage, plan: WritePlan) -> None:
+    """Remove the old image's labels when the new levels differ from theirs, and say so."""
+    names = old.label_names()
+    if not names or old.labels_fit(plan.shapes):
+        return
+    remove_member(old.group, "labels")
+    warnings.warn(
+        f"overwrite: removed the labels {names} of {old.group.store_path}: they were written "
+        f"for the old image's levels {list(old.level_shapes)}, not the new ones "
+        f"{[list(shape) for shape in plan.shapes]}; write them again",
+        RuntimeWarning,
+        stacklevel=5,
+    )
+
+
+def _clear_image(old: OldImage, plan: WritePlan) -> None:
+    """Remove ``old`` in place (stores without a local directory to stage in).
+
+    The image metadata goes first, so a crash while replacing never leaves old metadata
+    describing half-written new arrays; labels that would not fit the new levels go too.
+    """
+    group = old.group
+    if group_zarr_format(group) == 3:
+        group.attrs.update({"ome": old.retained_attributes.get("ome", {})})
+    else:
+        for key in _IMAGE_KEYS:
             if key in group.attrs:
                 del group.attrs[key]
-    for level in sorted(level_names):
+    for level in sorted(old.level_names):
         remove_member(group, level)
+    _drop_labels_that_no_longer_fit(old, plan)
+
+
+@dataclass(frozen=True)
+class StagedOverwrite:
+    """The last step of an overwrite on a local disk: the new image, complete in a hidden
+    sibling directory, takes the old one's place.
+
+    The old image's other members (its labels, when they fit the new levels, and anything
+    else it holds) are moved into the new directory first; then the directories are swapped
+    (:func:`omezarr.io.staging.swap_into_place`). Until then the old image is untouched and
+    readable; a kill leaves it as it was.
+    """
+
+    old: OldImage
+    directory: Path
+    staging: Path
+    token: str
+    plan: WritePlan
+
+    def __call__(self) -> None:
+        _drop_labels_that_no_longer_fit(self.old, self.plan)
+        metadata = {"zarr.json", ".zgroup", ".zattrs", ".zarray", ".zmetadata"}
+        for entry in sorted(self.directory.iterdir()):
+            if entry.name in metadata or entry.name in self.old.level_names:
+                continue
+            if is_partial_file(entry.name) or (self.staging / entry.name).exists():
+                continue
+            os.rename(entry, self.staging / entry.name)
+        swap_into_place(self.staging, self.directory, self.token)
+
+
+def _staged_overwrite(old: OldImage, plan: WritePlan) -> tuple[zarr.Group, StagedOverwrite] | None:
+    """A fresh group beside ``old`` on a local disk to write the new image into, and the step
+    that swaps it into place; None for other stores (the image is then replaced in place)."""
+    directory = local_directory(old.group)
+    if directory is None:
+        return None
+    token = new_token()
+    staging = staging_path(directory, token)
+    group = open_group(os.fspath(staging), mode="w", zarr_format=plan.fmt.zarr_format)
+    group.attrs.put(old.retained_attributes)
+    return group, StagedOverwrite(old, directory, staging, token, plan)
 
 
 def _create_level_arrays(group: zarr.Group, plan: WritePlan) -> list[Any]:

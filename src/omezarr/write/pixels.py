@@ -82,8 +82,11 @@ def write_image(
     axes_units : dict of str to str, optional
         Units per axis, e.g. ``{"x": "micrometer"}``.
     overwrite : bool, default False
-        Replace an image already in ``group`` (its levels are removed, no chunk left over);
-        without it, writing over an image raises ValueError.
+        Replace an image already in ``group`` (no chunk of it left over); without it, writing
+        over an image raises ValueError. On a local disk the new image is written beside the
+        old one, which stays whole until the new one is complete; on other stores the old
+        one is removed first. Its labels are kept if the new levels have the old shapes, else
+        removed with a RuntimeWarning naming them.
     resume : bool, default False
         Finish an interrupted write of the same image with the same arguments: the level
         arrays in ``group`` are kept (they must have the planned shape, dtype, chunks,

@@ -80,16 +80,20 @@ def _check_source(image: Any, name: str) -> Any:
 class _FinalWrite:
     """NGFF attributes to write, in order, once every pixel is written.
 
+    ``swap`` then moves a staged overwrite into place (the new image is complete by then);
     ``label`` (the labels group, a label name and the format) lists the label image last,
     read afresh under the group's lock, since other writers may be adding theirs.
     """
 
     writes: tuple[tuple[zarr.Group, JSONDict], ...]
     label: tuple[zarr.Group, str, Format] | None = None
+    swap: Callable[[], None] | None = None  # a staged overwrite, once its metadata is written
 
     def __call__(self, *done: Any) -> None:
         for group, attrs in self.writes:
             write_ngff_attrs(group, attrs)
+        if self.swap is not None:
+            self.swap()
         if self.label is not None:
             _add_label_name(*self.label)
 
@@ -104,6 +108,9 @@ class LabelRequest:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name or "/" in self.name:
             raise ValueError(f"name: expected a label name without '/', not {self.name!r}")
+        if self.name.startswith(".") or self.name == "zarr.json":
+            # zarr's own metadata files and hidden names: a group cannot be made there.
+            raise ValueError(f"name: {self.name!r} is reserved; choose another label name")
         if self.metadata is not None and not isinstance(self.metadata, Mapping):
             raise TypeError(f"label_metadata: expected a dict, not {type(self.metadata).__name__}")
 
