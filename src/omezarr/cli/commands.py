@@ -12,6 +12,7 @@ from .flags import flag
 from .output import (
     EXIT_INVALID,
     EXIT_OK,
+    EXIT_USAGE,
     CommandError,
     _can_print,
     _mark,
@@ -52,6 +53,8 @@ def _run_validate(args: argparse.Namespace) -> int:
         details = report.format()
         if details:
             print(details)
+    if not report.readable:
+        return EXIT_USAGE  # "unreadable": nothing of it could be checked
     return EXIT_OK if report.valid else EXIT_INVALID
 
 

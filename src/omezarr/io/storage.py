@@ -38,6 +38,7 @@ __all__ = [
     "READ_ONLY_PROTOCOLS",
     "GroupLike",
     "UnreadableMetadataError",
+    "check_array_grid",
     "existing_group",
     "file_url_path",
     "group_zarr_format",
@@ -240,11 +241,32 @@ def open_member(group: zarr.Group, path: str) -> zarr.Group | zarr.Array | None:
     --------
     >>> labels = open_member(open_group("image.zarr", mode="r"), "labels")  # doctest: +SKIP
     """
-    with _readable_metadata("path", f"{group.store_path}/{path}"):
+    where = f"{group.store_path}/{path}"
+    with _readable_metadata("path", where):
         try:
-            return group[path]
+            member = group[path]
         except KeyError:
             return None
+    if isinstance(member, zarr.Array):
+        check_array_grid(member, where)
+    return member
+
+
+def check_array_grid(array: zarr.Array, where: object) -> None:
+    """Refuse an array whose chunks (or shards) have an extent under 1: zarr accepts such
+    metadata, but no chunk grid can be laid over it (every reader would divide by zero).
+
+    Raises
+    ------
+    UnreadableMetadataError
+        A ValueError naming ``where`` and the chunk shape.
+    """
+    for name, extents in (("chunk", array.chunks), ("shard", array.shards)):
+        if extents is not None and any(int(n) < 1 for n in extents):
+            raise UnreadableMetadataError(
+                f"path: the metadata of {where} is malformed ({name} shape {list(extents)} has "
+                "an extent under 1)"
+            )
 
 
 def group_zarr_format(group: zarr.Group) -> int:
@@ -374,8 +396,8 @@ def _readable_metadata(what: str, where: str | Store) -> Iterator[None]:
     """Turn zarr's failures to parse the stored metadata of ``where`` into one clear error.
 
     zarr lets the JSON decoder's errors (a RecursionError for deep nesting) and its own
-    TypeError for a document of the wrong shape escape; they mean bad data, not a bug of the
-    caller.
+    TypeError or AttributeError for a document of the wrong shape (a list where an object is
+    due) escape; they mean bad data, not a bug of the caller.
     """
     try:
         yield
@@ -387,7 +409,7 @@ def _readable_metadata(what: str, where: str | Store) -> Iterator[None]:
         raise UnreadableMetadataError(
             f"{what}: the metadata of {where} is not valid JSON ({exc})"
         ) from None
-    except TypeError as exc:
+    except (TypeError, AttributeError) as exc:  # AttributeError: a JSON array, not an object
         raise UnreadableMetadataError(
             f"{what}: the metadata of {where} is malformed ({exc})"
         ) from None

@@ -11,7 +11,7 @@ from typing import Any
 import zarr
 from zarr.abc.store import Store
 
-from ..io.storage import UnreadableMetadataError, is_url, open_node
+from ..io.storage import UnreadableMetadataError, is_url, open_member, open_node
 from ..ngff.format import metadata_version
 from .kinds import SUPPORTED_VERSIONS
 from .report import _MAX_MESSAGE, Severity, ValidationReport, Violation, _short
@@ -131,9 +131,7 @@ class _Walk:
             )
             raise _TooMany
         try:
-            return group[path]
-        except KeyError:
-            return None
+            return open_member(group, path)
         except Exception as exc:  # bad stored metadata must never escape the validator
             self.problem(_join(node, path), f"unreadable: {_describe_error(exc)}", "unreadable")
             return None

@@ -93,6 +93,19 @@ class ValidationReport:
         """True when no error was found (warnings allowed)."""
         return not self.errors
 
+    @property
+    def readable(self) -> bool:
+        """False when the top node could not be checked at all: its metadata cannot be read,
+        or it declares an OME-NGFF version this validator does not know (the CLI's exit
+        code 2, "unreadable", rather than 1, "invalid")."""
+        from .kinds import SUPPORTED_VERSIONS  # here: kinds imports this module
+
+        if self.version is not None and self.version not in SUPPORTED_VERSIONS:
+            return False
+        return not any(
+            v.location.split("#", 1)[0] == "." and v.rule == "unreadable" for v in self.violations
+        )
+
     def __bool__(self) -> bool:
         raise TypeError("ValidationReport has no truth value: use report.valid")
 

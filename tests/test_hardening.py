@@ -1,0 +1,136 @@
+"""Broken hierarchies get one clear line and the documented exit code, never a traceback.
+
+Exit codes: 0 valid, 1 invalid, 2 unreadable (or a usage error). Each case was a traceback or a
+wrong verdict before (the hardening issue's probe).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from _cli import run_cli
+from omezarr.cli import main
+from omezarr.validate import validate
+from omezarr.writer import write_image
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("valid") / "image.zarr"
+    write_image(np.zeros((64, 64), "uint16"), str(path), axes="yx", scale_factors=[])
+    return path
+
+
+def _edited(image: Path, tmp_path: Path, name: str, member: str, edit: object) -> Path:
+    copy = tmp_path / name
+    shutil.copytree(image, copy)
+    document = copy / member / "zarr.json"
+    if callable(edit):
+        metadata = json.loads(document.read_text())
+        edit(metadata)
+        document.write_text(json.dumps(metadata))
+    else:
+        document.write_text(str(edit))
+    return copy
+
+
+def _zero_chunk(metadata: dict) -> None:
+    metadata["chunk_grid"]["configuration"]["chunk_shape"] = [0, 64]
+
+
+def _version_06(metadata: dict) -> None:
+    metadata["attributes"]["ome"]["version"] = "0.6"
+
+
+def test_a_chunk_shape_with_a_zero_is_invalid_not_valid(image: Path, tmp_path: Path) -> None:
+    broken = _edited(image, tmp_path, "zero.zarr", "s0", _zero_chunk)
+    report = validate(str(broken))
+    assert not report.valid and report.readable
+    assert any(v.rule == "unreadable" and "extent under 1" in v.message for v in report.errors)
+
+
+@pytest.mark.parametrize("command", [["info"], ["info", "--stats"], ["verify"]])
+def test_a_chunk_shape_with_a_zero_is_refused_in_one_line(
+    image: Path, tmp_path: Path, command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = _edited(image, tmp_path, "zero.zarr", "s0", _zero_chunk)
+    assert main([*command, str(broken)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "chunk shape [0, 64]" in error
+
+
+def test_a_chunk_shape_with_a_zero_is_refused_by_thumbnail(
+    image: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = _edited(image, tmp_path, "zero.zarr", "s0", _zero_chunk)
+    assert main(["thumbnail", str(broken), str(tmp_path / "t.png")]) == 2
+    assert "chunk shape [0, 64]" in capsys.readouterr().err
+
+
+def test_a_zarr_json_that_is_a_json_array_is_unreadable(image: Path, tmp_path: Path) -> None:
+    broken = _edited(image, tmp_path, "array.zarr", ".", "[1, 2, 3]")
+    report = validate(str(broken))
+    assert not report.readable and report.errors[0].rule == "unreadable"
+    result = run_cli("validate", str(broken))
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert "malformed" in result.stdout
+
+
+def test_a_well_formed_image_of_an_unknown_version_is_unreadable_not_invalid(
+    image: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    newer = _edited(image, tmp_path, "newer.zarr", ".", _version_06)
+    report = validate(str(newer))
+    assert not report.readable
+    assert main(["validate", str(newer)]) == 2
+    assert "is not supported here" in capsys.readouterr().out
+
+
+def test_an_invalid_image_still_exits_1(image: Path, tmp_path: Path) -> None:
+    def no_axes(metadata: dict) -> None:
+        del metadata["attributes"]["ome"]["multiscales"][0]["axes"]
+
+    broken = _edited(image, tmp_path, "noaxes.zarr", ".", no_axes)
+    assert validate(str(broken)).readable
+    assert main(["validate", str(broken)]) == 1
+
+
+def test_the_command_line_starts_without_the_heavy_libraries() -> None:
+    """Everything heavy is imported inside the commands, where Ctrl-C is one line."""
+    from _cli import run_python
+
+    probe = (
+        "import sys, omezarr, omezarr.cli\n"
+        "print(sorted(n for n in ('zarr', 'dask', 'numba', 'scipy', 'numpy') if n in sys.modules))"
+    )
+    result = run_python("-c", probe)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_ctrl_c_while_a_command_loads_is_one_line(
+    image: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from omezarr.tools import describe
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(describe, "describe", interrupted)
+    assert main(["info", str(image)]) == 130
+    assert capsys.readouterr().err.strip() == "omezarr info: interrupted"
+
+
+def test_the_package_still_offers_its_names_and_submodules() -> None:
+    import omezarr
+
+    assert omezarr.write_image is omezarr.writer.write_image
+    assert set(omezarr.__all__) <= set(dir(omezarr))
+    with pytest.raises(AttributeError):
+        _ = omezarr.no_such_name  # type: ignore[attr-defined]
