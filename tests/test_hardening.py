@@ -134,3 +134,23 @@ def test_the_package_still_offers_its_names_and_submodules() -> None:
     assert set(omezarr.__all__) <= set(dir(omezarr))
     with pytest.raises(AttributeError):
         _ = omezarr.no_such_name  # type: ignore[attr-defined]
+
+
+def test_info_prints_escape_sequences_from_metadata_escaped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "evil.zarr"
+    evil = "cells\x1b]0;owned\x07\x1b[2J"
+    write_image(
+        np.zeros((32, 32), "uint16"),
+        str(path),
+        axes="yx",
+        scale_factors=[],
+        name=evil,
+        omero={"channels": [{"label": "ch\x1b[31m", "color": "FF0000", "window": {
+            "start": 0, "end": 1, "min": 0, "max": 1}}]},
+    )  # fmt: skip
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out
+    assert "cells\\x1b]0;owned\\x07\\x1b[2J" in out

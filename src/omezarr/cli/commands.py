@@ -20,6 +20,7 @@ from .output import (
     _print_written,
     _ProgressDisplay,
     _user_errors,
+    terminal_text,
 )
 
 # --------------------------------------------------------------------------- validate
@@ -49,10 +50,10 @@ def _run_validate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:
-        print(f"{_mark(report.valid)} {report.summary()}")
+        print(terminal_text(f"{_mark(report.valid)} {report.summary()}"))
         details = report.format()
         if details:
-            print(details)
+            print(terminal_text(details))
     if not report.readable:
         return EXIT_USAGE  # "unreadable": nothing of it could be checked
     return EXIT_OK if report.valid else EXIT_INVALID
@@ -201,7 +202,7 @@ def _run_convert(args: argparse.Namespace) -> int:
         f"{arrow} {result.output} (OME-Zarr {result.info['version']}, {source.axes})"
     )
     for note in source.notes:
-        print(f"note: {note}")
+        print(terminal_text(f"note: {note}"))
     _print_images(result.info)
     if result.dry_run:
         print("dry run: nothing was written")
@@ -225,7 +226,7 @@ def _run_info(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(info, indent=2))
     else:
-        print(format_description(info, ascii_only=not _can_print("├─│└×→·—")))
+        print(terminal_text(format_description(info, ascii_only=not _can_print("├─│└×→·—"))))
     return EXIT_OK
 
 
@@ -305,7 +306,11 @@ def _run_view(args: argparse.Namespace) -> int:
         print(f"omezarr viewer for {server.root}: {server.url}")
         print(f"files for other viewers (CORS, byte ranges): {server.url}data/")
         if server.image is None:
-            print(f"note: no image to show ({server.image_error}); files are still served")
+            print(
+                terminal_text(
+                    f"note: no image to show ({server.image_error}); files are still served"
+                )
+            )
         print("press Ctrl-C to stop", flush=True)
 
     try:
@@ -351,5 +356,5 @@ def _run_verify(args: argparse.Namespace) -> int:
         }
         print(json.dumps({**summary, "ok": report.ok, "problems": problems}, indent=2))
     else:
-        print(f"{_mark(report.ok)} {report.format()}")
+        print(terminal_text(f"{_mark(report.ok)} {report.format()}"))
     return EXIT_OK if report.ok else EXIT_INVALID

@@ -25,7 +25,7 @@ from .commands import (
     _run_verify,
     _run_view,
 )
-from .output import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CommandError
+from .output import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CommandError, terminal_text
 
 __all__ = [
     "main",
@@ -123,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(run(args))
     except CommandError as exc:
         message = " ".join(str(exc).splitlines())  # one line, whatever a library said
-        print(f"omezarr {args.command}: error: {message}", file=sys.stderr)
+        print(terminal_text(f"omezarr {args.command}: error: {message}"), file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"omezarr {args.command}: interrupted", file=sys.stderr)

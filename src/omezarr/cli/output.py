@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import sys
 import time
 import warnings
@@ -23,6 +24,23 @@ EXIT_INTERRUPTED = 130
 
 class CommandError(Exception):
     """A problem the user can fix; printed without a traceback, exit code 2."""
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def terminal_text(text: str) -> str:
+    r"""``text`` with control characters (escape sequences above all) shown, not obeyed.
+
+    Names, labels and units come from files anyone can write; printed raw, an escape sequence
+    in them could rewrite the terminal's title, hide lines or worse. Newlines and tabs stay.
+
+    Examples
+    --------
+    >>> terminal_text("cells\x1b]0;pwned\x07 ok")
+    'cells\\x1b]0;pwned\\x07 ok'
+    """
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
 
 
 def _can_print(text: str) -> bool:
@@ -124,12 +142,13 @@ def _print_levels(title: str, info: Any) -> None:
 
     console = _rich_console(sys.stdout)
     if console is None:
-        print(title)
+        print(terminal_text(title))
         for line in format_levels(info, ascii_only=not _can_print("×—")):
-            print(f"  {line}")
+            print(terminal_text(f"  {line}"))
         return
     from rich import box
     from rich.table import Table
+    from rich.text import Text
 
     rows = level_table(info)
     table = Table(
@@ -144,7 +163,7 @@ def _print_levels(title: str, info: Any) -> None:
         numeric = LEVEL_COLUMNS.index(header) >= 5
         table.add_column(header, justify="right" if numeric else "left", no_wrap=True)
     for row in rows[1:]:
-        table.add_row(*row)
+        table.add_row(*(Text(terminal_text(str(cell))) for cell in row))  # Text: no markup
     console.print(table)
 
 
@@ -154,10 +173,10 @@ def _print_images(info: Any) -> None:
 
     ascii_only = not _can_print("×·→")
     for line in summary_lines(info, ascii_only=ascii_only):
-        print(line)
+        print(terminal_text(line))
     _print_levels("levels", info)
     for label in info.get("labels", []):
-        print(f"{label['path']}: {size_text(label, ascii_only=ascii_only)}")
+        print(terminal_text(f"{label['path']}: {size_text(label, ascii_only=ascii_only)}"))
         _print_levels(f"{label['path']} levels", label)
 
 
