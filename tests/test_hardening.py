@@ -154,3 +154,36 @@ def test_info_prints_escape_sequences_from_metadata_escaped(
     out = capsys.readouterr().out
     assert "\x1b" not in out and "\x07" not in out
     assert "cells\\x1b]0;owned\\x07\\x1b[2J" in out
+
+
+def _bomb(metadata: dict) -> None:
+    """A chunk that declares 32768 x 32768 uint32 (4 GiB decoded) in a file of bytes."""
+    metadata["shape"] = [32768, 32768]
+    metadata["chunk_grid"]["configuration"]["chunk_shape"] = [32768, 32768]
+    metadata["data_type"] = "uint32"
+
+
+@pytest.mark.parametrize(
+    "command", [["info", "--stats"], ["verify"], ["thumbnail"], ["convert"]], ids=" ".join
+)
+def test_a_decompression_bomb_is_refused_within_the_memory_budget(
+    image: Path, tmp_path: Path, command: list[str]
+) -> None:
+    """Under a 3 GiB address-space cap (the bomb is 4 GiB), so a regression fails instead of taking the machine."""
+    from _cli import run_python
+
+    bomb = _edited(image, tmp_path, "bomb.zarr", "s0", _bomb)
+    (bomb / "s0" / "c" / "0" / "0").write_bytes(b"\x00" * 64)  # a chunk to decode
+    arguments = [*command, str(bomb)]
+    if command[0] in ("thumbnail", "convert"):
+        arguments.append(str(tmp_path / ("out.png" if command[0] == "thumbnail" else "out.zarr")))
+    probe = (
+        "import resource, sys\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (3 * 2**30, 3 * 2**30))\n"
+        "from omezarr.cli import main\n"
+        f"sys.exit(main({arguments!r}))\n"
+    )
+    result = run_python("-c", probe)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "more than the memory budget" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

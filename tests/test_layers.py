@@ -15,13 +15,14 @@ import pytest
 
 PACKAGE = Path(__file__).parents[1] / "src" / "omezarr"
 
-LEAVES = {"types", "_numbers", "_errors"}
+LEAVES = {"types", "_numbers", "_errors", "_budget"}
 """Shared leaves (type aliases, integer checks, parameter errors) that import nothing of omezarr."""
 
 ALLOWED: dict[str, set[str]] = {
     "types": set(),
     "_numbers": set(),
     "_errors": set(),
+    "_budget": {"_errors"},
     "ngff": {"types"},  # pure: facts about NGFF, no storage, no pixels
     "pyramid": set(),  # pure: arrays in, arrays out
     "io": {"types"},  # stores and bytes, no NGFF model

@@ -13,6 +13,7 @@ from ..io.storage import (
     open_node,
     read_ngff_attrs,
 )
+from ..io.units import check_unit_fits
 from ..read import open_image
 from .errors import ConversionError
 from .source import InputImage, _arrange, _check_user_axes, _default_axes
@@ -37,6 +38,7 @@ def _open_zarr(path: Path | str, axes: str | None) -> InputImage:
         ) from None
     if isinstance(node, zarr.Array):
         notes: list[str] = []
+        check_unit_fits(node, path)
         letters = _check_user_axes(axes, node.ndim) if axes else _default_axes(node.ndim, notes)
         return _arrange(path, "zarr array", node, letters, notes)
     if "multiscales" not in read_ngff_attrs(node):
@@ -44,6 +46,7 @@ def _open_zarr(path: Path | str, axes: str | None) -> InputImage:
             f"{path}: a zarr group without an OME-Zarr image (convert one of its arrays)"
         )
     source = open_image(node)
+    source.check_decodable(0)  # the level converted; its chunks are decoded whole
     letters = _check_user_axes(axes, source.data.ndim) if axes else "".join(source.dims)
     image = _arrange(path, "OME-Zarr", source.data, letters)
     for name, size, unit in zip(

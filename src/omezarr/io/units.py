@@ -6,18 +6,65 @@ and resumed writes (which skip a task only when every unit it writes is stored a
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import zarr
 
+from .._budget import memory_budget_from
 from .zarr_internals import key_exists
 
-__all__ = ["decode_problem", "unit_intact", "unit_region", "unit_shape"]
+__all__ = [
+    "UnitTooLargeError",
+    "check_unit_fits",
+    "decode_problem",
+    "unit_intact",
+    "unit_region",
+    "unit_shape",
+]
+
+
+class UnitTooLargeError(ValueError):
+    """One chunk (or shard) of an array would take more memory than the budget to decode."""
 
 
 def unit_shape(array: zarr.Array) -> tuple[int, ...]:
     """The shape of ``array``'s write unit: its shards if it is sharded, else its chunks."""
     shards = array.shards
     return tuple(shards if shards is not None else array.chunks)
+
+
+def check_unit_fits(array: zarr.Array, where: object, budget: int | None = None) -> None:
+    """Refuse ``array`` before any of it is decoded when one of its write units (the unit a
+    reader decodes at once) is larger than the memory budget.
+
+    A chunk of a few kilobytes may declare gigabytes of pixels (a decompression bomb); the
+    declared size is checked, not the stored one.
+
+    Parameters
+    ----------
+    array : zarr.Array
+    where : object
+        How the error names the array (a path or URL).
+    budget : int, optional
+        Bytes; default :func:`omezarr._budget.memory_budget_from` (``$OMEZARR_MEMORY_BUDGET``
+        or 256 MiB).
+
+    Raises
+    ------
+    UnitTooLargeError
+        A ValueError naming the array, the unit's size and the budget.
+    """
+    limit = memory_budget_from(None) if budget is None else budget
+    unit = unit_shape(array)
+    nbytes = math.prod(unit) * np.dtype(array.dtype).itemsize
+    if nbytes > limit:
+        kind = "shard" if array.shards is not None else "chunk"
+        raise UnitTooLargeError(
+            f"{where}: one {kind} of {list(unit)} {array.dtype} is {nbytes / 2**20:,.0f} MiB "
+            f"decoded, more than the memory budget of {limit / 2**20:,.0f} MiB; raise "
+            "$OMEZARR_MEMORY_BUDGET if this file is trusted"
+        )
 
 
 def unit_region(

@@ -16,6 +16,7 @@ from omezarr.io.storage import (
     open_member,
     read_ngff_attrs,
 )
+from omezarr.io.units import check_unit_fits
 from omezarr.types import JSONDict
 
 from .._numbers import ceil_div, is_json_int
@@ -96,6 +97,22 @@ class Image:
     metadata: JSONDict
     group: zarr.Group
     label_names: list[str]
+
+    def check_decodable(self, level: int, budget: int | None = None) -> None:
+        """Refuse, before anything is read, a level whose chunks (or shards) would each take
+        more than the memory budget to decode (a decompression bomb, or a file chunked for
+        another machine); the readers stay lazy, the tools that compute pixels ask this.
+
+        Raises
+        ------
+        omezarr.io.units.UnitTooLargeError
+            A ValueError naming the level, the unit's size and the budget.
+        """
+        where = f"{self.group.store_path}/{self.paths[level]}"
+        array = self.group[self.paths[level]]
+        if not isinstance(array, zarr.Array):  # opened as an array; replaced since
+            raise ValueError(f"{where}: is no longer an array")
+        check_unit_fits(array, where, budget)
 
     @property
     def dims(self) -> tuple[str, ...]:

@@ -187,6 +187,7 @@ def coarsest_statistics(image: Image) -> list[tuple[Any, Any, float]]:
 
     Reads the coarsest level only, block by block, so it is cheap and memory stays bounded.
     """
+    image.check_decodable(len(image.levels) - 1)
     level = image.levels[-1]
     if "c" in image.dims:
         axis = image.dims.index("c")

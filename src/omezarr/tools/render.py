@@ -458,6 +458,7 @@ def render_plane(
         if level is None
         else _check_index(level, "level", len(image.levels))
     )
+    image.check_decodable(level)
     shape = dict(zip(image.dims, image.levels[level].shape, strict=True))
     picks: dict[str, int] = {}
     if "t" in shape:

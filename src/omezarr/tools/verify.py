@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import zarr
 
+from .._numbers import ceil_div
 from ..io.staging import is_staging_name
 from ..io.storage import GroupLike, is_partial_file, open_group, open_member
-from ..io.units import decode_problem, unit_shape
+from ..io.units import check_unit_fits, decode_problem, unit_shape
 from ..io.zarr_internals import chunk_key_coords, list_dir, list_keys
 
 __all__ = ["ChunkProblem", "VerifyReport", "verify"]
@@ -157,9 +158,10 @@ def verify(target: GroupLike, *, allow_missing: bool = False, threads: int = 2) 
     chunks_read = 0
     for array in _arrays(group, leftovers):
         arrays += 1
-        unit = unit_shape(array)
-        grid = tuple(math.ceil(n / u) for n, u in zip(array.shape, unit, strict=True))
         prefix = f"{array.path}/" if array.path else ""
+        check_unit_fits(array, f"{group.store_path}/{array.path}")
+        unit = unit_shape(array)
+        grid = tuple(ceil_div(n, u) for n, u in zip(array.shape, unit, strict=True))
         present = []
         for stored_key in list_keys(array.store, prefix):
             key = stored_key[len(prefix) :]
