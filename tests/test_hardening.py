@@ -187,3 +187,43 @@ def test_a_decompression_bomb_is_refused_within_the_memory_budget(
     assert result.returncode == 2, result.stdout + result.stderr
     assert "more than the memory budget" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("command", ["validate", "info", "verify"])
+def test_a_zarr_json_that_is_a_fifo_is_refused_instead_of_hanging(
+    image: Path, tmp_path: Path, command: str
+) -> None:
+    import os
+
+    trap = tmp_path / "fifo.zarr"
+    shutil.copytree(image, trap)
+    (trap / "zarr.json").unlink()
+    os.mkfifo(trap / "zarr.json")
+    result = run_cli(command, str(trap))  # 120 s timeout: a hang fails the test
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "not a regular file" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_chunk_symlinked_to_dev_zero_is_refused_instead_of_read_without_end(
+    image: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trap = tmp_path / "zero.zarr"
+    shutil.copytree(image, trap)
+    chunk = trap / "s0" / "c" / "0" / "0"
+    chunk.unlink()
+    chunk.symlink_to("/dev/zero")
+    assert main(["info", "--stats", str(trap)]) == 2
+    assert "not a regular file" in capsys.readouterr().err
+
+
+def test_a_metadata_document_beyond_any_sane_size_is_refused_unread(
+    image: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    huge = tmp_path / "huge.zarr"
+    shutil.copytree(image, huge)
+    document = huge / "zarr.json"
+    with document.open("ab") as file:
+        file.truncate(65 * 2**20)  # sparse: no disk used
+    assert main(["info", str(huge)]) == 2
+    assert "more than a file of it may be" in capsys.readouterr().err

@@ -19,8 +19,10 @@ from __future__ import annotations
 import copy
 import json
 import os
+import posixpath
 import re
-from collections.abc import Iterator, Mapping
+import stat
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
@@ -29,8 +31,9 @@ from urllib.parse import unquote, urlsplit
 import zarr
 import zarr.errors
 from zarr.abc.store import Store
-from zarr.storage import FsspecStore
+from zarr.storage import FsspecStore, LocalStore
 
+from .._budget import memory_budget_from
 from ..types import JSONDict
 from .zarr_internals import list_keys, read_key, run_sync
 
@@ -415,6 +418,56 @@ def _readable_metadata(what: str, where: str | Store) -> Iterator[None]:
         ) from None
 
 
+_METADATA_FILES = frozenset({"zarr.json", ".zgroup", ".zattrs", ".zarray", ".zmetadata"})
+_MAX_METADATA_BYTES = 64 * 2**20
+"""A metadata document larger than this is refused unread (no NGFF document comes close)."""
+
+
+class GuardedLocalStore(LocalStore):
+    """zarr's local store, reading only regular files of sane size.
+
+    A ``zarr.json`` that is a FIFO would block every reader forever, one symlinked to
+    ``/dev/zero`` would be read without end, and a chunk file far larger than any chunk of
+    the budget would be read whole: each is refused with an OSError naming the file before it
+    is opened. Writing is zarr's own.
+    """
+
+    def _guard(self, key: str, whole: bool) -> None:
+        path = os.path.join(self.root, key)
+        try:
+            status = os.stat(path)  # follows symlinks: the file that would be read
+        except (FileNotFoundError, NotADirectoryError):
+            return  # zarr answers "absent"
+        except OSError as error:  # a symlink loop, a file that cannot be examined
+            raise OSError(f"{path}: cannot be read ({error.strerror or error})") from None
+        if not stat.S_ISREG(status.st_mode):
+            if stat.S_ISDIR(status.st_mode):
+                return  # zarr answers "absent" for a directory
+            raise OSError(f"{path}: not a regular file (a device, pipe or socket); refused")
+        limit = _MAX_METADATA_BYTES if posixpath.basename(key) in _METADATA_FILES else None
+        if limit is None and whole:
+            limit = 2 * memory_budget_from(None) + 2**20  # an encoded chunk, with room
+        if limit is not None and status.st_size > limit:
+            raise OSError(
+                f"{path}: {status.st_size:,} bytes, more than a file of it may be "
+                f"({limit:,}); refused"
+            )
+
+    async def get(
+        self, key: str, prototype: Any = None, byte_range: Any = None
+    ) -> Any:  # the signature of zarr's LocalStore.get
+        self._guard(key, whole=byte_range is None)
+        return await super().get(key, prototype, byte_range)
+
+    async def get_partial_values(
+        self, prototype: Any, key_ranges: Iterable[tuple[str, Any]]
+    ) -> list[Any]:
+        ranges = list(key_ranges)
+        for key, byte_range in ranges:
+            self._guard(key, whole=byte_range is None)
+        return await super().get_partial_values(prototype, ranges)
+
+
 def _location(
     target: object, mode: str, storage_options: Mapping[str, Any] | None, what: str
 ) -> str | Store:
@@ -442,10 +495,10 @@ def _location(
                 "as in 'simplecache::s3://bucket/image.zarr')"
             )
         _no_storage_options(storage_options, f"the local path {target!r}")
-        return str(Path(target))
+        return GuardedLocalStore(str(Path(target)), read_only=mode == _READ_MODE)
     if _is_file_url(target):
         _no_storage_options(storage_options, f"the file URL {target!r}")
-        return file_url_path(target, what)
+        return GuardedLocalStore(file_url_path(target, what), read_only=mode == _READ_MODE)
     if mode != _READ_MODE and is_read_only_url(target):
         raise ValueError(
             f"{what}: {target} cannot be written: HTTP(S) URLs are read-only; "
