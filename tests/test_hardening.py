@@ -227,3 +227,31 @@ def test_a_metadata_document_beyond_any_sane_size_is_refused_unread(
         file.truncate(65 * 2**20)  # sparse: no disk used
     assert main(["info", str(huge)]) == 2
     assert "more than a file of it may be" in capsys.readouterr().err
+
+
+def test_an_undecodable_chunk_is_one_line_in_info_stats_and_thumbnail(
+    image: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "garbage.zarr"
+    shutil.copytree(image, broken)
+    (broken / "s0" / "c" / "0" / "0").write_bytes(b"garbage, not blosc")
+    assert main(["info", "--stats", str(broken)]) == 2
+    assert main(["thumbnail", str(broken), str(tmp_path / "t.png")]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 2
+    assert all("stored pixels cannot be decoded" in line and "verify" in line for line in errors)
+
+
+def test_a_scale_beyond_any_float_is_invalid_not_a_crash(
+    image: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def huge(metadata: dict) -> None:
+        dataset = metadata["attributes"]["ome"]["multiscales"][0]["datasets"][0]
+        dataset["coordinateTransformations"][0]["scale"] = [1, 10**400]
+
+    broken = _edited(image, tmp_path, "huge.zarr", ".", huge)
+    report = validate(str(broken))
+    assert not report.valid and report.readable
+    assert any("finite" in v.message for v in report.errors)
+    assert main(["info", str(broken)]) == 2
+    assert "finite numbers" in capsys.readouterr().err

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
 
-__all__ = ["ceil_div", "is_int", "is_json_int"]
+__all__ = ["ceil_div", "is_finite_number", "is_int", "is_json_int"]
 
 
 def is_int(value: object) -> bool:
@@ -31,6 +32,25 @@ def is_json_int(value: object) -> bool:
     (True, False, False)
     """
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_finite_number(value: object) -> bool:
+    """Whether ``value`` is an int or float (not a bool) that is finite as a float.
+
+    JSON integers have no size limit: ``10**400`` is a valid document value that no float can
+    hold (``math.isfinite`` itself raises OverflowError on it), so it is not finite here.
+
+    Examples
+    --------
+    >>> is_finite_number(2.5), is_finite_number(10**400), is_finite_number(float("nan"))
+    (True, False, False)
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def ceil_div(numerator: int, denominator: int) -> int:

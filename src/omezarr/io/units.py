@@ -6,7 +6,9 @@ and resumed writes (which skip a task only when every unit it writes is stored a
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 
 import numpy as np
 import zarr
@@ -15,13 +17,39 @@ from .._budget import memory_budget_from
 from .zarr_internals import key_exists
 
 __all__ = [
+    "UndecodableDataError",
     "UnitTooLargeError",
     "check_unit_fits",
     "decode_problem",
+    "decoding",
     "unit_intact",
     "unit_region",
     "unit_shape",
 ]
+
+
+class UndecodableDataError(ValueError):
+    """Stored pixels that their codecs cannot decode (corrupt or truncated chunk files)."""
+
+
+@contextlib.contextmanager
+def decoding(where: object) -> Iterator[None]:
+    """Turn any failure while stored pixels are read and decoded into one
+    :class:`UndecodableDataError` naming ``where``.
+
+    Codecs fail with whatever their C library says (blosc: ``RuntimeError: error during blosc
+    decompression: -1``); bad bytes are bad data, not a bug, and deserve one line that says
+    where to look.
+    """
+    try:
+        yield
+    except (MemoryError, KeyboardInterrupt, UnitTooLargeError, OSError):
+        raise
+    except Exception as error:
+        raise UndecodableDataError(
+            f"{where}: stored pixels cannot be decoded ({type(error).__name__}: {error}); "
+            "`omezarr verify` lists the broken chunks"
+        ) from None
 
 
 class UnitTooLargeError(ValueError):

@@ -5,12 +5,12 @@ Pure: dicts and strings in, dicts and strings out.
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from .._errors import InvalidParameterError, InvalidParameterTypeError, Parameter
+from .._numbers import is_finite_number
 from .format import CurrentFormat, Format
 
 __all__ = [
@@ -303,12 +303,7 @@ def pixel_sizes(scale: Mapping[str, float] | None, dims: Sequence[str]) -> dict[
     if unknown:
         raise InvalidParameterError(where, f": axes {unknown} are not among the axes {list(dims)}")
     for d, value in scale.items():
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-            or value <= 0
-        ):
+        if not is_finite_number(value) or value <= 0:
             raise InvalidParameterError(
                 where, f": the pixel size of axis {d!r} must be a positive number, not {value!r}"
             )

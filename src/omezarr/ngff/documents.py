@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import copy
 import logging
-import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .._numbers import is_json_int
+from .._numbers import is_finite_number, is_json_int
 from ..types import AxesType, JSONDict
 from .axes import Axes, pixel_sizes
 from .format import Format
@@ -49,10 +48,6 @@ class MissingKeyError(KeyError, ValueError):
     def __str__(self) -> str:
         # KeyError quotes its argument; this is a message, not a key.
         return str(self.args[0]) if self.args else ""
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _require_list(value: Any, name: str) -> list[Any]:
@@ -199,7 +194,7 @@ def validate_omero(omero: Any, n_channels: int | None = None) -> JSONDict:
             for key in ("min", "max", "start", "end"):
                 if key not in window:
                     raise MissingKeyError(f"{where}: '{key}' not found in 'window'")
-                if not _is_number(window[key]):
+                if not is_finite_number(window[key]):
                     raise TypeError(
                         f"{where}: window '{key}' must be an int or float, not {window[key]!r}"
                     )
@@ -251,7 +246,7 @@ def _validate_colors(colors: Any) -> list[JSONDict]:
         where = f"colors[{i}]"
         if not isinstance(color, Mapping):
             raise TypeError(f"{where}: expected a dict with 'label-value' and 'rgba'")
-        if "label-value" not in color or not _is_number(color["label-value"]):
+        if "label-value" not in color or not is_finite_number(color["label-value"]):
             raise ValueError(f"{where}: a numeric 'label-value' is required")
         if color["label-value"] in seen:
             raise ValueError(f"{where}: label-value {color['label-value']} appears twice")

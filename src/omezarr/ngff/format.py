@@ -8,10 +8,11 @@ versions.
 from __future__ import annotations
 
 import logging
-import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
+
+from .._numbers import is_finite_number
 
 __all__ = [
     "CurrentFormat",
@@ -89,10 +90,6 @@ def metadata_version(metadata: Mapping[str, Any]) -> str | None:
         if isinstance(obj, Mapping) and obj.get("version") is not None:
             return str(obj["version"])
     return None
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 class Format(ABC):
@@ -364,7 +361,7 @@ class FormatV04(FormatV03):
                     raise ValueError(
                         f"{where}: {kind!r} has {len(values)} values, the image has {ndim} dimensions"
                     )
-                if not all(_is_number(v) for v in values):
+                if not all(is_finite_number(v) for v in values):
                     raise ValueError(
                         f"{where}: {kind!r} values must all be finite numbers: {list(values)}"
                     )

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from omezarr.ngff.format import Format
 from omezarr.types import JSONDict
 
-from .._numbers import is_json_int
+from .._numbers import is_finite_number, is_json_int
 
 _IMPLIED_AXES = ("t", "c", "z", "y", "x")
 """Axis names of 0.1 and 0.2 images, which carry no ``axes`` of their own."""
@@ -73,7 +72,7 @@ def _read_transformations(
                 "(a 'path' to them is not supported)"
             )
         values = _require(transformation[kind], list, f"{item_where}.{kind}")
-        if len(values) != ndim or not all(_is_finite(v) for v in values):
+        if len(values) != ndim or not all(is_finite_number(v) for v in values):
             raise ValueError(
                 f"{item_where}.{kind} must be {ndim} finite numbers, one per dimension, "
                 f"got {values!r}"
@@ -158,10 +157,6 @@ def _require(value: Any, kind: type, where: str) -> Any:
 
 
 _KIND_NAMES: dict[type, str] = {dict: "JSON object", list: "list", str: "string"}
-
-
-def _is_finite(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _matches(wanted: int | str, name: str, index: int) -> bool:

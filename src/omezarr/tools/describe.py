@@ -19,6 +19,7 @@ import zarr
 
 from ..io.codecs import BLOSC_SHUFFLE_NAMES
 from ..io.storage import GroupLike, group_zarr_format
+from ..io.units import decoding
 from ..read import Bioformats2Raw, Image, LabelImage, Labels, Plate, Well, open_ome_zarr
 from ..types import JSONDict
 
@@ -198,7 +199,8 @@ def coarsest_statistics(image: Image) -> list[tuple[Any, Any, float]]:
         reductions = (level.min()[None], level.max()[None])
         means = level.mean(dtype=np.float64)[None]
     # The scheduler is passed as a function: naming or defaulting one imports distributed.
-    lows, highs, averages = dask.compute(*reductions, means, scheduler=dask.threaded.get)
+    with decoding(f"{image.group.store_path}/{image.paths[-1]}"):
+        lows, highs, averages = dask.compute(*reductions, means, scheduler=dask.threaded.get)
     return [(low, high, float(mean)) for low, high, mean in zip(lows, highs, averages, strict=True)]
 
 

@@ -27,6 +27,7 @@ from numpy.typing import NDArray
 from scipy import ndimage
 
 from ..io.storage import GroupLike
+from ..io.units import decoding
 from ..read import Image, LabelImage, open_image
 
 __all__ = [
@@ -477,14 +478,16 @@ def render_plane(
     rgb = np.zeros((*out_shape, 3), dtype=np.float32)
     for display in displays:
         channel_picks = {**picks, "c": display.index}
-        plane = _read_yx(image, level, channel_picks, projection).astype(np.float32)
+        with decoding(f"{image.group.store_path}/{image.paths[level]}"):
+            plane = _read_yx(image, level, channel_picks, projection).astype(np.float32)
         low, high = _window_of(plane, display)
         intensity = np.nan_to_num(np.clip((plane - low) / (high - low), 0.0, 1.0))
         intensity = _resize(intensity, out_shape, order=1)
         rgb += intensity[..., None] * np.asarray(display.color, dtype=np.float32)
     np.clip(rgb, 0.0, 255.0, out=rgb)
     if label_image is not None and label_opacity > 0:
-        values = _label_plane(label_image, image, picks, projection, out_shape)
+        with decoding(label_image.group.store_path):
+            values = _label_plane(label_image, image, picks, projection, out_shape)
         _overlay_labels(rgb, values, label_image.colors, float(label_opacity))
     return np.rint(rgb).astype(np.uint8)
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from .._numbers import is_finite_number
 from ..ngff.axes import axes_problems
 from ..ngff.documents import validate_omero
 from ..ngff.format import format_from_version
@@ -146,9 +147,7 @@ def _dicts(value: Any) -> list[tuple[int, Mapping[str, Any]]]:
 
 
 def _numbers(value: Any) -> list[float] | None:
-    if isinstance(value, list) and all(
-        isinstance(v, int | float) and not isinstance(v, bool) for v in value
-    ):
+    if isinstance(value, list) and all(is_finite_number(v) for v in value):
         return [float(v) for v in value]
     return None
 
