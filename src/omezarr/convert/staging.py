@@ -13,7 +13,7 @@ import zarr
 import zarr.errors
 import zarr.storage
 
-from ..io.staging import new_token, staging_path, swap_into_place
+from ..io.staging import clean_stale, held, new_token, staging_path, swap_into_place
 from ..io.storage import existing_group, is_read_only_url, local_path, remote_url
 from ..io.zarr_internals import delete_prefix, key_exists, prefix_is_empty
 from .errors import ConversionError, ConversionWarning, Parameter
@@ -99,8 +99,12 @@ def staged_output(
         if leftovers:
             staging = leftovers[-1]
             token = staging.name.rsplit("-", 1)[-1]
+    for line in clean_stale(target, keep=staging):  # what killed conversions left
+        warnings.warn(ConversionWarning(f"{target}: {line}"), stacklevel=3)
+    staging.mkdir(exist_ok=True)
     try:
-        yield staging
+        with held(staging):
+            yield staging
         if target.exists() and not overwrite:  # created by someone else while we were writing
             raise ConversionError(f"{target}: appeared while writing; nothing replaced")
         swap_into_place(staging, target, token)

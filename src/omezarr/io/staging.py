@@ -6,22 +6,27 @@ is written into a hidden sibling (``.NAME.partial-TOKEN``); the swap renames the
 away (``.NAME.old-TOKEN``), renames the new one into place and removes the old one. A kill at
 any moment leaves the old directory, or the new one, or (between the two renames, a matter of
 microseconds) both under their hidden names.
+
+While it is written, a staging directory is :func:`held` (an ``flock`` on the directory
+itself, released by the kernel when its process dies), so :func:`clean_stale` can tell a
+leftover of a killed writer from a directory being written, and removes only the former.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import re
 import shutil
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
-import zarr
-from zarr.storage import LocalStore
-
 __all__ = [
+    "clean_stale",
+    "held",
     "is_staging_name",
-    "local_directory",
     "new_token",
     "retired_path",
     "staging_path",
@@ -72,9 +77,68 @@ def swap_into_place(staging: Path, target: Path, token: str) -> None:
     shutil.rmtree(retired, ignore_errors=True)
 
 
-def local_directory(group: zarr.Group) -> Path | None:
-    """The directory holding ``group`` on a writable local disk, else None (other stores)."""
-    store = group.store
-    if not isinstance(store, LocalStore) or store.read_only:
-        return None
-    return Path(store.root) / group.path if group.path else Path(store.root)
+@contextlib.contextmanager
+def held(directory: Path) -> Iterator[None]:
+    """Hold ``directory`` (an exclusive ``flock`` on it) while it is written."""
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock
+
+
+def _is_held(directory: Path) -> bool:
+    try:
+        descriptor = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return True  # cannot tell: leave it
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(descriptor)
+    return False
+
+
+def clean_stale(target: Path, keep: Path | None = None) -> list[str]:
+    """Remove the provably stale leftovers of killed writes of ``target``; say what was done.
+
+    * ``.NAME.partial-TOKEN`` that no live process holds (its writer was killed) is removed,
+      except ``keep`` (a staging directory about to be resumed);
+    * ``.NAME.old-TOKEN`` beside an existing ``target`` (the swap had finished) is removed;
+    * without ``target``, a swap was killed between its two renames: it is finished (the new
+      directory of the same token was complete) or, lacking it, the old one is put back.
+
+    Returns
+    -------
+    list of str
+        One line per leftover removed or recovered.
+    """
+    target = target.absolute()
+    done: list[str] = []
+    if not target.parent.is_dir():
+        return done
+    leftovers = sorted(
+        p for p in target.parent.glob(f".{target.name}.*") if is_staging_name(p.name)
+    )
+    for old in (p for p in leftovers if ".old-" in p.name):
+        token = old.name.rsplit("-", 1)[-1]
+        new = staging_path(target, token)
+        if target.exists():
+            shutil.rmtree(old, ignore_errors=True)
+            done.append(f"removed {old.name} (left by a finished replacement)")
+        elif new.is_dir() and not _is_held(new):
+            os.rename(new, target)
+            shutil.rmtree(old, ignore_errors=True)
+            done.append(f"finished the interrupted replacement of {target.name}")
+        else:
+            os.rename(old, target)
+            done.append(f"put back {target.name} from {old.name}")
+    for partial in (p for p in leftovers if ".partial-" in p.name):
+        if partial == keep or not partial.is_dir() or _is_held(partial):
+            continue
+        shutil.rmtree(partial, ignore_errors=True)
+        done.append(f"removed {partial.name} (left by a killed write)")
+    return done

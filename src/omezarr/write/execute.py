@@ -7,11 +7,12 @@ from typing import Any
 
 import zarr
 
-from ..engine.backends import EngineRun, execute, level_sink
+from ..engine.backends import EngineRun, Executor, execute, level_sink, pick_executor
 from ..engine.plan import plan_pyramid
 from ..engine.targets import LevelTarget
 from ..io.layout import input_chunks
 from ..io.locking import metadata_lock
+from ..io.staging import held
 from ..io.storage import GroupLike, open_group, read_ngff_attrs, remove_member
 from ..ngff.documents import build_image_label
 from ..ngff.format import Format
@@ -118,10 +119,13 @@ def write_pixels(group: GroupLike, request: PixelRequest, fmt: Any) -> list:
             elif old is not None:
                 _clear_image(old, plan)
             arrays = _create_level_arrays(target, plan)
-        final = _FinalWrite(((target, attrs),), listing, swap)
-        return execute(
-            _engine_runs(plan, arrays, request.resume), final, request.compute, request.progress
-        )
+        final = _FinalWrite(((target, attrs),), listing, swap, resumed=request.resume)
+        runs = _engine_runs(plan, arrays, request.resume)
+        if swap is not None and pick_executor(request.compute) is Executor.THREADS:
+            # Held while written, so that a later write can tell it from a killed one's.
+            with held(swap.staging):
+                return execute(runs, final, request.compute, request.progress)
+        return execute(runs, final, request.compute, request.progress)
     except BaseException:
         if swap is not None:  # the old image is untouched; the half-written new one goes
             shutil.rmtree(swap.staging, ignore_errors=True)

@@ -14,7 +14,8 @@ from zarr.storage import MemoryStore
 
 from ..engine.targets import LevelTarget
 from ..engine.walk import task_write_units
-from ..io.staging import local_directory, new_token, staging_path, swap_into_place
+from ..io.locking import local_directory
+from ..io.staging import clean_stale, new_token, staging_path, swap_into_place
 from ..io.storage import (
     group_zarr_format,
     is_partial_file,
@@ -151,6 +152,8 @@ def _staged_overwrite(old: OldImage, plan: WritePlan) -> tuple[zarr.Group, Stage
     directory = local_directory(old.group)
     if directory is None:
         return None
+    for line in clean_stale(directory):  # leftovers of killed overwrites of this image
+        warnings.warn(f"overwrite: {line}", RuntimeWarning, stacklevel=5)
     token = new_token()
     staging = staging_path(directory, token)
     group = open_group(os.fspath(staging), mode="w", zarr_format=plan.fmt.zarr_format)

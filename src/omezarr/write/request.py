@@ -14,9 +14,7 @@ from .._compat import _check_writable_format
 from ..engine.memory import memory_budget_from
 from ..engine.targets import Progress
 from ..io.layout import LevelLayout, default_chunks, input_chunks, resolve_layouts
-from ..io.storage import (
-    write_ngff_attrs,
-)
+from ..io.storage import remove_partial_files, write_ngff_attrs
 from ..ngff.axes import pixel_sizes
 from ..ngff.documents import axis_names, level_transformations, valid_axes
 from ..ngff.format import Format
@@ -88,9 +86,12 @@ class _FinalWrite:
     writes: tuple[tuple[zarr.Group, JSONDict], ...]
     label: tuple[zarr.Group, str, Format] | None = None
     swap: Callable[[], None] | None = None  # a staged overwrite, once its metadata is written
+    resumed: bool = False  # remove the temporary files the interrupted write left
 
     def __call__(self, *done: Any) -> None:
         for group, attrs in self.writes:
+            if self.resumed:
+                remove_partial_files(group)
             write_ngff_attrs(group, attrs)
         if self.swap is not None:
             self.swap()
