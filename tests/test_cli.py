@@ -232,7 +232,7 @@ def _write_truncated_tiff(path: Path) -> None:
     [
         (None, ["missing.tif"], "missing.tif: no such file or directory"),
         ("text", ["notes.txt"], "notes.txt: unsupported format"),
-        ("truncated", ["broken.tif"], "broken.tif: cannot read pixels"),
+        ("truncated", ["broken.tif"], "broken.tif: damaged or truncated TIFF"),
         ("existing", ["good.tif"], "out.zarr: already exists; pass --overwrite"),
         ("good", ["good.tif", "--scale", "z=abc"], "--scale: 'abc' for axis 'z' is not a number"),
         ("good", ["good.tif", "--compressor", "brotli"], "--compressor: unknown compressor"),

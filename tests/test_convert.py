@@ -399,7 +399,8 @@ def test_corrupt_pixels_fail_cleanly_and_keep_the_old_output(tmp_path: Path) -> 
     (tmp_path / "bad.tif").write_bytes(truncated)
     convert(tmp_path / "good.tif", tmp_path / "out.zarr", scale_factors=[])
     before = sorted(os.listdir(tmp_path))
-    with pytest.raises(ConversionError, match=r"bad\.tif: cannot read pixels"):
+    # Refused when opened: tifffile finds the page table cut short.
+    with pytest.raises(ConversionError, match=r"bad\.tif: damaged or truncated TIFF"):
         convert(tmp_path / "bad.tif", tmp_path / "out.zarr", overwrite=True)
     assert sorted(os.listdir(tmp_path)) == before
     np.testing.assert_array_equal(np.asarray(zarr.open_array(tmp_path / "out.zarr/s0")), data)

@@ -255,3 +255,25 @@ def test_a_scale_beyond_any_float_is_invalid_not_a_crash(
     assert any("finite" in v.message for v in report.errors)
     assert main(["info", str(broken)]) == 2
     assert "finite numbers" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", ["ome", "imagej"])
+def test_a_truncated_tiff_is_refused_not_converted_into_a_different_image(
+    tmp_path: Path, kind: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Cut at 90 %, tifffile still finds one plane of 32 and logs what it could not read."""
+    import tifffile
+
+    data = np.random.default_rng(0).integers(0, 4000, (4, 8, 64, 64), dtype="uint16")
+    whole = tmp_path / "whole.tif"
+    if kind == "ome":
+        tifffile.imwrite(whole, data, ome=True, metadata={"axes": "CZYX"})
+    else:
+        tifffile.imwrite(whole, data.transpose(1, 0, 2, 3), imagej=True, metadata={"axes": "ZCYX"})
+    cut = tmp_path / "cut.tif"
+    cut.write_bytes(whole.read_bytes()[: int(whole.stat().st_size * 0.9)])
+    assert main(["convert", str(cut), str(tmp_path / "out.zarr")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "damaged or truncated TIFF" in error and len(error.splitlines()) == 1
+    assert not (tmp_path / "out.zarr").exists()
+    assert main(["convert", str(whole), str(tmp_path / "whole.zarr")]) == 0  # the file itself

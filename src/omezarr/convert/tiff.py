@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -101,12 +102,19 @@ def _open_tiff(
 ) -> InputImage:
     tifffile = _import_optional("tifffile", "tifffile", "TIFF files")
     try:
-        tiff = stack.enter_context(tifffile.TiffFile(path))
-        count = len(tiff.series)
+        with _complaints_of_tifffile() as complaints:
+            tiff = stack.enter_context(tifffile.TiffFile(path))
+            count = len(tiff.series)
     except Exception as error:  # tifffile raises many types for broken files
         raise ConversionError(
             f"{path}: not a readable TIFF: {type(error).__name__}: {error}"
         ) from None
+    if complaints:
+        # tifffile reads what it can of a damaged file and logs the rest: a truncated
+        # OME-TIFF then looks like one plain plane. Converting that would lose data quietly.
+        raise ConversionError(
+            f"{path}: damaged or truncated TIFF ({complaints[0]}); refusing to convert part of it"
+        )
     if count == 0:
         raise ConversionError(f"{path}: not a readable TIFF: it holds no image")
     if not 0 <= series < count:
@@ -136,3 +144,33 @@ def _open_tiff(
     elif tiff.is_imagej and tiff.imagej_metadata:
         _read_imagej(tiff.imagej_metadata, chosen.pages[0] or tiff.pages[0], image)
     return image
+
+
+class _Complaints(logging.Handler):
+    """Collects what tifffile logs as errors while a file is opened (its warnings are about
+    harmless oddities of valid files; its errors, about bytes it could not read)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(" ".join(record.getMessage().split())[:200])
+
+
+@contextlib.contextmanager
+def _complaints_of_tifffile() -> Iterator[list[str]]:
+    """The errors tifffile logs inside the block, however its logger is configured (the CLI
+    quiets it); the file being read is what they are about."""
+    logger = logging.getLogger("tifffile")
+    handler = _Complaints()
+    level, propagate = logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False  # collected here, not printed
+    try:
+        yield handler.messages
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = propagate
