@@ -277,3 +277,45 @@ def test_a_truncated_tiff_is_refused_not_converted_into_a_different_image(
     assert "damaged or truncated TIFF" in error and len(error.splitlines()) == 1
     assert not (tmp_path / "out.zarr").exists()
     assert main(["convert", str(whole), str(tmp_path / "whole.zarr")]) == 0  # the file itself
+
+
+def test_omero_channels_beyond_the_image_are_invalid_and_refused_by_the_writer(
+    image: Path, tmp_path: Path
+) -> None:
+    def many_channels(metadata: dict) -> None:
+        channel = {"color": "FFFFFF", "window": {"min": 0, "max": 1, "start": 0, "end": 1}}
+        metadata["attributes"]["ome"]["omero"] = {"channels": [channel] * 1000}
+
+    broken = _edited(image, tmp_path, "channels.zarr", ".", many_channels)
+    report = validate(str(broken))
+    assert any(v.rule == "omero" and "1000 channels" in v.message for v in report.errors)
+    with pytest.raises(ValueError, match="1000 channels given, the image has 1"):
+        write_image(
+            np.zeros((8, 8), "uint8"),
+            str(tmp_path / "w.zarr"),
+            axes="yx",
+            scale_factors=[],
+            omero=many_channels_document(),
+        )
+
+
+def many_channels_document() -> dict:
+    channel = {"color": "FFFFFF", "window": {"min": 0, "max": 1, "start": 0, "end": 1}}
+    return {"channels": [channel] * 1000}
+
+
+@pytest.mark.parametrize("budget", [None, "1G"])
+def test_a_png_beyond_the_budget_is_refused_before_it_is_decoded(
+    tmp_path: Path, budget: str | None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from PIL import Image as Picture
+
+    picture = tmp_path / "big.png"
+    Picture.new("L", (12000, 12000)).save(picture, optimize=True)  # 137 MiB decoded, ~140 KB
+    options = ["--dry-run"] + (["--memory", budget] if budget else [])
+    code = main(["convert", str(picture), str(tmp_path / "out.zarr"), *options])
+    if budget is None:
+        assert code == 2
+        assert "raise --memory to convert it" in capsys.readouterr().err
+    else:
+        assert code == 0  # within a 1 GiB budget it converts

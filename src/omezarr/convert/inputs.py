@@ -48,7 +48,11 @@ def _detect_kind(path: Path) -> str:
 
 @contextlib.contextmanager
 def open_input(
-    path: str | os.PathLike[str], *, axes: str | None = None, series: int = 0
+    path: str | os.PathLike[str],
+    *,
+    axes: str | None = None,
+    series: int = 0,
+    memory_budget: int | None = None,
 ) -> Iterator[InputImage]:
     """Open an input lazily, detecting its format from its first bytes (not its name).
 
@@ -66,6 +70,9 @@ def open_input(
         not say.
     series : int, default 0
         The image series of a multi-series TIFF.
+    memory_budget : int, optional
+        Bytes: a PNG or JPEG (decoded whole) that would take more is refused before it is
+        decoded; default ``$OMEZARR_MEMORY_BUDGET`` or 256 MiB.
 
     Yields
     ------
@@ -114,5 +121,5 @@ def open_input(
         elif kind == "zarr":
             image = _open_zarr(source, axes)
         else:
-            image = _open_picture(source, kind, axes)
+            image = _open_picture(source, kind, axes, memory_budget)
         yield image

@@ -330,7 +330,7 @@ def convert(
             check_output(output, overwrite=overwrite)
         else:
             check_remote_output(remote, overwrite=overwrite, resume=resume)
-    with open_input(input_path, axes=axes, series=series) as image:
+    with open_input(input_path, axes=axes, series=series, memory_budget=budget) as image:
         image.scale.update(pixel_sizes(scale, tuple(image.axes)))
         image.units.update(_resolve_units(units, image.axes))
         shape = tuple(int(n) for n in image.data.shape)

@@ -186,7 +186,8 @@ def _check_multiscales(
 
 
 def _channel_count(multiscale: Mapping[str, Any], arrays: ArrayLookup | None) -> int | None:
-    """The size of the channel axis of the first level, when axes and array are known."""
+    """The size of the channel axis of the first level, when axes and array are known; 1 for
+    typed axes without a channel axis (one channel, however many ``omero`` lists)."""
     axes = multiscale.get("axes")
     datasets = multiscale.get("datasets")
     if arrays is None or not isinstance(axes, list) or not isinstance(datasets, list):
@@ -194,6 +195,8 @@ def _channel_count(multiscale: Mapping[str, Any], arrays: ArrayLookup | None) ->
     channel_axes = [
         i for i, a in enumerate(axes) if isinstance(a, Mapping) and a.get("type") == "channel"
     ]
+    if not channel_axes and axes and all(isinstance(a, Mapping) and "type" in a for a in axes):
+        return 1
     if len(channel_axes) != 1 or not datasets or not isinstance(datasets[0], Mapping):
         return None
     path = datasets[0].get("path")

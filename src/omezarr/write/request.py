@@ -247,7 +247,7 @@ def plan_write(request: PixelRequest, fmt: Format) -> WritePlan:
     extras = dict(request.metadata)
     if not computed_levels:
         extras.setdefault("type", method.value)
-    n_channels = next((shape0[i] for i, d in enumerate(dims) if d == "c"), None)
+    n_channels = next((shape0[i] for i, d in enumerate(dims) if d == "c"), 1)  # no c: one
     attrs = _multiscales_attrs(datasets, fmt, parsed_axes, request.name, extras, n_channels)
     return WritePlan(
         sources=sources,
