@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -636,3 +637,89 @@ def test_viewer_page_controls_from_the_query(
     assert "<dd>0.5</dd>" in dom and "<td>space</td>" in dom  # metadata panel
     assert f"http://127.0.0.1:{server.port}/data/" in dom
     assert '<option value="blobs">blobs</option>' in dom
+
+
+# ------------------------------------------------------------------ hardening (the probe's)
+
+
+def test_dataset_files_are_served_as_inert_data(server: ViewerServer) -> None:
+    (server.root / "evil.html").write_text("<script>alert(1)</script>")
+    try:
+        status, headers, _ = fetch(server.url + "data/evil.html")
+    finally:
+        (server.root / "evil.html").unlink()
+    assert status == 200
+    assert headers["Content-Type"] == "application/octet-stream"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Content-Security-Policy"].startswith("sandbox")
+    _, headers, _ = fetch(server.url + "data/zarr.json")
+    assert headers["Content-Type"] == "application/json"
+
+
+def test_only_dataset_files_may_be_read_cross_origin(server: ViewerServer) -> None:
+    _, headers, _ = fetch(server.url + "api/metadata")
+    assert "Access-Control-Allow-Origin" not in headers
+    status, headers, _ = fetch(server.url + "render?size=0")
+    assert status == 400 and "Access-Control-Allow-Origin" not in headers
+
+
+def test_error_bodies_do_not_disclose_absolute_paths(server: ViewerServer) -> None:
+    status, _, body = fetch(server.url + "render?labels=nothing-of-that-name")
+    assert status >= 400
+    assert str(server.root.parent) not in body.decode()
+
+
+def test_a_second_host_header_is_refused(server: ViewerServer) -> None:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
+        connection.sendall(
+            b"GET /api/metadata HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.example\r\n"
+            b"Connection: close\r\n\r\n"
+        )
+        answer = connection.recv(4096)
+    assert answer.startswith(b"HTTP/1.0 400") or answer.startswith(b"HTTP/1.1 400")
+
+
+def test_a_range_of_non_ascii_digits_is_ignored(server: ViewerServer) -> None:
+    status, _, body = fetch(server.url + "data/zarr.json", headers={"Range": "bytes=²-"})
+    assert status == 200 and body == (server.root / "zarr.json").read_bytes()
+
+
+def test_another_site_cannot_make_the_viewer_render(server: ViewerServer) -> None:
+    status, _, _ = fetch(server.url + "render?size=64", headers={"Sec-Fetch-Site": "cross-site"})
+    assert status == 403
+    assert fetch(server.url + "render?size=64", headers={"Sec-Fetch-Site": "same-origin"})[0] == 200
+
+
+def test_a_channel_repeated_is_refused(server: ViewerServer) -> None:
+    status, _, body = fetch(server.url + "render?size=64&c=" + ",".join(["0"] * 300))
+    assert status == 400 and b"each channel at most once" in body
+
+
+def test_a_level_too_large_for_the_budget_is_refused(
+    server: ViewerServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(server, "render_budget", 1024)
+    status, _, body = fetch(server.url + "render?level=0&size=64")
+    assert status == 400 and b"coarser level" in body
+
+
+def test_silent_connections_are_closed(
+    server: ViewerServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_RecordingHandler, "timeout", 1)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
+        started = time.monotonic()
+        assert connection.recv(1) == b""  # closed by the server, not by our timeout
+        assert time.monotonic() - started < 9
+
+
+def test_connections_beyond_the_limit_are_closed_at_once(
+    server: ViewerServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(server, "_connections", threading.BoundedSemaphore(1))
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as idle:
+        time.sleep(0.2)  # the first connection holds the only place
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as extra:
+            assert extra.recv(1) == b""
+        idle.sendall(b"GET /api/metadata HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        assert idle.recv(12).startswith(b"HTTP/1.")

@@ -31,7 +31,7 @@ http://127.0.0.1:50123/
 from __future__ import annotations
 
 import json
-import mimetypes
+import math
 import os
 import threading
 from collections.abc import Callable, Mapping
@@ -44,6 +44,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import zarr
 
+from .._budget import memory_budget_from
 from ..read import Image, LabelImage, open_image
 from ..types import JSONDict
 from .render import channel_displays, choose_level, encode_png, render_plane
@@ -70,6 +71,16 @@ _STATIC_TYPES: Final = {
 _PAGE_POLICY: Final = (
     "default-src 'self'; img-src 'self' blob: data:; object-src 'none'; base-uri 'none'"
 )
+_DATA_POLICY: Final = "sandbox; default-src 'none'"
+"""Dataset files are data: whatever they hold, a browser runs nothing of them."""
+_METADATA_NAMES: Final = frozenset({"zarr.json", ".zgroup", ".zattrs", ".zarray", ".zmetadata"})
+_RENDERS_AT_ONCE: Final = 2
+"""Renders computed at once; more wait (up to :data:`_RENDER_WAIT` seconds), then get 503."""
+_RENDER_WAIT: Final = 10.0
+_CONNECTIONS_AT_ONCE: Final = 64
+"""Connections served at once; more are closed at once (each costs a thread)."""
+_IDLE_SECONDS: Final = 30
+"""A connection silent this long is closed."""
 _COPY_BLOCK: Final = 1 << 20
 _DEFAULT_RENDER_SIZE: Final = 1024
 _MAX_RENDER_SIZE: Final = 4096
@@ -111,7 +122,11 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     if unit.strip().lower() != "bytes" or "," in spec or "-" not in spec:
         return None
     first, _, last = (part.strip() for part in spec.partition("-"))
-    if not (first.isdigit() or not first) or not (last.isdigit() or not last):
+
+    def digits(text: str) -> bool:  # str.isdigit also takes '²' and other non-ASCII digits
+        return text.isascii() and text.isdigit()
+
+    if not (digits(first) or not first) or not (digits(last) or not last):
         return None
     if not first:
         if not last:
@@ -184,6 +199,10 @@ def image_metadata(image: Image) -> JSONDict:
     }
 
 
+class _Busy(RuntimeError):
+    """Too many renders at once (HTTP 503)."""
+
+
 class _BadRequest(ValueError):
     """A query parameter that cannot be understood (HTTP 400)."""
 
@@ -233,7 +252,28 @@ class ViewerServer(ThreadingHTTPServer):
             self.image_error = str(exc)
         self._labels: dict[str, LabelImage] = {}
         self._labels_lock = threading.Lock()
+        self._renders = threading.BoundedSemaphore(_RENDERS_AT_ONCE)
+        self._connections = threading.BoundedSemaphore(_CONNECTIONS_AT_ONCE)
+        self.render_budget = memory_budget_from(None)
         super().__init__((LOOPBACK, port), _ViewerHandler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._connections.acquire(blocking=False):  # too many at once: no thread
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._connections.release()
+
+    def public(self, text: str) -> str:
+        """``text`` without the absolute path of the dataset (the page only knows its name)."""
+        for prefix in (f"file://{self.root}", str(self.root)):
+            text = text.replace(prefix, self.root.name)
+        return text
 
     @property
     def port(self) -> int:
@@ -281,12 +321,44 @@ class ViewerServer(ThreadingHTTPServer):
                 channels = [int(part) for part in text.split(",") if part.strip()]
             except ValueError:
                 raise _BadRequest(f"c: expected channel indices like 0,2, not {text!r}") from None
+            if len(set(channels)) != len(channels):
+                raise _BadRequest(f"c: each channel at most once, not {text[:40]!r}")
         label_name = query.get("labels", [""])[-1]
         try:
             opacity = float(query.get("opacity", ["0.5"])[-1])
         except ValueError:
             raise _BadRequest("opacity: expected a number from 0 to 1") from None
-        rgb = render_plane(
+        plane = math.prod(int(shown[d]) for d in ("y", "x") if d in shown)
+        planes = len(channels) if channels is not None else int(shown.get("c", 1))
+        depth = int(shown.get("z", 1)) if projection == "mip" else 1
+        itemsize = image.levels[level].dtype.itemsize
+        if plane * max(1, planes) * depth * (itemsize + 4) > self.render_budget // 2:
+            raise _BadRequest(
+                f"level: level {level} is too large to render within the memory budget; "
+                "choose a coarser level (or none: the viewer picks one for the size)"
+            )
+        if not self._renders.acquire(timeout=_RENDER_WAIT):
+            raise _Busy("the viewer is rendering other views; try again")
+        try:
+            return level, encode_png(
+                self._render(image, level, t, z, channels, projection, size, label_name, opacity)
+            )
+        finally:
+            self._renders.release()
+
+    def _render(
+        self,
+        image: Image,
+        level: int,
+        t: int | None,
+        z: int | None,
+        channels: list[int] | None,
+        projection: str,
+        size: int,
+        label_name: str,
+        opacity: float,
+    ) -> Any:
+        return render_plane(
             image,
             level=level,
             t=t or 0,
@@ -297,7 +369,6 @@ class ViewerServer(ThreadingHTTPServer):
             label=self.label(label_name) if label_name else None,
             label_opacity=opacity,
         )
-        return level, encode_png(rgb)
 
 
 class _ViewerHandler(BaseHTTPRequestHandler):
@@ -308,12 +379,18 @@ class _ViewerHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass  # every chunk read would be a line; errors are answered, not logged
 
+    timeout = _IDLE_SECONDS  # a silent connection is closed (socket timeout)
+
     def end_headers(self) -> None:
-        self.send_header("Access-Control-Allow-Origin", "*")
-        self.send_header(
-            "Access-Control-Expose-Headers",
-            "Content-Range, Content-Length, Content-Type, Accept-Ranges, X-Omezarr-Level",
-        )
+        self.send_header("X-Content-Type-Options", "nosniff")
+        if urlsplit(self.path).path.startswith("/data"):
+            # Other viewers read the dataset's files from their own origin: those (inert, see
+            # _send_data_file) may be read cross-origin; the rest of the server's answers not.
+            self.send_header("Access-Control-Allow-Origin", "*")
+            self.send_header(
+                "Access-Control-Expose-Headers",
+                "Content-Range, Content-Length, Content-Type, Accept-Ranges",
+            )
         super().end_headers()
 
     # ------------------------------------------------------------------ methods
@@ -343,7 +420,11 @@ class _ViewerHandler(BaseHTTPRequestHandler):
     # ------------------------------------------------------------------ routing
 
     def _host_allowed(self) -> bool:
-        host = self.headers.get("Host")
+        hosts = self.headers.get_all("Host") or []
+        if len(hosts) > 1:
+            self._send_text(HTTPStatus.BAD_REQUEST, "one Host header, not several", True)
+            return False
+        host = hosts[0] if hosts else None
         if host is None:
             return True
         name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
@@ -365,6 +446,12 @@ class _ViewerHandler(BaseHTTPRequestHandler):
             elif path == "/api/metadata":
                 self._send_metadata(with_body)
             elif path == "/render":
+                if self.headers.get("Sec-Fetch-Site", "same-origin") not in (
+                    "same-origin",
+                    "none",
+                ):  # an <img> on another site must not make this machine render
+                    self._send_text(HTTPStatus.FORBIDDEN, "renders are for this page", with_body)
+                    return
                 level, png = self.server.render_png(parse_qs(parts.query, keep_blank_values=True))
                 self._send_bytes(
                     HTTPStatus.OK,
@@ -378,13 +465,17 @@ class _ViewerHandler(BaseHTTPRequestHandler):
                 self._send_data_file(unquote(path.removeprefix("/data")), with_body)
             else:
                 self._send_text(HTTPStatus.NOT_FOUND, f"{path}: not found", with_body)
+        except _Busy as exc:
+            self._send_text(HTTPStatus.SERVICE_UNAVAILABLE, str(exc), with_body)
         except (_BadRequest, ValueError, TypeError) as exc:
-            self._send_text(HTTPStatus.BAD_REQUEST, str(exc), with_body)
-        except (BrokenPipeError, ConnectionResetError):
+            self._send_text(HTTPStatus.BAD_REQUEST, self.server.public(str(exc)), with_body)
+        except (BrokenPipeError, ConnectionResetError, TimeoutError):
             pass  # the browser moved on (a newer slider position, a closed tab)
         except Exception as exc:  # a failing read must not stop the server
             self._send_text(
-                HTTPStatus.INTERNAL_SERVER_ERROR, f"{type(exc).__name__}: {exc}", with_body
+                HTTPStatus.INTERNAL_SERVER_ERROR,
+                self.server.public(f"{type(exc).__name__}: {exc}"),
+                with_body,
             )
 
     # ------------------------------------------------------------------ responses
@@ -480,8 +571,11 @@ class _ViewerHandler(BaseHTTPRequestHandler):
                 return
             start, stop = span if span is not None else (0, size)
             self.send_response(HTTPStatus.PARTIAL_CONTENT if span else HTTPStatus.OK)
-            content_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
-            self.send_header("Content-Type", content_type)
+            # Never what the name suggests (an .html or .svg in a dataset would run at this
+            # origin): zarr metadata as JSON, everything else as bytes, in a sandbox.
+            inert = "application/json" if target.name in _METADATA_NAMES else None
+            self.send_header("Content-Type", inert or "application/octet-stream")
+            self.send_header("Content-Security-Policy", _DATA_POLICY)
             self.send_header("Content-Length", str(stop - start))
             self.send_header("Accept-Ranges", "bytes")
             self.send_header("Cache-Control", "no-cache")
