@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 import zarr
 
 from omezarr.convert import interrupted_stagings
@@ -90,3 +91,26 @@ def test_resume_without_leftovers_converts_from_scratch(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert np.array_equal(_levels(output)[0], np.load(source))
+
+
+def test_resuming_a_finished_conversion_checks_it_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from _reliability import file_bytes
+    from omezarr.cli import main
+
+    source = tmp_path / "in.npy"
+    np.save(source, np.arange(2 * 64 * 64, dtype="uint16").reshape(2, 64, 64))
+    output = tmp_path / "out.zarr"
+    assert main(["convert", str(source), str(output), "-q"]) == 0
+    before = file_bytes(output)
+    capsys.readouterr()
+    assert main(["convert", str(source), str(output), "--resume"]) == 0
+    assert "complete already" in capsys.readouterr().out
+    assert file_bytes(output) == before
+    chunk = next(
+        p for p in sorted((output / "s0").rglob("*")) if p.is_file() and p.name != "zarr.json"
+    )
+    chunk.write_bytes(b"damaged")
+    assert main(["convert", str(source), str(output), "--resume"]) == 2
+    assert "not whole" in capsys.readouterr().err

@@ -193,6 +193,14 @@ def _run_convert(args: argparse.Namespace) -> int:
         options = _convert_options(args)
         with _ProgressDisplay(not (args.quiet or args.dry_run)) as display:
             result = convert(args.input, args.output, progress=display, **options)
+    if result.complete_already:
+        print(
+            terminal_text(
+                f"{result.output}: complete already (every chunk checked); nothing to resume"
+            )
+        )
+        _print_images(result.info)
+        return EXIT_OK
     source = result.source
     assert source is not None
     arrow, times = ("→", "×") if _can_print("→×") else ("->", "x")

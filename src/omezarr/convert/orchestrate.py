@@ -30,15 +30,17 @@ from ..ngff.format import CurrentFormat, Format, format_from_version
 from ..pyramid.methods import Methods, resolve_method
 from ..read import open_image
 from ..tools.describe import coarsest_statistics, describe, describe_level, level_totals
+from ..tools.verify import verify
 from ..types import JSONDict
 from ..write import write_image
-from .errors import InvalidParameterError, Parameter
+from .errors import ConversionError, InvalidParameterError, Parameter
 from .inputs import open_input
 from .options import auto_scale_factors, normalize_unit
 from .source import InputImage
 from .staging import (
     check_output,
     check_remote_output,
+    interrupted_stagings,
     remote_output,
     staged_output,
 )
@@ -75,6 +77,9 @@ class ConversionResult:
         True when nothing was written.
     memory_budget : int
         The budget the write ran with, in bytes.
+    complete_already : bool
+        True when ``resume`` found the output complete (a finished conversion): nothing was
+        written.
     """
 
     output: str
@@ -83,6 +88,7 @@ class ConversionResult:
     seconds: float
     dry_run: bool
     memory_budget: int
+    complete_already: bool = False
 
 
 def _resolve_units(units: str | Mapping[str, str] | None, axes: str) -> dict[str, str]:
@@ -136,6 +142,22 @@ def _omero(image: InputImage) -> JSONDict | None:
     for channel, color in zip(channels, image.channel_colors or [], strict=False):
         channel["color"] = color
     return {"channels": channels}
+
+
+def _finished_before(output: str | os.PathLike[str]) -> bool:
+    """Whether a conversion to the local ``output`` finished: an image is there, whole (every
+    chunk stored and decodable), and no staging directory of a killed one is beside it."""
+    target = local_path(output, "output")
+    if not target.exists() or interrupted_stagings(target) or not _holds_image(target):
+        return False
+    report = verify(os.fspath(target))
+    if not report.ok:
+        raise ConversionError(
+            f"{target}: exists but is not whole ({len(report.problems)} chunk problems, see "
+            "omezarr verify); nothing to resume: convert again with ",
+            Parameter("overwrite", True),
+        )
+    return True
 
 
 def _holds_image(target: Path | str) -> bool:
@@ -326,6 +348,11 @@ def convert(
     remote = remote_url(output)
     if not dry_run:
         # Refused before the input is opened; checked again right before writing.
+        if remote is None and resume and _finished_before(output):
+            # --resume of a conversion that finished: the image is checked, not written again.
+            return ConversionResult(
+                os.fspath(output), None, describe(output), 0.0, False, budget, True
+            )
         if remote is None:
             check_output(output, overwrite=overwrite)
         else:
