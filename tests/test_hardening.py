@@ -319,3 +319,28 @@ def test_a_png_beyond_the_budget_is_refused_before_it_is_decoded(
         assert "raise --memory to convert it" in capsys.readouterr().err
     else:
         assert code == 0  # within a 1 GiB budget it converts
+
+
+def test_a_pyramid_whose_tables_alone_exceed_the_budget_is_refused_before_planning() -> None:
+    """Under a 3 GiB address-space cap: planning this once took tens of gigabytes."""
+    import dask.array as da
+    import zarr
+
+    from _cli import run_python
+
+    probe = (
+        "import resource\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (3 * 2**30, 3 * 2**30))\n"
+        "import dask.array as da, zarr\n"
+        "from omezarr.writer import write_image\n"
+        "declared = da.zeros((2**31, 2), dtype='float64', chunks=(2**20, 2))\n"
+        "try:\n"
+        "    write_image(declared, zarr.storage.MemoryStore(), axes='yx', compute=False)\n"
+        "except ValueError as error:\n"
+        "    print(error)\n"
+    )
+    result = run_python("-c", probe)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "too long along 'y' to plan its pyramid" in result.stdout
+    slide = da.zeros((200_000, 150_000), dtype="uint8", chunks=(4096, 4096))  # a real slide
+    assert len(write_image(slide, zarr.storage.MemoryStore(), axes="yx", compute=False)) == 1

@@ -186,6 +186,37 @@ class WritePlan:
     steps: tuple[PyramidStep, ...] = ()  # how levels 1… are computed
 
 
+_TAP_BYTES = 16
+"""Bytes of a downsampling table per tap: an int64 input index and a float64 weight."""
+
+
+def _check_tap_tables(
+    what: str,
+    shapes: Sequence[tuple[int, ...]],
+    factors: Sequence[tuple[int, ...]],
+    dims: Sequence[str],
+    budget: int,
+) -> None:
+    """Refuse a pyramid whose per-axis downsampling tables alone would exceed a quarter of the
+    budget: they grow with the declared length of an axis (each output pixel lists its input
+    taps), so a tiny file declaring 2**31 pixels along one axis must not plan gigabytes."""
+    total = 0
+    for shape, level, previous in zip(shapes[1:], factors[1:], factors, strict=False):
+        for n_out, factor, before in zip(shape, level, previous, strict=True):
+            # Each level is computed from the one before when the factors divide, so its
+            # tables span that step's factor; resize's taps are the most (2 per unit + 2).
+            step = factor // before if factor % before == 0 else factor
+            if step > 1:
+                total += n_out * (2 * step + 2) * _TAP_BYTES
+    if total > budget // 4:
+        longest = max(range(len(dims)), key=lambda i: shapes[0][i])
+        raise ValueError(
+            f"{what}: shape {list(shapes[0])} is too long along {dims[longest]!r} to plan its "
+            f"pyramid within the memory budget ({total / 2**20:,.0f} MiB of downsampling "
+            "tables); raise memory_budget or write fewer levels"
+        )
+
+
 def plan_write(request: PixelRequest, fmt: Format) -> WritePlan:
     """Check every argument of ``request`` against ``fmt`` and plan levels, layouts and
     metadata (the label's ``image-label`` document excepted); writes nothing."""
@@ -228,6 +259,7 @@ def plan_write(request: PixelRequest, fmt: Format) -> WritePlan:
         steps = pyramid_steps(shape0, level_factor_list, method, dims)
         shapes = [tuple(shape0), *(step.out_shape for step in steps)]
         factors = [tuple(1 for _ in shape0), *level_factor_list]
+        _check_tap_tables(what, shapes, factors, dims, budget)
     chunks0 = input_chunks(sources[0]) or default_chunks(shape0, dims, dtype.itemsize)
     layouts = resolve_layouts(
         request.storage_options, shapes, dims, dtype.itemsize, fmt.zarr_format, chunks0, budget
