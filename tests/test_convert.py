@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import tracemalloc
@@ -33,6 +34,7 @@ from omezarr.convert import (
 from omezarr.reader import open_image
 from omezarr.tools.sample import sample_image
 from omezarr.validate import validate
+from omezarr.writer import write_image, write_multiscale
 
 
 def ome_attrs(path: Path) -> dict[str, Any]:
@@ -504,3 +506,38 @@ def test_write_demo(tmp_path: Path) -> None:
     np.testing.assert_array_equal(
         np.asarray(zarr.open_array(tmp_path / "demo.zarr/labels/nuclei/s0")), labels
     )
+
+
+def test_an_ome_zarr_input_with_upper_case_axis_names_keeps_its_scales_and_units(
+    tmp_path: Path,
+) -> None:
+    source = tmp_path / "upper.zarr"
+    write_image(
+        np.zeros((2, 4, 32, 32), "uint16"),
+        str(source),
+        axes="czyx",
+        scale={"z": 2.0, "y": 0.5, "x": 0.5},
+        axes_units={"z": "micrometer", "y": "micrometer", "x": "micrometer"},
+        scale_factors=[],
+    )
+    document = json.loads((source / "zarr.json").read_text())
+    for axis in document["attributes"]["ome"]["multiscales"][0]["axes"]:
+        axis["name"] = axis["name"].upper()  # "C Z Y X": valid NGFF, written by real libraries
+    (source / "zarr.json").write_text(json.dumps(document))
+    convert(source, tmp_path / "out.zarr")
+    image = open_image(str(tmp_path / "out.zarr"))
+    assert image.dims == ("c", "z", "y", "x")
+    assert image.scales[0] == (1.0, 2.0, 0.5, 0.5)
+    assert image.units == {"z": "micrometer", "y": "micrometer", "x": "micrometer"}
+
+
+def test_an_ome_zarr_input_with_axes_beyond_tczyx_asks_for_axes(tmp_path: Path) -> None:
+    source = tmp_path / "angle.zarr"
+    axes = [{"name": "angle", "type": "space"}, {"name": "y", "type": "space"},
+            {"name": "x", "type": "space"}]  # fmt: skip
+    write_multiscale([np.zeros((3, 32, 32), "uint16")], str(source), axes=axes)
+    with pytest.raises(ValueError, match="'angle' is none of t, c, z, y, x") as refused:
+        convert(source, tmp_path / "out.zarr")
+    assert getattr(refused.value, "parameter", None) == "axes"
+    convert(source, tmp_path / "out.zarr", axes="zyx")
+    assert open_image(str(tmp_path / "out.zarr")).dims == ("z", "y", "x")

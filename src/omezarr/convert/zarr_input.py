@@ -15,7 +15,7 @@ from ..io.storage import (
 )
 from ..io.units import check_unit_fits
 from ..read import open_image
-from .errors import ConversionError
+from .errors import ConversionError, InvalidParameterError, Parameter
 from .source import InputImage, _arrange, _check_user_axes, _default_axes
 
 
@@ -47,15 +47,27 @@ def _open_zarr(path: Path | str, axes: str | None) -> InputImage:
         )
     source = open_image(node)
     source.check_decodable(0)  # the level converted; its chunks are decoded whole
-    letters = _check_user_axes(axes, source.data.ndim) if axes else "".join(source.dims)
+    if axes:
+        letters = _check_user_axes(axes, source.data.ndim)
+    else:
+        unnamed = [name for name in source.dims if len(name) != 1 or name.lower() not in "tczyx"]
+        if unnamed:
+            # NGFF allows any axis name; OME-Zarr output needs t, c, z, y and x.
+            raise InvalidParameterError(
+                Parameter("axes"),
+                f": {path} has axes {list(source.dims)}; {unnamed[0]!r} is none of t, c, z, y, "
+                "x: give the input's axes as letters of tczyx, one per axis",
+            )
+        letters = "".join(name.lower() for name in source.dims)
     image = _arrange(path, "OME-Zarr", source.data, letters)
-    for name, size, unit in zip(
-        source.dims, source.scales[0], [source.units.get(d) for d in source.dims], strict=True
-    ):
-        if name in image.axes and name in "tzyx":
-            image.scale[name] = float(size)
+    # By position: the file's axis names may be upper case ("T C Z Y X", valid NGFF) or
+    # renamed by ``axes``; each one's scale and unit go to the letter it became.
+    for letter, name, size in zip(letters, source.dims, source.scales[0], strict=True):
+        if letter in image.axes and letter in "tzyx":
+            image.scale[letter] = float(size)
+            unit = source.units.get(name)
             if unit is not None:
-                image.units[name] = unit
+                image.units[letter] = unit
     channels = (source.omero or {}).get("channels")
     if isinstance(channels, list) and "c" in image.axes:
         if all(isinstance(c, Mapping) and isinstance(c.get("label"), str) for c in channels):
