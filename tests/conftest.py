@@ -16,10 +16,11 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import numpy as np
 import pytest
 
 LOOPBACK = "127.0.0.1"
@@ -55,6 +56,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             marks.add("slow")
         for mark in sorted(marks):
             item.add_marker(mark)
+
+
+@pytest.fixture
+def cells_image() -> Callable[..., np.ndarray]:
+    """A builder of small microscopy-like images (smooth blobs plus noise), by shape, dtype
+    and seed; the same arguments give the same pixels (tests/_arrays.cells)."""
+    from _arrays import cells
+
+    return cells
 
 
 def free_port() -> int:

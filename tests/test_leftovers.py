@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 import zarr
 
-from _arrays import cells
 from omezarr.convert import convert
 from omezarr.io.staging import clean_stale, held
 from omezarr.reader import open_image
@@ -21,9 +21,11 @@ def _stale_directory(path: Path) -> Path:
     return path
 
 
-def test_a_conversion_removes_what_killed_conversions_left(tmp_path: Path) -> None:
+def test_a_conversion_removes_what_killed_conversions_left(
+    tmp_path: Path, cells_image: Callable[..., np.ndarray]
+) -> None:
     source = tmp_path / "in.npy"
-    np.save(source, cells((64, 64)))
+    np.save(source, cells_image((64, 64)))
     target = tmp_path / "out.zarr"
     stale = _stale_directory(tmp_path / ".out.zarr.partial-0badc0de")
     with pytest.warns(RuntimeWarning, match="removed .out.zarr.partial-0badc0de"):
@@ -69,20 +71,24 @@ def test_an_old_directory_without_its_replacement_is_put_back(tmp_path: Path) ->
     assert (target / "marker").read_text() == "old"
 
 
-def test_an_overwrite_removes_the_leftovers_of_killed_overwrites(tmp_path: Path) -> None:
+def test_an_overwrite_removes_the_leftovers_of_killed_overwrites(
+    tmp_path: Path, cells_image: Callable[..., np.ndarray]
+) -> None:
     target = tmp_path / "image.zarr"
-    write_image(cells((32, 32)), str(target), axes="yx", scale_factors=[])
+    write_image(cells_image((32, 32)), str(target), axes="yx", scale_factors=[])
     stale = _stale_directory(tmp_path / ".image.zarr.partial-0badc0de")
     with pytest.warns(RuntimeWarning, match="left by a killed write"):
         write_image(
-            cells((32, 32), seed=3), str(target), axes="yx", scale_factors=[], overwrite=True
+            cells_image((32, 32), seed=3), str(target), axes="yx", scale_factors=[], overwrite=True
         )
     assert not stale.exists()
 
 
-def test_a_resumed_write_removes_the_temporary_files_it_finds(tmp_path: Path) -> None:
+def test_a_resumed_write_removes_the_temporary_files_it_finds(
+    tmp_path: Path, cells_image: Callable[..., np.ndarray]
+) -> None:
     target = tmp_path / "image.zarr"
-    data = cells((64, 64))
+    data = cells_image((64, 64))
     write_image(data, str(target), axes="yx", scale_factors=[2])
     leftover = target / "s0" / "c" / "0" / "0.6f1c0d2e9b8a4c7d8e9f0a1b2c3d4e5f.partial"
     leftover.write_bytes(b"half a chunk")

@@ -1,2 +1,6 @@
-"""Facts about OME-NGFF, pure: versions (``format``), axes (``axes``), building and checking
-documents (``documents``). Nothing here imports storage or pixel code."""
+"""Facts about OME-NGFF, pure: versions, axes, documents and their lenient parsing.
+
+Modules: ``format`` (the versions), ``axes`` (axes, units, pixel sizes), ``documents``
+(building and checking documents), ``parse`` (lenient parsing for readers). Nothing here
+imports storage or pixel code.
+"""
