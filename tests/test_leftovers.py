@@ -95,3 +95,18 @@ def test_a_resumed_write_removes_the_temporary_files_it_finds(
     write_image(data, str(target), axes="yx", scale_factors=[2], resume=True)
     assert not leftover.exists()
     assert np.array_equal(open_image(str(target)).levels[0].compute(), data)
+
+
+def test_without_flock_staging_is_never_held_and_never_cleaned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where fcntl does not exist (Windows) nothing can prove a directory stale: keep it."""
+    from omezarr.io import staging
+
+    monkeypatch.setattr(staging, "fcntl", None)
+    target = tmp_path / "out.zarr"
+    partial = _stale_directory(tmp_path / ".out.zarr.partial-0123abcd")
+    with held(partial):
+        pass
+    assert clean_stale(target) == []
+    assert partial.exists()

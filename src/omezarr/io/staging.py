@@ -15,13 +15,17 @@ leftover of a killed writer from a directory being written, and removes only the
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import re
 import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; staging directories are then never held or cleaned
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = [
     "clean_stale",
@@ -80,6 +84,9 @@ def swap_into_place(staging: Path, target: Path, token: str) -> None:
 @contextlib.contextmanager
 def held(directory: Path) -> Iterator[None]:
     """Hold ``directory`` (an exclusive ``flock`` on it) while it is written."""
+    if fcntl is None:
+        yield
+        return
     descriptor = os.open(directory, os.O_RDONLY)
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -89,6 +96,8 @@ def held(directory: Path) -> Iterator[None]:
 
 
 def _is_held(directory: Path) -> bool:
+    if fcntl is None:
+        return True  # cannot tell: leave it
     try:
         descriptor = os.open(directory, os.O_RDONLY)
     except OSError:
