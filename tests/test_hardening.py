@@ -344,3 +344,21 @@ def test_a_pyramid_whose_tables_alone_exceed_the_budget_is_refused_before_planni
     assert "too long along 'y' to plan its pyramid" in result.stdout
     slide = da.zeros((200_000, 150_000), dtype="uint8", chunks=(4096, 4096))  # a real slide
     assert len(write_image(slide, zarr.storage.MemoryStore(), axes="yx", compute=False)) == 1
+
+
+def test_a_shard_file_larger_than_the_budget_is_read_by_the_guarded_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only metadata documents have a size limit: shards of gigabytes are legitimate."""
+    from omezarr.io.storage import open_group
+
+    monkeypatch.setenv("OMEZARR_MEMORY_BUDGET", "16M")
+    group = open_group(str(tmp_path / "big.zarr"), mode="w", zarr_format=3)
+    array = group.create_array(
+        "a", shape=(4096, 4096), chunks=(512, 512), shards=(4096, 4096), dtype="uint16",
+        compressors=None,
+    )  # fmt: skip
+    array[...] = 7
+    assert (tmp_path / "big.zarr" / "a" / "c" / "0" / "0").stat().st_size > 2 * 16 * 2**20
+    reopened = open_group(str(tmp_path / "big.zarr"), mode="r")["a"]
+    assert int(np.asarray(reopened[...]).sum()) == 7 * 4096 * 4096

@@ -33,7 +33,6 @@ import zarr.errors
 from zarr.abc.store import Store
 from zarr.storage import FsspecStore, LocalStore
 
-from .._budget import memory_budget_from
 from ..types import JSONDict
 from .zarr_internals import list_keys, read_key, run_sync
 
@@ -427,9 +426,11 @@ class GuardedLocalStore(LocalStore):
     """zarr's local store, reading only regular files of sane size.
 
     A ``zarr.json`` that is a FIFO would block every reader forever, one symlinked to
-    ``/dev/zero`` would be read without end, and a chunk file far larger than any chunk of
-    the budget would be read whole: each is refused with an OSError naming the file before it
-    is opened. Writing is zarr's own.
+    ``/dev/zero`` would be read without end, and a metadata document of gigabytes would be
+    parsed whole: each is refused with an OSError naming the file before it is opened. Chunk
+    files may be any size (shards of gigabytes are legitimate and read by byte ranges; what a
+    chunk declares is checked against the budget where it is decoded, io.units). Writing is
+    zarr's own.
     """
 
     def _guard(self, key: str, whole: bool) -> None:
@@ -445,9 +446,7 @@ class GuardedLocalStore(LocalStore):
                 return  # zarr answers "absent" for a directory
             raise OSError(f"{path}: not a regular file (a device, pipe or socket); refused")
         limit = _MAX_METADATA_BYTES if posixpath.basename(key) in _METADATA_FILES else None
-        if limit is None and whole:
-            limit = 2 * memory_budget_from(None) + 2**20  # an encoded chunk, with room
-        if limit is not None and status.st_size > limit:
+        if limit is not None and whole and status.st_size > limit:
             raise OSError(
                 f"{path}: {status.st_size:,} bytes, more than a file of it may be "
                 f"({limit:,}); refused"
