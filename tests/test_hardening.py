@@ -283,8 +283,7 @@ def test_omero_channels_beyond_the_image_are_invalid_and_refused_by_the_writer(
     image: Path, tmp_path: Path
 ) -> None:
     def many_channels(metadata: dict) -> None:
-        channel = {"color": "FFFFFF", "window": {"min": 0, "max": 1, "start": 0, "end": 1}}
-        metadata["attributes"]["ome"]["omero"] = {"channels": [channel] * 1000}
+        metadata["attributes"]["ome"]["omero"] = many_channels_document()
 
     broken = _edited(image, tmp_path, "channels.zarr", ".", many_channels)
     report = validate(str(broken))

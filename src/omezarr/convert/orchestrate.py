@@ -417,7 +417,8 @@ def convert(
 
         if remote is None:
             with staged_output(output, overwrite=overwrite, resume=resume) as staging:
-                write(staging, resume and staging.exists())
+                # staged_output creates the directory: only one with content is resumed.
+                write(staging, resume and any(staging.iterdir()))
             written: Path | str = local_path(output, "output")
         else:
             with remote_output(remote, overwrite=overwrite, resume=resume) as resuming:
