@@ -33,6 +33,7 @@ from ..tools.describe import coarsest_statistics, describe, describe_level, leve
 from ..tools.verify import verify
 from ..types import JSONDict
 from ..write import write_image
+from ..write.pixels import planned_image
 from .errors import ConversionError, InvalidParameterError, Parameter
 from .inputs import open_input
 from .options import auto_scale_factors, normalize_unit
@@ -393,9 +394,8 @@ def convert(
         if omero is not None:
             arguments["omero"] = omero
         if dry_run:
-            memory = zarr.storage.MemoryStore()
-            write_image(image.data, memory, compute=False, **arguments)
-            group = zarr.open_group(memory, mode="r")
+            # Planned, not computed: no task graph, so any size of input costs the same.
+            group = planned_image(image.data, **arguments)
             info = _dry_run_info(
                 group, resolved_fmt, image.axes, image.units, image.scale, omero, arguments["name"]
             )

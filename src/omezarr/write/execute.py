@@ -13,9 +13,9 @@ from ..engine.targets import LevelTarget
 from ..io.layout import input_chunks
 from ..io.locking import metadata_lock
 from ..io.staging import held
-from ..io.storage import GroupLike, open_group, read_ngff_attrs, remove_member
+from ..io.storage import GroupLike, open_group, read_ngff_attrs, remove_member, write_ngff_attrs
 from ..ngff.documents import build_image_label
-from ..ngff.format import Format
+from ..ngff.format import CurrentFormat, Format
 from .levels import (
     StagedOverwrite,
     _clear_image,
@@ -26,7 +26,7 @@ from .levels import (
     _staged_overwrite,
     _StoredTask,
 )
-from .metadata import _check_storable, _resolve_target
+from .metadata import _check_storable, _coerce_format, _resolve_target
 from .request import PixelRequest, WritePlan, _FinalWrite, plan_write
 
 
@@ -65,6 +65,17 @@ def _engine_runs(plan: WritePlan, arrays: list[Any], resume: bool) -> list[Engin
         )
         for source, targets, factors in runs
     ]
+
+
+def plan_pixels(request: PixelRequest, fmt: Any) -> zarr.Group:
+    """The image ``request`` would write, in a memory store: metadata and level arrays, no
+    pixels. Checks and plans as :func:`write_pixels` does; reads no pixel, builds no tasks."""
+    resolved_fmt = _coerce_format(fmt) or CurrentFormat()
+    plan = plan_write(request, resolved_fmt)
+    _check_storable(plan.attrs, resolved_fmt, "metadata")
+    group = zarr.open_group(_planned_arrays(plan)[0].store, mode="r+")
+    write_ngff_attrs(group, plan.attrs)
+    return group
 
 
 def write_pixels(group: GroupLike, request: PixelRequest, fmt: Any) -> list:

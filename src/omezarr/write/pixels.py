@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
+
+import zarr
 
 from .._compat import Scaler, _scaler_arguments
 from ..engine.targets import Progress
@@ -14,7 +17,7 @@ from ..ngff.documents import axis_names, valid_axes
 from ..ngff.format import Format, FormatV04
 from ..pyramid.methods import Methods, resolve_method
 from ..types import AxesType, JSONDict, StorageOptions
-from .execute import write_pixels
+from .execute import plan_pixels, write_pixels
 from .request import ArrayLike, LabelRequest, PixelRequest
 
 __all__ = [
@@ -118,10 +121,28 @@ def write_image(
     >>> write_image(np.zeros((64, 64), np.uint16), "img.ome.zarr", scale_factors=[2])  # doctest: +SKIP
     []
     """
+    request = _image_request(dict(locals()))
+    return write_pixels(group, request, fmt)
+
+
+_PASSED_ON = (
+    "scale", "coordinate_transformations", "storage_options", "memory_budget", "overwrite",
+    "resume", "compute", "progress",
+)  # fmt: skip
+"""Parameters of :func:`write_image` that go into its request as they are."""
+
+
+def _image_request(arguments: dict[str, Any]) -> PixelRequest:
+    """The request :func:`write_image` makes of its arguments (every parameter by name,
+    ``metadata`` the dict of extra keywords), checked when planned."""
+    image, scaler = arguments["image"], arguments["scaler"]
+    axes, axes_units = arguments["axes"], arguments["axes_units"]
+    scale_factors, method = arguments["scale_factors"], arguments["method"]
     if scaler is not None:
         scale_factors, method = _scaler_arguments(
             scaler, lambda: axis_names(valid_axes(axes, axes_units, FormatV04(), len(image.shape)))
         )
+    metadata = dict(arguments["metadata"])
     name = metadata.pop("name", None)
     request = PixelRequest(
         sources=(image,),
@@ -131,16 +152,26 @@ def write_image(
         method=resolve_method(method, Methods.RESIZE),
         axes=axes,
         axes_units=axes_units,
-        scale=scale,
-        coordinate_transformations=coordinate_transformations,
-        storage_options=storage_options,
-        memory_budget=memory_budget,
-        overwrite=overwrite,
-        resume=resume,
-        compute=compute,
-        progress=progress,
+        **{key: arguments[key] for key in _PASSED_ON},
     )
-    return write_pixels(group, request, fmt)
+    return request
+
+
+def planned_image(image: ArrayLike, fmt: Format | None = None, **arguments: Any) -> zarr.Group:
+    """What ``write_image(image, group, fmt=fmt, **arguments)`` would write, in memory.
+
+    Every argument is checked and the pyramid planned as for a write; the returned group holds
+    the metadata and the level arrays (shapes, chunks, codecs) without pixels, so that a dry
+    run costs the same for any size of input (no task graph, no pixel read).
+
+    Raises
+    ------
+    ValueError, TypeError
+        As :func:`write_image` would, for the same arguments.
+    """
+    bound = inspect.signature(write_image).bind(image, None, **arguments)
+    bound.apply_defaults()
+    return plan_pixels(_image_request(bound.arguments), fmt)
 
 
 def write_multiscale(
