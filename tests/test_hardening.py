@@ -1,7 +1,9 @@
 """Broken hierarchies get one clear line and the documented exit code, never a traceback.
 
-Exit codes: 0 valid, 1 invalid, 2 unreadable (or a usage error). Each case was a traceback or a
-wrong verdict before (the hardening issue's probe).
+Exit codes: 0 valid, 1 invalid, 2 unreadable (or a usage error). Each case was a traceback, a
+hang, gigabytes of memory or a wrong verdict before (the hardening issue's probe). Commands on
+hostile input run in a subprocess under an address-space cap and a time limit
+(:func:`_cli.run_capped`), so that a regression fails the test instead of taking the machine.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from _cli import run_cli
+from _cli import run_capped
 from omezarr.cli import main
 from omezarr.validate import validate
 from omezarr.writer import write_image
@@ -59,8 +61,9 @@ def test_a_chunk_shape_with_a_zero_is_refused_in_one_line(
     image: Path, tmp_path: Path, command: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     broken = _edited(image, tmp_path, "zero.zarr", "s0", _zero_chunk)
-    assert main([*command, str(broken)]) == 2
-    error = capsys.readouterr().err.strip()
+    result = run_capped(*command, str(broken))
+    assert result.returncode == 2, result.stderr
+    error = result.stderr.strip()
     assert len(error.splitlines()) == 1 and "chunk shape [0, 64]" in error
 
 
@@ -68,15 +71,15 @@ def test_a_chunk_shape_with_a_zero_is_refused_by_thumbnail(
     image: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     broken = _edited(image, tmp_path, "zero.zarr", "s0", _zero_chunk)
-    assert main(["thumbnail", str(broken), str(tmp_path / "t.png")]) == 2
-    assert "chunk shape [0, 64]" in capsys.readouterr().err
+    result = run_capped("thumbnail", str(broken), str(tmp_path / "t.png"))
+    assert result.returncode == 2 and "chunk shape [0, 64]" in result.stderr
 
 
 def test_a_zarr_json_that_is_a_json_array_is_unreadable(image: Path, tmp_path: Path) -> None:
     broken = _edited(image, tmp_path, "array.zarr", ".", "[1, 2, 3]")
     report = validate(str(broken))
     assert not report.readable and report.errors[0].rule == "unreadable"
-    result = run_cli("validate", str(broken))
+    result = run_capped("validate", str(broken))
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr + result.stdout
     assert "malformed" in result.stdout
@@ -88,8 +91,8 @@ def test_a_well_formed_image_of_an_unknown_version_is_unreadable_not_invalid(
     newer = _edited(image, tmp_path, "newer.zarr", ".", _version_06)
     report = validate(str(newer))
     assert not report.readable
-    assert main(["validate", str(newer)]) == 2
-    assert "is not supported here" in capsys.readouterr().out
+    result = run_capped("validate", str(newer))
+    assert result.returncode == 2 and "is not supported here" in result.stdout
 
 
 def test_an_invalid_image_still_exits_1(image: Path, tmp_path: Path) -> None:
@@ -117,6 +120,7 @@ def test_the_command_line_starts_without_the_heavy_libraries() -> None:
 def test_ctrl_c_while_a_command_loads_is_one_line(
     image: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    import omezarr.convert  # noqa: F401 - imports `describe` by name: bound before the patch
     from omezarr.tools import describe
 
     def interrupted(*args: object, **kwargs: object) -> None:
@@ -199,7 +203,7 @@ def test_a_zarr_json_that_is_a_fifo_is_refused_instead_of_hanging(
     shutil.copytree(image, trap)
     (trap / "zarr.json").unlink()
     os.mkfifo(trap / "zarr.json")
-    result = run_cli(command, str(trap))  # 120 s timeout: a hang fails the test
+    result = run_capped(command, str(trap))  # a hang fails the test
     assert result.returncode == 2, result.stdout + result.stderr
     assert "not a regular file" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
@@ -213,20 +217,93 @@ def test_a_chunk_symlinked_to_dev_zero_is_refused_instead_of_read_without_end(
     chunk = trap / "s0" / "c" / "0" / "0"
     chunk.unlink()
     chunk.symlink_to("/dev/zero")
-    assert main(["info", "--stats", str(trap)]) == 2
-    assert "not a regular file" in capsys.readouterr().err
+    result = run_capped("info", "--stats", str(trap))
+    assert result.returncode == 2 and "not a regular file" in result.stderr
 
 
-def test_a_metadata_document_beyond_any_sane_size_is_refused_unread(
-    image: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def _junk(values: int):
+    def edit(metadata: dict) -> None:
+        metadata["attributes"]["ome"]["junk"] = [[i, {"a": i}] for i in range(values)]
+
+    return edit
+
+
+@pytest.mark.parametrize("command", ["info", "validate", "thumbnail"])
+def test_metadata_beyond_the_budgets_share_is_refused_unread(
+    image: Path, tmp_path: Path, command: str
+) -> None:
+    """5 MiB of small JSON values took 420 MiB to read (zarr's parse and a copy of it)."""
+    huge = _edited(image, tmp_path, "huge.zarr", ".", _junk(200_000))
+    assert (huge / "zarr.json").stat().st_size > 4 * 2**20
+    extra = [str(tmp_path / "t.png")] if command == "thumbnail" else []
+    result = run_capped(command, str(huge), *extra)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "bytes of metadata, more than the memory budget allows" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    # A larger budget reads it: the limit is the budget's, not a file format's.
+    assert run_capped("info", str(huge), env={"OMEZARR_MEMORY_BUDGET": "1G"}).returncode == 0
+
+
+def test_a_sparse_metadata_document_of_gigabytes_is_refused_unread(
+    image: Path, tmp_path: Path
 ) -> None:
     huge = tmp_path / "huge.zarr"
     shutil.copytree(image, huge)
-    document = huge / "zarr.json"
-    with document.open("ab") as file:
-        file.truncate(65 * 2**20)  # sparse: no disk used
-    assert main(["info", str(huge)]) == 2
-    assert "more than a file of it may be" in capsys.readouterr().err
+    with (huge / "zarr.json").open("ab") as file:
+        file.truncate(8 * 2**30)  # sparse: no disk used
+    result = run_capped("info", str(huge))
+    assert result.returncode == 2 and "8,589,934,592 bytes of metadata" in result.stderr
+
+
+def test_metadata_holding_too_many_values_is_invalid_and_checked_quickly(
+    image: Path, tmp_path: Path
+) -> None:
+    """20,000 omero channels (180,000 values) took seconds at ~10 µs per value, and were
+    rated by the schema; beyond 100,000 values the group is reported, not checked."""
+    channel = {"color": "FFFFFF", "window": {"min": 0, "max": 1, "start": 0, "end": 1}}
+
+    def many(metadata: dict) -> None:
+        metadata["attributes"]["ome"]["omero"] = {"channels": [channel] * 20_000}
+
+    broken = _edited(image, tmp_path, "values.zarr", ".", many)
+    result = run_capped("validate", str(broken), timeout=20)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "holds more than 100,000 JSON values" in result.stdout
+    report = validate(str(broken))
+    assert [v.rule for v in report.errors] == ["budget"]
+
+
+def test_a_pyramid_of_absurdly_many_levels_is_invalid_without_opening_them(
+    image: Path, tmp_path: Path
+) -> None:
+    """300,000 listed levels took minutes (a quadratic check, then one open per level)."""
+
+    def levels(metadata: dict) -> None:
+        datasets = metadata["attributes"]["ome"]["multiscales"][0]["datasets"]
+        transforms = datasets[0]["coordinateTransformations"]
+        datasets += [
+            {"path": f"s{i}", "coordinateTransformations": transforms} for i in range(1, 150)
+        ]
+
+    broken = _edited(image, tmp_path, "levels.zarr", ".", levels)
+    result = run_capped("validate", str(broken), timeout=20)
+    assert result.returncode == 1
+    assert "lists 150 levels, more than any pyramid has" in result.stdout
+
+
+def test_a_walk_stopped_by_its_budget_is_never_called_valid(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It was "valid" with a warning: what was not checked may hold any error."""
+    from omezarr.validate import hierarchy
+
+    path = tmp_path / "labelled.zarr"
+    write_image(np.zeros((16, 16), "uint8"), str(path), axes="yx", scale_factors=[2])
+    assert validate(str(path)).valid
+    monkeypatch.setattr(hierarchy, "_MAX_READS", 1)
+    report = validate(str(path))
+    assert not report.valid
+    assert any(v.rule == "budget" and v.severity == "error" for v in report.violations)
 
 
 def test_an_undecodable_chunk_is_one_line_in_info_stats_and_thumbnail(
@@ -235,11 +312,13 @@ def test_an_undecodable_chunk_is_one_line_in_info_stats_and_thumbnail(
     broken = tmp_path / "garbage.zarr"
     shutil.copytree(image, broken)
     (broken / "s0" / "c" / "0" / "0").write_bytes(b"garbage, not blosc")
-    assert main(["info", "--stats", str(broken)]) == 2
-    assert main(["thumbnail", str(broken), str(tmp_path / "t.png")]) == 2
-    errors = capsys.readouterr().err.strip().splitlines()
-    assert len(errors) == 2
-    assert all("stored pixels cannot be decoded" in line and "verify" in line for line in errors)
+    for command in (["info", "--stats"], ["thumbnail"]):
+        extra = [str(tmp_path / "t.png")] if command == ["thumbnail"] else []
+        result = run_capped(*command, str(broken), *extra)
+        assert result.returncode == 2
+        error = result.stderr.strip()
+        assert len(error.splitlines()) == 1
+        assert "stored pixels cannot be decoded" in error and "verify" in error
 
 
 def test_a_scale_beyond_any_float_is_invalid_not_a_crash(
@@ -253,8 +332,8 @@ def test_a_scale_beyond_any_float_is_invalid_not_a_crash(
     report = validate(str(broken))
     assert not report.valid and report.readable
     assert any("finite" in v.message for v in report.errors)
-    assert main(["info", str(broken)]) == 2
-    assert "finite numbers" in capsys.readouterr().err
+    result = run_capped("info", str(broken))
+    assert result.returncode == 2 and "finite numbers" in result.stderr
 
 
 @pytest.mark.parametrize("kind", ["ome", "imagej"])
@@ -272,8 +351,9 @@ def test_a_truncated_tiff_is_refused_not_converted_into_a_different_image(
         tifffile.imwrite(whole, data.transpose(1, 0, 2, 3), imagej=True, metadata={"axes": "ZCYX"})
     cut = tmp_path / "cut.tif"
     cut.write_bytes(whole.read_bytes()[: int(whole.stat().st_size * 0.9)])
-    assert main(["convert", str(cut), str(tmp_path / "out.zarr")]) == 2
-    error = capsys.readouterr().err.strip()
+    result = run_capped("convert", str(cut), str(tmp_path / "out.zarr"))
+    assert result.returncode == 2
+    error = result.stderr.strip()
     assert "damaged or truncated TIFF" in error and len(error.splitlines()) == 1
     assert not (tmp_path / "out.zarr").exists()
     assert main(["convert", str(whole), str(tmp_path / "whole.zarr")]) == 0  # the file itself
@@ -312,12 +392,12 @@ def test_a_png_beyond_the_budget_is_refused_before_it_is_decoded(
     picture = tmp_path / "big.png"
     Picture.new("L", (12000, 12000)).save(picture, optimize=True)  # 137 MiB decoded, ~140 KB
     options = ["--dry-run"] + (["--memory", budget] if budget else [])
-    code = main(["convert", str(picture), str(tmp_path / "out.zarr"), *options])
+    result = run_capped("convert", str(picture), str(tmp_path / "out.zarr"), *options)
     if budget is None:
-        assert code == 2
-        assert "raise --memory to convert it" in capsys.readouterr().err
+        assert result.returncode == 2
+        assert "raise --memory to convert it" in result.stderr
     else:
-        assert code == 0  # within a 1 GiB budget it converts
+        assert result.returncode == 0, result.stderr  # within a 1 GiB budget it converts
 
 
 def test_a_pyramid_whose_tables_alone_exceed_the_budget_is_refused_before_planning() -> None:
@@ -361,3 +441,25 @@ def test_a_shard_file_larger_than_the_budget_is_read_by_the_guarded_store(
     assert (tmp_path / "big.zarr" / "a" / "c" / "0" / "0").stat().st_size > 2 * 16 * 2**20
     reopened = open_group(str(tmp_path / "big.zarr"), mode="r")["a"]
     assert int(np.asarray(reopened[...]).sum()) == 7 * 4096 * 4096
+
+
+@pytest.mark.parametrize("layout", ["samples", "pages"])
+def test_a_dry_run_plans_without_building_a_task_graph(tmp_path: Path, layout: str) -> None:
+    """65,535 samples per pixel took over two minutes: the dry run built every task's dask
+    graph (a write with compute=False into memory) to print the levels."""
+    import tifffile
+
+    source = tmp_path / "wide.tif"
+    if layout == "samples":
+        tifffile.imwrite(
+            source, np.zeros((4, 4, 65535), "uint8"), photometric="minisblack",
+            planarconfig="contig",
+        )  # fmt: skip
+        channels = "65535×4×4"
+    else:
+        tifffile.imwrite(source, np.zeros((10_000, 4, 4), "uint8"), photometric="minisblack")
+        channels = "10000×4×4"
+    result = run_capped("convert", str(source), str(tmp_path / "out.zarr"), "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert channels in result.stdout and "dry run: nothing was written" in result.stdout
+    assert not (tmp_path / "out.zarr").exists()

@@ -24,7 +24,19 @@ __all__ = [
 
 _ZARR_FORMAT_VERSION = {2: "0.4", 3: "0.5"}
 _MAX_DEPTH = 8
-_MAX_READS = 20_000
+_MAX_READS = 200_000
+"""Nodes read before the walk stops: a 1536-well plate of ten fields, five levels each, is
+about 100,000; more would take minutes to check."""
+_MAX_LEVELS = 100
+"""Levels a multiscales may list before its arrays go unchecked: a pyramid that halves even
+once per level has fewer than 64."""
+_MAX_VALUES = 100_000
+"""JSON values the NGFF keys of one group may hold before the group goes unchecked: a
+1536-well plate holds about 8,000, and checking costs about 10 µs per value."""
+_NGFF_KEYS = (
+    "multiscales", "omero", "image-label", "labels", "plate", "well",
+    "bioformats2raw.layout", "series",
+)  # fmt: skip
 
 
 # --------------------------------------------------------------------------- hierarchy walk
@@ -123,11 +135,11 @@ class _Walk:
         """The member at ``path``; None if it does not exist or cannot be read (reported)."""
         self.reads += 1
         if self.reads > _MAX_READS:
+            # An error, not a warning: what was not checked cannot be called valid.
             self.problem(
                 node,
                 f"stopped after reading {_MAX_READS} nodes; the rest was not checked",
                 "budget",
-                "warning",
             )
             raise _TooMany
         try:
@@ -188,6 +200,15 @@ class _Walk:
         if wrapped != (version == "0.5"):
             where = "under the 'ome' attribute" if version == "0.5" else "at the top level"
             self.problem(node, f"OME-NGFF {version} metadata belongs {where}", "metadata-layout")
+        held = _count_values([metadata.get(key) for key in _NGFF_KEYS], _MAX_VALUES)
+        if held > _MAX_VALUES:
+            self.problem(
+                node,
+                f"its NGFF metadata holds more than {_MAX_VALUES:,} JSON values, more than any "
+                "image, plate or well needs; not checked",
+                "budget",
+            )
+            return found
         document = {"ome": dict(metadata)} if version == "0.5" else dict(metadata)
         arrays = self.level_arrays(group, node, metadata, kinds)
         for index, kind in enumerate(kinds):
@@ -216,8 +237,17 @@ class _Walk:
         arrays: dict[str, ArrayFacts | None] = {}
         if "image" not in kinds and "label" not in kinds:
             return arrays
-        for _, multiscale in _dicts(metadata.get("multiscales")):
-            for path in _listed(multiscale.get("datasets"), "path"):
+        for index, multiscale in _dicts(metadata.get("multiscales")):
+            datasets = multiscale.get("datasets")
+            if isinstance(datasets, list) and len(datasets) > _MAX_LEVELS:
+                self.problem(
+                    node,
+                    f"multiscales[{index}] lists {len(datasets)} levels, more than any pyramid "
+                    f"has (at most {_MAX_LEVELS}); its arrays were not checked",
+                    "budget",
+                )
+                continue
+            for path in _listed(datasets, "path"):
                 if path in arrays:
                     continue
                 member = self.member(group, node, path)
@@ -336,17 +366,31 @@ def _join(node: str, path: str) -> str:
     return f"{node}/{path}" if node else path
 
 
+def _count_values(value: Any, limit: int) -> int:
+    """The JSON values in ``value`` (containers included), counted up to just over ``limit``."""
+    count = 0
+    pending = [value]
+    while pending and count <= limit:
+        item = pending.pop()
+        count += 1
+        if isinstance(item, Mapping):
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return count
+
+
 def _listed(entries: Any, key: str | None) -> list[str]:
     """The valid relative paths of a metadata list (of strings, or of dicts by ``key``)."""
     if not isinstance(entries, list):
         return []
-    paths: list[str] = []
+    paths: dict[str, None] = {}  # ordered and deduplicated in linear time
     for entry in entries:
         if key is not None:
             entry = entry.get(key) if isinstance(entry, Mapping) else None
-        if isinstance(entry, str) and _relative_path_problem(entry) is None and entry not in paths:
-            paths.append(entry)
-    return paths
+        if isinstance(entry, str) and entry not in paths and _relative_path_problem(entry) is None:
+            paths[entry] = None
+    return list(paths)
 
 
 def _level_count(metadata: Mapping[str, Any]) -> int | None:
@@ -443,17 +487,10 @@ def validate(
     try:
         walk.visit(root, "", 0)
     except _TooMany:
-        worst: Severity = (
-            "error"
-            if walk.violations and any(v.severity == "error" for v in walk.violations)
-            else "warning"
-        )
+        # An error even after warnings only: the rest was not checked, so it is not valid.
         walk.violations.append(
             Violation(
-                ".",
-                "too many violations: the rest of the hierarchy was not checked",
-                "budget",
-                worst,
+                ".", "too many violations: the rest of the hierarchy was not checked", "budget"
             )
         )
     except Exception as exc:  # the root's own metadata is unreadable: bad data, not a crash
