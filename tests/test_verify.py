@@ -76,6 +76,50 @@ def test_verify_command_exit_codes(tmp_path: Path) -> None:
     assert missing.stderr.strip().startswith("omezarr verify: error:")
 
 
+@pytest.mark.parametrize("fmt", [None, FormatV04()], ids=["0.5", "0.4"])
+def test_omezarr_marks_its_level_arrays_complete(tmp_path: Path, fmt: object) -> None:
+    _write(tmp_path / "img.zarr", fmt)
+    group = open_group(str(tmp_path / "img.zarr"), mode="r")
+    for path in ("s0", "s1", "labels/mask/s0", "labels/mask/s1"):
+        assert group[path].attrs["omezarr"] == {"every_chunk_stored": True}, path
+    # A caller who lets zarr leave out empty chunks gets no such promise.
+    write_image(
+        np.zeros((64, 64), np.uint8), str(tmp_path / "sparse.zarr"), scale_factors=[],
+        axes="yx", storage_options={"config": {"write_empty_chunks": False}},
+    )  # fmt: skip
+    assert "omezarr" not in open_group(str(tmp_path / "sparse.zarr"), mode="r")["s0"].attrs
+
+
+@pytest.mark.parametrize("version", ["0.4", "0.5"])
+def test_absent_chunks_of_the_reference_writer_are_legal_not_missing(
+    tmp_path: Path, version: str
+) -> None:
+    """ome-zarr-py leaves out chunks equal to the fill value; verify said "4 missing"."""
+    from ome_zarr.format import FormatV04 as TheirV04
+    from ome_zarr.format import FormatV05 as TheirV05
+    from ome_zarr.writer import write_image as their_write_image
+
+    image = np.zeros((128, 128), np.uint16)
+    image[:40, :40] = 900  # one chunk of sixteen holds pixels
+    path = tmp_path / "theirs.zarr"
+    fmt = TheirV04() if version == "0.4" else TheirV05()
+    group = zarr.open_group(path, mode="w", zarr_format=2 if version == "0.4" else 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        their_write_image(
+            image, group, axes="yx", fmt=fmt, scale_factors=[],
+            storage_options={"chunks": (32, 32)},
+        )  # fmt: skip
+    report = verify(path)
+    assert report.ok, report.format()
+    assert report.absent > 0 and f"{report.absent} absent (legal" in report.format()
+    assert report.chunks_read + report.absent == 16
+    assert run_cli("verify", str(path)).returncode == 0
+    strict = run_cli("verify", str(path), "--require-all")
+    assert strict.returncode == 1 and f"{report.absent} missing" in strict.stdout
+    assert run_cli("verify", str(path), "--require-all", "--allow-missing").returncode == 2
+
+
 # ------------------------------------------------------------------ malformed hierarchies
 
 
@@ -84,12 +128,15 @@ def test_an_absurd_chunk_grid_is_answered_with_a_count_of_missing_chunks(tmp_pat
     array = group.create_array("a", shape=(10**12, 10**12), chunks=(1, 1), dtype="uint8")
     array[0, 0] = 1
     array[5, 7] = 2
-    report = verify(tmp_path / "big.zarr")
+    report = verify(tmp_path / "big.zarr", require_all=True)
     assert report.chunks_read == 2
     (problem,) = report.problems
     assert (problem.key, problem.problem, problem.count) == ("a", "missing", 10**24 - 2)
     assert f"{10**24 - 2} missing" in report.format()
     assert verify(tmp_path / "big.zarr", allow_missing=True).ok
+    # Not marked complete: the absent chunks are legal, counted (10**24 is no problem).
+    legal = verify(tmp_path / "big.zarr")
+    assert legal.ok and legal.absent == 10**24 - 2
 
 
 @pytest.mark.parametrize(
@@ -111,7 +158,7 @@ def test_chunks_are_found_in_every_key_encoding(
     )
     array[...] = 1
     (tmp_path / "g.zarr" / "a" / deleted).unlink()
-    report = verify(tmp_path / "g.zarr")
+    report = verify(tmp_path / "g.zarr", require_all=True)
     assert report.chunks_read == 3
     assert [str(p) for p in report.problems] == [f"a/{deleted}: missing"]
 

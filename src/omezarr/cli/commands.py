@@ -340,10 +340,17 @@ def _run_view(args: argparse.Namespace) -> int:
 
 def _add_verify_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", help="the zarr hierarchy whose chunks to read (a path or a URL)")
-    parser.add_argument(
+    absence = parser.add_mutually_exclusive_group()
+    absence.add_argument(
         "--allow-missing",
         action="store_true",
-        help="do not report absent chunks (other writers skip chunks equal to the fill value)",
+        help="report no absent chunk, even in arrays omezarr marked complete",
+    )
+    absence.add_argument(
+        "--require-all",
+        action="store_true",
+        help="report absent chunks in every array (by default only in arrays marked complete: "
+        "other writers leave out chunks equal to the fill value)",
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
 
@@ -352,7 +359,7 @@ def _run_verify(args: argparse.Namespace) -> int:
     from ..tools.verify import verify
 
     with _user_errors(f"{args.path}: no such file or directory"):
-        report = verify(args.path, allow_missing=args.allow_missing)
+        report = verify(args.path, allow_missing=args.allow_missing, require_all=args.require_all)
     if args.json:
         problems = [
             {"key": p.key, "problem": p.problem, "detail": p.detail} for p in report.problems
@@ -361,6 +368,7 @@ def _run_verify(args: argparse.Namespace) -> int:
             "target": report.target,
             "arrays": report.arrays,
             "chunks_read": report.chunks_read,
+            "absent": report.absent,
         }
         print(json.dumps({**summary, "ok": report.ok, "problems": problems}, indent=2))
     else:

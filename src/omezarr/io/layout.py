@@ -21,11 +21,26 @@ from .codecs import compressors_for
 
 __all__ = [
     "DEFAULT_CHUNK_BYTES",
+    "EVERY_CHUNK_STORED",
     "LevelLayout",
     "default_chunks",
+    "every_chunk_stored",
     "input_chunks",
     "resolve_layouts",
 ]
+
+EVERY_CHUNK_STORED: dict[str, Any] = {"omezarr": {"every_chunk_stored": True}}
+"""The attribute omezarr's pixel writers give each level array: every chunk (or shard) is
+stored, also those equal to the fill value. zarr lets a writer leave such chunks out (the
+fill value is read in their place), so only an array that says this may treat an absent chunk
+as lost data (``omezarr verify``)."""
+
+
+def every_chunk_stored(array: zarr.Array) -> bool:
+    """Whether ``array`` declares :data:`EVERY_CHUNK_STORED`."""
+    marker = array.attrs.get("omezarr")
+    return isinstance(marker, Mapping) and marker.get("every_chunk_stored") is True
+
 
 DEFAULT_CHUNK_BYTES = 2 * 2**20
 """Target size of a default chunk: 1024 × 1024 uint16 planes, good for viewers and codecs."""

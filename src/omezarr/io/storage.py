@@ -40,6 +40,7 @@ from .zarr_internals import list_keys, read_key, run_sync
 __all__ = [
     "READ_ONLY_PROTOCOLS",
     "GroupLike",
+    "RefusedFileError",
     "UnreadableMetadataError",
     "check_array_grid",
     "existing_group",
@@ -70,6 +71,15 @@ _READ_MODE: Final = "r"
 
 _PARTIAL_FILE = re.compile(r"\.[0-9a-f]{32}\.partial$")
 """The name zarr's local store gives a file while writing it (``<name>.<uuid4 hex>.partial``)."""
+
+
+class RefusedFileError(OSError, ValueError):
+    """A local file the guarded store will not read: not a regular file (a FIFO, a device, a
+    socket), a symlink loop, or a metadata document larger than the budget allows.
+
+    Bad data, so a ValueError as the readers raise for bad metadata (and validators report it
+    rather than raise); also an OSError, as the file system's answer (like
+    ``io.UnsupportedOperation``)."""
 
 
 class UnreadableMetadataError(ValueError):
@@ -455,15 +465,17 @@ class GuardedLocalStore(LocalStore):
         except (FileNotFoundError, NotADirectoryError):
             return  # zarr answers "absent"
         except OSError as error:  # a symlink loop, a file that cannot be examined
-            raise OSError(f"{path}: cannot be read ({error.strerror or error})") from None
+            raise RefusedFileError(f"{path}: cannot be read ({error.strerror or error})") from None
         if not stat.S_ISREG(status.st_mode):
             if stat.S_ISDIR(status.st_mode):
                 return  # zarr answers "absent" for a directory
-            raise OSError(f"{path}: not a regular file (a device, pipe or socket); refused")
+            raise RefusedFileError(
+                f"{path}: not a regular file (a device, pipe or socket); refused"
+            )
         if whole and posixpath.basename(key) in _METADATA_FILES:
             limit = _max_metadata_bytes()
             if status.st_size > limit:
-                raise OSError(
+                raise RefusedFileError(
                     f"{path}: {status.st_size:,} bytes of metadata, more than the memory budget "
                     f"allows ({limit:,}, 1/{_METADATA_SHARE} of ${MEMORY_BUDGET_ENV}); refused"
                 )

@@ -4,6 +4,12 @@
 store without atomic writes, it names each chunk (or shard) that is absent or fails to decode.
 The chunks present are found by listing the store, never by walking the chunk grid, so an
 array whose metadata claims an absurd shape is answered with a count of missing chunks.
+
+An absent chunk is legal zarr (it reads as the fill value, and most writers leave out chunks
+equal to it), so it is lost data only in an array known to be complete: one whose attributes
+declare that every chunk is stored (:data:`omezarr.io.layout.EVERY_CHUNK_STORED`, given by
+omezarr's pixel writers), or any array when the caller says so (``require_all``). Elsewhere
+absent chunks are counted, not reported.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import numpy as np
 import zarr
 
 from .._numbers import ceil_div
+from ..io.layout import every_chunk_stored
 from ..io.staging import is_staging_name
 from ..io.storage import GroupLike, is_partial_file, open_group, open_member
 from ..io.units import check_unit_fits, decode_problem, unit_shape
@@ -61,6 +68,8 @@ class VerifyReport:
     chunks_read: int
     problems: list[ChunkProblem] = field(default_factory=list)
     leftovers: list[str] = field(default_factory=list)
+    absent: int = 0
+    """Chunks absent from arrays not known to be complete: legal, read as the fill value."""
 
     @property
     def ok(self) -> bool:
@@ -74,6 +83,12 @@ class VerifyReport:
         lines = [
             f"{self.target}: {self.arrays} arrays, {self.chunks_read} chunks read, "
             f"{missing} missing, {corrupt} undecodable"
+            + (
+                f", {self.absent} absent (legal: read as the fill value; --require-all "
+                "to count them as missing)"
+                if self.absent
+                else ""
+            )
         ]
         lines += [f"  {p}" for p in self.problems]
         lines += [f"  {key}: leftover temporary file (note)" for key in self.leftovers]
@@ -102,6 +117,10 @@ def _arrays(group: zarr.Group, leftovers: list[str]) -> Iterator[zarr.Array]:
             yield from _arrays(member, leftovers)
 
 
+def _absent_count(grid: tuple[int, ...], present: list[tuple[int, ...]]) -> int:
+    return math.prod(grid) - len(present)
+
+
 def _missing(
     array: zarr.Array, grid: tuple[int, ...], present: list[tuple[int, ...]], prefix: str
 ) -> list[ChunkProblem]:
@@ -114,14 +133,16 @@ def _missing(
             for coords in np.ndindex(*grid)
             if coords not in stored
         ]
-    absent = size - len(present)
+    absent = _absent_count(grid, present)
     if not absent:
         return []
     detail = f"{absent} of {size} chunks missing (grid {list(grid)})"
     return [ChunkProblem(prefix.rstrip("/") or ".", "missing", detail, absent)]
 
 
-def verify(target: GroupLike, *, allow_missing: bool = False, threads: int = 2) -> VerifyReport:
+def verify(
+    target: GroupLike, *, allow_missing: bool = False, require_all: bool = False, threads: int = 2
+) -> VerifyReport:
     """Read every chunk of every array below ``target``.
 
     Parameters
@@ -129,9 +150,12 @@ def verify(target: GroupLike, *, allow_missing: bool = False, threads: int = 2) 
     target : zarr.Group, str or os.PathLike
         The hierarchy to check (a path, URL, store or group).
     allow_missing : bool, default False
-        Do not report absent chunks. omezarr writes every chunk (also those equal to the fill
-        value), so for its output a missing chunk means lost data; other writers skip such
-        chunks on purpose.
+        Report no absent chunk as missing, even in arrays known to be complete.
+    require_all : bool, default False
+        Report absent chunks as missing in every array. By default only arrays that declare
+        every chunk stored (omezarr's pixel writers do) have theirs reported; in others an
+        absent chunk is legal (other writers leave out chunks equal to the fill value) and
+        counted in ``report.absent``.
     threads : int, default 2
         Chunks decoded at once.
 
@@ -151,7 +175,10 @@ def verify(target: GroupLike, *, allow_missing: bool = False, threads: int = 2) 
     >>> verify("img.ome.zarr").ok  # doctest: +SKIP
     True
     """
+    if allow_missing and require_all:
+        raise ValueError("allow_missing and require_all: give at most one of them")
     group = open_group(target, mode="r")
+    absent = 0
     problems: list[ChunkProblem] = []
     leftovers: list[str] = []
     arrays = 0
@@ -171,8 +198,10 @@ def verify(target: GroupLike, *, allow_missing: bool = False, threads: int = 2) 
             elif is_partial_file(key):
                 leftovers.append(prefix + key)
         present.sort()
-        if not allow_missing:
+        if require_all or (not allow_missing and every_chunk_stored(array)):
             problems += _missing(array, grid, present, prefix)
+        elif not allow_missing:
+            absent += _absent_count(grid, present)
         with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
             errors = pool.map(
                 decode_problem, [array] * len(present), present, [unit] * len(present)
@@ -182,4 +211,4 @@ def verify(target: GroupLike, *, allow_missing: bool = False, threads: int = 2) 
                 if error is not None:
                     key = prefix + array.metadata.encode_chunk_key(coords)
                     problems.append(ChunkProblem(key, "undecodable", error))
-    return VerifyReport(str(target), arrays, chunks_read, problems, sorted(leftovers))
+    return VerifyReport(str(target), arrays, chunks_read, problems, sorted(leftovers), absent)

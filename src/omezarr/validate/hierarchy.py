@@ -11,7 +11,13 @@ from typing import Any
 import zarr
 from zarr.abc.store import Store
 
-from ..io.storage import UnreadableMetadataError, is_url, open_member, open_node
+from ..io.storage import (
+    RefusedFileError,
+    UnreadableMetadataError,
+    is_url,
+    open_member,
+    open_node,
+)
 from ..ngff.format import metadata_version
 from .kinds import SUPPORTED_VERSIONS
 from .report import _MAX_MESSAGE, Severity, ValidationReport, Violation, _short
@@ -476,7 +482,7 @@ def validate(
         if isinstance(exc, zarr.errors.NodeNotFoundError):
             return _not_zarr(description, "no zarr group or array found")
         raise
-    except UnreadableMetadataError as exc:
+    except (UnreadableMetadataError, RefusedFileError) as exc:
         unreadable = Violation(".", f"unreadable: {exc}", "unreadable")
         return ValidationReport(description, [unreadable], None, None)
     except (ValueError, KeyError) as exc:  # unparsable zarr metadata is bad data

@@ -14,6 +14,7 @@ from zarr.storage import MemoryStore
 
 from ..engine.targets import LevelTarget
 from ..engine.walk import task_write_units
+from ..io.layout import EVERY_CHUNK_STORED
 from ..io.locking import local_directory
 from ..io.staging import clean_stale, new_token, staging_path, swap_into_place
 from ..io.storage import (
@@ -172,6 +173,8 @@ def _create_level_array(group: zarr.Group, plan: WritePlan, level: int) -> Any:
     # Every chunk is stored, even one equal to the fill value, so that `verify` can tell a
     # lost chunk from an empty one (an empty chunk compresses to a few bytes).
     kwargs["config"] = {"write_empty_chunks": True, **dict(kwargs.get("config") or {})}
+    if kwargs["config"]["write_empty_chunks"]:  # unless the caller's config says otherwise
+        kwargs["attributes"] = {**dict(kwargs.get("attributes") or {}), **EVERY_CHUNK_STORED}
     if plan.fmt.zarr_format == 3:
         kwargs["dimension_names"] = list(plan.dims)
         if layout.shards is not None:
