@@ -46,8 +46,8 @@ def _zero_chunk(metadata: dict) -> None:
     metadata["chunk_grid"]["configuration"]["chunk_shape"] = [0, 64]
 
 
-def _version_06(metadata: dict) -> None:
-    metadata["attributes"]["ome"]["version"] = "0.6"
+def _version_07(metadata: dict) -> None:
+    metadata["attributes"]["ome"]["version"] = "0.7"
 
 
 def test_a_chunk_shape_with_a_zero_is_invalid_not_valid(image: Path, tmp_path: Path) -> None:
@@ -89,7 +89,7 @@ def test_a_zarr_json_that_is_a_json_array_is_unreadable(image: Path, tmp_path: P
 def test_a_well_formed_image_of_an_unknown_version_is_unreadable_not_invalid(
     image: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    newer = _edited(image, tmp_path, "newer.zarr", ".", _version_06)
+    newer = _edited(image, tmp_path, "newer.zarr", ".", _version_07)
     report = validate(str(newer))
     assert not report.readable
     result = run_capped("validate", str(newer))

@@ -662,7 +662,7 @@ def test_check_document_uses_array_facts() -> None:
     ("call", "parameter"),
     [
         (lambda: validate_document({}, "imgae", "0.4"), "kind"),
-        (lambda: validate_document({}, "image", "0.6"), "version"),
+        (lambda: validate_document({}, "image", "0.7"), "version"),
         (lambda: check_document({}, "image", 0.4), "version"),  # type: ignore[arg-type]
     ],
 )

@@ -10,7 +10,10 @@ Three layers, each usable alone and each a module (``kinds`` names the versions 
   document plus the facts about its arrays (:class:`ArrayFacts`); pure, no storage;
 * the hierarchy walk (``hierarchy``), :func:`validate`, opens a zarr group, reads metadata only (never pixel
   data) and applies both layers to every node it reaches: image → labels → label images,
-  plate → wells → field images, bioformats2raw container → series.
+  plate → wells → field images, bioformats2raw container → series, (0.6) scene → images.
+
+OME-NGFF 0.6 (coordinate systems, transformations with ``input``/``output``, scenes) has its
+own rule module, ``transforms``.
 
 Every problem becomes a :class:`Violation`; bad data never raises.
 """
@@ -20,7 +23,7 @@ from __future__ import annotations
 from .hierarchy import validate
 from .kinds import DOCUMENT_KINDS, RULE_KINDS, SUPPORTED_VERSIONS
 from .report import Severity, ValidationReport, Violation
-from .rules import ArrayFacts, check_document
+from .rules import ArrayFacts, LinkedImage, check_document
 from .schemas import validate_document
 
 __all__ = [
@@ -28,6 +31,7 @@ __all__ = [
     "RULE_KINDS",
     "SUPPORTED_VERSIONS",
     "ArrayFacts",
+    "LinkedImage",
     "Severity",
     "ValidationReport",
     "Violation",

@@ -19,10 +19,11 @@ from ..io.storage import (
     open_node,
 )
 from ..ngff.format import metadata_version
-from .kinds import SUPPORTED_VERSIONS
+from .kinds import SUPPORTED_VERSIONS, VERSION_ALIASES
 from .report import _MAX_MESSAGE, Severity, ValidationReport, Violation, _short
 from .rules import ArrayFacts, _dicts, _relative_path_problem, check_document
 from .schemas import validate_document
+from .transforms import LinkedImage, linked_image, linked_paths, scene_paths
 
 __all__ = [
     "validate",
@@ -41,7 +42,7 @@ _MAX_VALUES = 100_000
 1536-well plate holds about 8,000, and checking costs about 10 µs per value."""
 _NGFF_KEYS = (
     "multiscales", "omero", "image-label", "labels", "plate", "well",
-    "bioformats2raw.layout", "series",
+    "bioformats2raw.layout", "series", "scene",
 )  # fmt: skip
 
 
@@ -61,6 +62,7 @@ def _node_kinds(metadata: Mapping[str, Any]) -> list[str]:
         ("well", "well"),
         ("bioformats2raw.layout", "bf2raw"),
         ("series", "ome"),
+        ("scene", "scene"),
     ):
         if key in metadata:
             kinds.append(kind)
@@ -96,6 +98,7 @@ _WELL = _Expect("well", "a well group", "plate-well-exists")
 _FIELD = _Expect("image", "a field image", "well-image")
 _SERIES = _Expect("image", "a series image", "bf2raw-series")
 _OME_GROUP = _Expect("ome", "an OME group with a series list", "bf2raw-series")
+_SCENE_IMAGE = _Expect("image", "an image of the scene", "scene-image")
 
 
 @dataclass
@@ -173,6 +176,15 @@ class _Walk:
         metadata: Mapping[str, Any] = ome if isinstance(ome, Mapping) else attrs
         kinds = _node_kinds(metadata)
         declared = metadata_version(attrs)
+        if declared in VERSION_ALIASES:
+            self.problem(
+                node,
+                f"OME-NGFF version {declared!r} is a pre-release; it is read as "
+                f"{VERSION_ALIASES[declared]}",
+                "version",
+                "warning",
+            )
+            declared = VERSION_ALIASES[declared]
         version = declared if declared is not None else _ZARR_FORMAT_VERSION.get(zarr_format)
         found = _Node(kinds, version if kinds else None, metadata)
         if depth == 0:
@@ -203,8 +215,8 @@ class _Walk:
             self.problem(
                 node, f"OME-NGFF {version} inside an OME-NGFF {parent_version} hierarchy", "version"
             )
-        if wrapped != (version == "0.5"):
-            where = "under the 'ome' attribute" if version == "0.5" else "at the top level"
+        if wrapped != (version != "0.4"):
+            where = "under the 'ome' attribute" if version != "0.4" else "at the top level"
             self.problem(node, f"OME-NGFF {version} metadata belongs {where}", "metadata-layout")
         held = _count_values([metadata.get(key) for key in _NGFF_KEYS], _MAX_VALUES)
         if held > _MAX_VALUES:
@@ -215,8 +227,9 @@ class _Walk:
                 "budget",
             )
             return found
-        document = {"ome": dict(metadata)} if version == "0.5" else dict(metadata)
+        document = {"ome": dict(metadata)} if version != "0.4" else dict(metadata)
         arrays = self.level_arrays(group, node, metadata, kinds)
+        linked = self.linked_groups(group, node, metadata, arrays) if version == "0.6" else None
         for index, kind in enumerate(kinds):
             for schema_kind in _SCHEMA_KINDS[kind]:
                 for violation in validate_document(document, schema_kind, version, self.strict):
@@ -228,6 +241,7 @@ class _Walk:
                 arrays=arrays,
                 source_levels=source_levels if kind == "label" else None,
                 zarr_format=zarr_format if index == 0 else None,
+                linked=linked,
             ):
                 self.add(node, violation)
         if depth >= _MAX_DEPTH:
@@ -254,14 +268,52 @@ class _Walk:
                 )
                 continue
             for path in _listed(datasets, "path"):
-                if path in arrays:
-                    continue
-                member = self.member(group, node, path)
-                if isinstance(member, zarr.Array):
-                    arrays[path] = _array_facts(member)
-                elif member is not None:
-                    arrays[path] = None
+                self.read_array(group, node, path, arrays)
         return arrays
+
+    def read_array(
+        self, group: zarr.Group, node: str, path: str, arrays: dict[str, ArrayFacts | None]
+    ) -> None:
+        """Add the facts of the array at ``path`` (None for a group, absent if missing)."""
+        if path in arrays:
+            return
+        member = self.member(group, node, path)
+        if isinstance(member, zarr.Array):
+            arrays[path] = _array_facts(member)
+        elif member is not None:
+            arrays[path] = None
+
+    def linked_groups(
+        self,
+        group: zarr.Group,
+        node: str,
+        metadata: Mapping[str, Any],
+        arrays: dict[str, ArrayFacts | None],
+    ) -> dict[str, LinkedImage | None]:
+        """What the groups that 0.6 transformations name hold; matrix arrays go to ``arrays``."""
+        group_paths, matrix_paths = linked_paths(metadata)
+        for path in matrix_paths:
+            self.read_array(group, node, path, arrays)
+        linked: dict[str, LinkedImage | None] = {}
+        for path in group_paths:
+            member = self.member(group, node, path)
+            if isinstance(member, zarr.Group):
+                ome = member.attrs.asdict().get("ome")
+                image = linked_image(ome if isinstance(ome, Mapping) else {})
+                linked[path] = LinkedImage(
+                    image.systems, image.intrinsic, self.first_level_shape(member, node, ome)
+                )
+            elif member is not None:
+                linked[path] = None
+        return linked
+
+    def first_level_shape(self, member: zarr.Group, node: str, ome: Any) -> tuple[int, ...] | None:
+        """The shape of the first level of a linked multiscale image, if it has one."""
+        multiscales = _dicts(ome.get("multiscales")) if isinstance(ome, Mapping) else []
+        datasets = multiscales[0][1].get("datasets") if multiscales else None
+        paths = _listed(datasets, "path")[:1]
+        array = self.member(member, node, paths[0]) if paths else None
+        return tuple(int(s) for s in array.shape) if isinstance(array, zarr.Array) else None
 
     def descend(
         self,
@@ -296,6 +348,9 @@ class _Walk:
                 self.visit_listed(group, node, path, depth, _FIELD, None, version)
         if "bf2raw" in kinds and "plate" not in kinds:
             self.descend_bf2raw(group, node, depth, version)
+        if "scene" in kinds:
+            for path in scene_paths(metadata):
+                self.visit_listed(group, node, path, depth, _SCENE_IMAGE, None, version)
 
     def descend_bf2raw(self, group: zarr.Group, node: str, depth: int, version: str) -> None:
         """The series of a bioformats2raw container: as OME/series lists, else 0, 1, ..."""
@@ -361,6 +416,7 @@ _SCHEMA_KINDS: dict[str, tuple[str, ...]] = {
     "well": ("well",),
     "bf2raw": ("bf2raw",),
     "ome": ("ome",),
+    "scene": ("scene",),
 }
 
 
@@ -436,8 +492,9 @@ def validate(
     """Validate an OME-Zarr hierarchy: schemas and rules, on every node below ``target``.
 
     Reads metadata only, never pixel data. Descends from an image into its ``labels`` group
-    and each label image, from a plate into each well and each field image, and from a
-    bioformats2raw container into each series.
+    and each label image, from a plate into each well and each field image, from a
+    bioformats2raw container into each series, and (0.6) from a scene into each image its
+    transformations name.
 
     Parameters
     ----------

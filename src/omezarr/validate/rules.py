@@ -14,11 +14,13 @@ from ..ngff.axes import axes_problems
 from ..ngff.documents import validate_omero
 from ..ngff.format import format_from_version
 from ..types import JSONDict
-from .kinds import RULE_KINDS, _check_kind_and_version
+from .kinds import RULE_KINDS, _check_kind_and_version, _rules_format
 from .report import Violation, _Findings, _short
+from .transforms import LinkedImage, LinkedLookup, check_multiscale_v06, check_scene
 
 __all__ = [
     "ArrayFacts",
+    "LinkedImage",
     "check_document",
 ]
 
@@ -72,6 +74,7 @@ def check_document(
     arrays: ArrayLookup | None = None,
     source_levels: int | None = None,
     zarr_format: int | None = None,
+    linked: LinkedLookup | None = None,
 ) -> list[Violation]:
     """Check the rules of the specification that the JSON schemas cannot express.
 
@@ -86,7 +89,7 @@ def check_document(
     kind : str
         One of :data:`RULE_KINDS`.
     version : str
-        ``"0.4"`` or ``"0.5"``.
+        ``"0.4"``, ``"0.5"`` or ``"0.6"``.
     arrays : mapping of str to ArrayFacts or None, optional
         The facts of the arrays named by the datasets (see :data:`ArrayLookup`). When None,
         rules that need arrays are skipped.
@@ -94,6 +97,10 @@ def check_document(
         For a label image: the number of levels of the image that owns it.
     zarr_format : int, optional
         The zarr format of the group holding the document.
+    linked : mapping of str to LinkedImage or None, optional
+        For 0.6: what the groups named by ``path`` in the transformations hold (images a
+        scene or multiscales links to, vector fields). When None, those references are
+        checked for form only.
 
     Returns
     -------
@@ -119,7 +126,7 @@ def check_document(
     metadata, base = _unwrap(document, version)
     findings = _Findings(base)
     if zarr_format is not None:
-        expected = format_from_version(version).zarr_format
+        expected = _rules_format(version).zarr_format
         if zarr_format != expected:
             message = (
                 f"OME-NGFF {version} is stored in zarr v{expected}, this group is zarr "
@@ -129,13 +136,17 @@ def check_document(
     if metadata is None:
         return findings.items
     if kind in ("image", "label"):
-        _check_multiscales(metadata, version, findings, arrays, kind == "label", source_levels)
+        _check_multiscales(
+            metadata, version, findings, arrays, kind == "label", source_levels, linked
+        )
     elif kind == "labels":
         _check_labels_list(metadata, findings)
     elif kind == "plate":
         _check_plate(metadata, version, findings)
     elif kind == "well":
         _check_well(metadata, findings)
+    elif kind == "scene":
+        check_scene(metadata, findings, arrays, linked)
     return findings.items
 
 
@@ -171,14 +182,34 @@ def _check_multiscales(
     arrays: ArrayLookup | None,
     is_label: bool,
     source_levels: int | None,
+    linked: LinkedLookup | None = None,
 ) -> None:
     multiscales = _dicts(metadata.get("multiscales"))
     for index, multiscale in multiscales:
+        where: tuple[str | int, ...] = ("multiscales", index)
+        axes_where: tuple[str | int, ...]
+        if version == "0.6":
+            intrinsic = check_multiscale_v06(multiscale, where, findings, arrays, linked)
+            axes = intrinsic.axes if intrinsic is not None else None
+            axes_where = (
+                (*where, "coordinateSystems", intrinsic.index, "axes") if intrinsic else where
+            )
+        else:
+            axes = multiscale.get("axes")
+            axes_where = (*where, "axes")
         _check_multiscale(
-            multiscale, ("multiscales", index), version, findings, arrays, is_label, source_levels
+            multiscale,
+            where,
+            version,
+            findings,
+            arrays,
+            is_label,
+            source_levels,
+            axes,
+            axes_where,
         )
     if "omero" in metadata and multiscales:
-        channels = _channel_count(multiscales[0][1], arrays)
+        channels = _channel_count(multiscales[0][1], arrays) if version != "0.6" else None
         try:
             validate_omero(metadata["omero"], channels)
         except (TypeError, ValueError, KeyError) as exc:
@@ -214,19 +245,23 @@ def _check_multiscale(
     arrays: ArrayLookup | None,
     is_label: bool,
     source_levels: int | None,
+    axes: Any,
+    axes_where: tuple[str | int, ...],
 ) -> None:
-    axes = multiscale.get("axes")
+    """The rules shared by every version; the 0.6 axes are those of the intrinsic system
+    (whose axes rules :func:`check_multiscale_v06` has checked with the others)."""
     well_formed_axes = isinstance(axes, list) and all(isinstance(a, Mapping) for a in axes)
     ndim: int | None = None
     names: list[Any] = []
     if isinstance(axes, list) and well_formed_axes:
         ndim = len(axes)
         names = [a.get("name") for a in axes]
-        for problem in axes_problems(axes):
-            findings.add((*where, "axes"), problem, "axes")
+        if version != "0.6":
+            for problem in axes_problems(axes):
+                findings.add(axes_where, problem, "axes")
     datasets = multiscale.get("datasets")
     levels = _dicts(datasets)
-    if ndim is not None:
+    if ndim is not None and version != "0.6":
         _check_transformations(multiscale, where, ndim, levels, findings)
     level_count = len(datasets) if isinstance(datasets, list) else None
     if is_label and source_levels is not None and level_count not in (None, source_levels):
@@ -236,6 +271,7 @@ def _check_multiscale(
             "label-levels",
         )
     shapes: list[tuple[int, tuple[int, ...] | None]] = []
+    dtypes: dict[str, str] = {}
     for index, dataset in levels:
         path = dataset.get("path")
         if arrays is None or not isinstance(path, str):
@@ -244,6 +280,14 @@ def _check_multiscale(
             path, arrays, (*where, "datasets", index), ndim, names, version, is_label, findings
         )
         shapes.append((index, facts.shape if facts is not None else None))
+        if facts is not None and version == "0.6":
+            dtypes.setdefault(facts.dtype, path)
+    if len(dtypes) > 1:
+        findings.add(
+            (*where, "datasets"),
+            f"every level has the same data type, found {sorted(dtypes)}",
+            "dataset-dtype",
+        )
     _check_level_order(levels, shapes, where, ndim, findings)
 
 
@@ -296,7 +340,7 @@ def _check_level_array(
     if facts is None:
         findings.add(where, f"{path!r} is a group, not an array", "dataset-array")
         return None
-    expected_format = format_from_version(version).zarr_format
+    expected_format = _rules_format(version).zarr_format
     if facts.zarr_format != expected_format:
         findings.add(
             where,
@@ -310,12 +354,15 @@ def _check_level_array(
             f"array {path!r} has {len(facts.shape)} dimensions, the multiscale has {ndim} axes",
             "dataset-ndim",
         )
-    if version == "0.5" and ndim is not None:
+    if version != "0.4" and ndim is not None:
         if facts.dimension_names is None:
+            # 0.5 requires them; the 0.6 text no longer says so, but readers rely on them.
             findings.add(
                 where,
-                f"array {path!r} has no dimension_names; OME-Zarr 0.5 needs the axis names {names}",
+                f"array {path!r} has no dimension_names; OME-Zarr {version} "
+                f"{'needs' if version == '0.5' else 'should have'} the axis names {names}",
                 "dimension-names",
+                "error" if version == "0.5" else "warning",
             )
         elif list(facts.dimension_names) != names:
             findings.add(
@@ -329,7 +376,7 @@ def _check_level_array(
             where,
             f"label array {path!r} has data type {facts.dtype}; labels must be integers",
             "label-dtype",
-            "error" if version == "0.5" else "warning",
+            "error" if version != "0.4" else "warning",
         )
     return facts
 
@@ -342,9 +389,15 @@ def _is_integer_dtype(dtype: str) -> bool:
 
 
 def _level_scale(dataset: Mapping[str, Any], ndim: int | None) -> list[float] | None:
-    for transform in _dicts(dataset.get("coordinateTransformations")):
-        if transform[1].get("type") == "scale":
-            values = _numbers(transform[1].get("scale"))
+    """The scale of a level: its scale transformation's, or (0.6) its sequence's scale."""
+    transforms = _dicts(dataset.get("coordinateTransformations"))
+    for _, transform in transforms:
+        if transform.get("type") == "sequence":
+            transforms = _dicts(transform.get("transformations"))
+            break
+    for _, transform in transforms:
+        if transform.get("type") == "scale":
+            values = _numbers(transform.get("scale"))
             return values if values is not None and len(values) == ndim else None
     return None
 
@@ -426,7 +479,7 @@ def _check_plate(metadata: Mapping[str, Any], version: str, findings: _Findings)
                 ("plate", key), f"{key[:-1]} name {name!r} is used more than once", "plate-unique"
             )
     wells = _dicts(plate.get("wells"))
-    fmt = format_from_version(version)
+    fmt = _rules_format(version)
     for index, well in wells:
         if not (
             isinstance(well.get("path"), str)

@@ -36,8 +36,8 @@ def _schema_ids(version: str) -> dict[str, str]:
 def _registry() -> Registry:
     """Every bundled schema, keyed by its ``$id``: references resolve here, never online.
 
-    The 0.4 ``bf2raw`` and ``ome`` schemas carry ``latest`` ids and the 0.5 ones ``0.5``
-    ids, so both versions share one registry without clashes.
+    The 0.4 ``bf2raw`` and ``ome`` schemas carry ``latest`` ids and the 0.5 and 0.6 ones
+    versioned ids, so all versions share one registry without clashes.
     """
     resources_by_id = []
     for version in SUPPORTED_VERSIONS:
@@ -76,12 +76,13 @@ def validate_document(
     ----------
     document : dict
         The group attributes as stored: for 0.4 the top-level attributes
-        (``{"multiscales": [...]}``), for 0.5 the whole attributes dict (``{"ome": {...}}``).
+        (``{"multiscales": [...]}``), for 0.5 and 0.6 the whole attributes dict
+        (``{"ome": {...}}``).
     kind : str
         One of :data:`DOCUMENT_KINDS`: ``image``, ``label``, ``plate``, ``well``,
-        ``bf2raw`` or ``ome``.
+        ``bf2raw``, ``ome`` or (0.6) ``scene``.
     version : str
-        ``"0.4"`` or ``"0.5"``.
+        ``"0.4"``, ``"0.5"`` or ``"0.6"`` (whose schemas also accept ``"0.6rc0"`` documents).
     strict : bool, default False
         Use the ``strict_*`` schemas (they require names, colours and more), where the kind
         has one.
