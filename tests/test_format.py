@@ -58,14 +58,14 @@ def test_format_from_version_accepts_strings_and_floats(
     assert fmt.version == str(version)
 
 
-@pytest.mark.parametrize("version", ["0.6", "1.0", "", "0.40", 0.45, 4])
+@pytest.mark.parametrize("version", ["0.7", "1.0", "", "0.40", 0.45, 4])
 def test_format_from_version_refuses_unknown_versions(version: str | float) -> None:
     with pytest.raises(ValueError, match=r"version: .* not a known OME-NGFF version"):
         format_from_version(version)
 
 
 def test_format_implementations_are_newest_first() -> None:
-    assert [f.version for f in format_implementations()] == ["0.5", "0.4", "0.3", "0.2", "0.1"]
+    assert [f.version for f in format_implementations()] == ["0.6", "0.5", "0.4", "0.3", "0.2", "0.1"]
 
 
 def test_current_format_is_0_5() -> None:

@@ -43,7 +43,7 @@ ALLOWED: dict[str, set[str]] = {
         "types",
         "write",
     },
-    "cli": {"convert", "engine", "pyramid", "read", "tools", "validate"},
+    "cli": {"convert", "engine", "pyramid", "read", "tools", "validate", "write"},
 }
 
 

@@ -66,9 +66,10 @@ def _add_output_arguments(
     parser.add_argument("output", help=output_help)
     parser.add_argument(
         "--format",
-        choices=["0.4", "0.5"],
+        choices=["0.4", "0.5", "0.6"],
         default="0.5",
-        help="OME-NGFF version: 0.5 (zarr v3, default) or 0.4 (zarr v2)",
+        help="OME-NGFF version: 0.5 (zarr v3, default), 0.4 (zarr v2) or 0.6 (coordinate "
+        "systems; not yet read by every viewer)",
     )
     parser.add_argument(
         "--overwrite",
@@ -374,3 +375,25 @@ def _run_verify(args: argparse.Namespace) -> int:
     else:
         print(terminal_text(f"{_mark(report.ok)} {report.format()}"))
     return EXIT_OK if report.ok else EXIT_INVALID
+
+
+# --------------------------------------------------------------------------- upgrade
+
+
+def _add_upgrade_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", help="a local OME-Zarr directory (image, plate or collection)")
+    parser.add_argument(
+        "--to", choices=["0.6"], required=True, help="the OME-NGFF version to reach (from 0.5)"
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="list the groups that would change; write nothing"
+    )
+
+
+def _run_upgrade(args: argparse.Namespace) -> int:
+    from ..write.upgrade import upgrade
+
+    with _user_errors(f"{args.path}: no such file or directory"):
+        report = upgrade(args.path, args.to, dry_run=args.dry_run)
+    print(terminal_text(report.format()))
+    return EXIT_OK

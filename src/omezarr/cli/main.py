@@ -14,6 +14,7 @@ from .commands import (
     _add_info_arguments,
     _add_output_arguments,
     _add_thumbnail_arguments,
+    _add_upgrade_arguments,
     _add_validate_arguments,
     _add_verify_arguments,
     _add_view_arguments,
@@ -21,6 +22,7 @@ from .commands import (
     _run_demo,
     _run_info,
     _run_thumbnail,
+    _run_upgrade,
     _run_validate,
     _run_verify,
     _run_view,
@@ -73,6 +75,12 @@ _COMMANDS: tuple[_Command, ...] = (
         "render a view of an image (channels, plane or projection, labels) as PNG",
         _add_thumbnail_arguments,
         _run_thumbnail,
+    ),
+    _Command(
+        "upgrade",
+        "upgrade a whole OME-Zarr hierarchy in place to a newer OME-NGFF version",
+        _add_upgrade_arguments,
+        _run_upgrade,
     ),
     _Command(
         "view",

@@ -268,7 +268,8 @@ def convert(
         come from the environment (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``,
         ``AWS_ENDPOINT_URL``, …).
     fmt : Format or str, optional
-        ``"0.5"`` (zarr v3, default) or ``"0.4"`` (zarr v2).
+        ``"0.5"`` (zarr v3, default), ``"0.4"`` (zarr v2) or ``"0.6"`` (zarr v3 with
+        coordinate systems).
     axes : str, optional
         The input's axes in file order, overriding the file (see :func:`open_input`).
     scale : dict of str to float, optional

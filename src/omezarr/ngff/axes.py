@@ -14,6 +14,7 @@ from .._numbers import is_finite_number
 from .format import CurrentFormat, Format
 
 __all__ = [
+    "ANATOMICAL_ORIENTATIONS",
     "KNOWN_AXES",
     "KNOWN_SPATIAL_UNITS",
     "KNOWN_TEMPORAL_UNITS",
@@ -121,6 +122,66 @@ def _units_warning(axis: Mapping[str, Any]) -> str | None:
         return f"Unit {unit} for axis {axis['name']} is not a known spatial unit"
     if kind == "time" and unit not in KNOWN_TEMPORAL_UNITS:
         return f"Unit {unit} for axis {axis['name']} is not a known temporal unit"
+    return None
+
+
+ANATOMICAL_ORIENTATIONS: tuple[str, ...] = (
+    "left-to-right", "right-to-left", "anterior-to-posterior", "posterior-to-anterior",
+    "inferior-to-superior", "superior-to-inferior", "dorsal-to-ventral", "ventral-to-dorsal",
+    "dorsal-to-palmar", "palmar-to-dorsal", "dorsal-to-plantar", "plantar-to-dorsal",
+    "rostral-to-caudal", "caudal-to-rostral", "cranial-to-caudal", "caudal-to-cranial",
+    "proximal-to-distal", "distal-to-proximal",
+)  # fmt: skip
+"""The values RFC-4 defines for an ``{"type": "anatomical"}`` axis orientation: the direction
+from the axis's lowest coordinates to its highest."""
+
+
+def _orientation_problem(axes: Sequence[Mapping[str, Any]], fmt: Format) -> str | None:
+    """What is wrong with the RFC-4 ``orientation`` of ``axes``, or None.
+
+    An orientation is ``{"type": "anatomical", "value": …}`` on a space axis only; given for
+    one space axis it is given for all, each on its own anatomical line (no value twice, and
+    not ``left-to-right`` beside ``right-to-left``). OME-NGFF 0.6 carries it; older versions
+    cannot.
+    """
+    oriented = [a for a in axes if "orientation" in a]
+    if not oriented:
+        return None
+    if not fmt.has_coordinate_systems:
+        return (
+            f"an orientation (RFC-4, on axis {oriented[0]['name']!r}) needs OME-NGFF 0.6; "
+            f"{fmt.version} cannot carry it (pass fmt=FormatV06())"
+        )
+    lines: dict[frozenset[str], str] = {}
+    for axis in oriented:
+        name, orientation = axis["name"], axis["orientation"]
+        if axis.get("type") != "space":
+            return f"axis {name!r} is not a space axis: only space axes have an orientation"
+        if (
+            not isinstance(orientation, Mapping)
+            or set(orientation) != {"type", "value"}
+            or orientation["type"] != "anatomical"
+        ):
+            return (
+                f"the orientation of axis {name!r} must be "
+                f"{{'type': 'anatomical', 'value': …}}, not {orientation!r}"
+            )
+        value = orientation["value"]
+        if value not in ANATOMICAL_ORIENTATIONS:
+            return (
+                f"the orientation of axis {name!r} is {value!r}, not one of RFC-4's: "
+                + ", ".join(ANATOMICAL_ORIENTATIONS)
+            )
+        line = frozenset(value.split("-to-"))
+        if line in lines:
+            return (
+                f"axes {lines[line]!r} and {name!r} both run along {'/'.join(sorted(line))}: "
+                "each space axis needs its own anatomical direction"
+            )
+        lines[line] = name
+    unoriented = [a["name"] for a in axes if a.get("type") == "space" and "orientation" not in a]
+    if unoriented:
+        return f"space axes {unoriented} have no orientation; given for one, it is needed for all"
     return None
 
 
@@ -238,6 +299,9 @@ class Axes:
         problems = axes_problems(self.axes)
         if problems:
             raise ValueError("axes: " + "; ".join(problems))
+        orientation_problem = _orientation_problem(self.axes, self.fmt)
+        if orientation_problem is not None:
+            raise ValueError(f"axes: {orientation_problem}")
 
     _ALLOWED_03: ClassVar[dict[int, list[tuple[str, ...]]]] = {
         2: [("y", "x")],

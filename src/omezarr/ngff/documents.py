@@ -15,7 +15,7 @@ from typing import Any
 from .._numbers import is_finite_number, is_json_int
 from ..types import AxesType, JSONDict
 from .axes import Axes, pixel_sizes
-from .format import Format
+from .format import INTRINSIC_SYSTEM, Format
 
 __all__ = [
     "MissingKeyError",
@@ -127,6 +127,8 @@ def validate_datasets(datasets: Any, ndim: int, fmt: Format) -> list[dict[str, A
     datasets = _require_list(datasets, "datasets")
     if not datasets:
         raise ValueError("datasets: Empty datasets list")
+    if fmt.has_coordinate_systems:
+        datasets = [_from_v06_dataset(i, d, ndim) for i, d in enumerate(datasets)]
     transformations = []
     paths = []
     for i, dataset in enumerate(datasets):
@@ -157,6 +159,84 @@ def validate_datasets(datasets: Any, ndim: int, fmt: Format) -> list[dict[str, A
         except ValueError as exc:
             raise ValueError(f"datasets: {exc}") from exc
     return [dict(d) for d in datasets]
+
+
+def _from_v06_dataset(index: int, dataset: Any, ndim: int) -> Any:
+    """A dataset given in the 0.6 form (one transformation with ``input`` and ``output``)
+    in the form the checks take (``[scale]`` or ``[scale, translation]``); others unchanged.
+
+    The output system's name is kept under ``_output`` for :func:`build_multiscale`.
+    """
+    if not isinstance(dataset, Mapping):
+        return dataset
+    transforms = dataset.get("coordinateTransformations")
+    if not (
+        isinstance(transforms, list)
+        and len(transforms) == 1
+        and isinstance(transforms[0], Mapping)
+        and ("input" in transforms[0] or "output" in transforms[0])
+    ):
+        return dataset
+    where = f"datasets[{index}]"
+    transform = transforms[0]
+    source, target = transform.get("input"), transform.get("output")
+    if not isinstance(source, Mapping) or source.get("path") != dataset.get("path"):
+        raise ValueError(
+            f"{where}: the transformation's input must be {{'path': {dataset.get('path')!r}}} "
+            f"(the dataset's own array), not {source!r}"
+        )
+    if not isinstance(target, Mapping) or not isinstance(target.get("name"), str):
+        raise ValueError(
+            f"{where}: the transformation's output must name the image's coordinate system, "
+            f"e.g. {{'name': 'intrinsic'}}, not {target!r}"
+        )
+    kind = transform.get("type")
+    if kind == "scale":
+        steps = [{"type": "scale", "scale": transform.get("scale")}]
+    elif kind == "sequence" and isinstance(transform.get("transformations"), list):
+        steps = [
+            {k: v for k, v in step.items() if k not in ("input", "output")}
+            if isinstance(step, Mapping)
+            else step
+            for step in transform["transformations"]
+        ]
+    elif kind == "identity" and ndim >= 0:
+        steps = [{"type": "scale", "scale": [1.0] * ndim}]
+    else:
+        raise ValueError(
+            f"{where}: a level's transformation must be a scale, an identity or a sequence of "
+            f"a scale and a translation, not {kind!r}"
+        )
+    return {**dataset, "coordinateTransformations": steps, "_output": target["name"]}
+
+
+def _to_v06_datasets(datasets: Sequence[Mapping[str, Any]], system: str) -> list[dict[str, Any]]:
+    """Each dataset with its one transformation from its array to ``system`` (0.6)."""
+    converted = []
+    for dataset in datasets:
+        path = dataset["path"]
+        steps = [dict(step) for step in dataset["coordinateTransformations"]]
+        ends = {"input": {"path": path}, "output": {"name": system}}
+        if len(steps) == 1:
+            transform = {**steps[0], **ends}
+        else:
+            transform = {"type": "sequence", **ends, "transformations": steps}
+        rest = {
+            k: v for k, v in dataset.items() if k not in ("coordinateTransformations", "_output")
+        }
+        converted.append({**rest, "coordinateTransformations": [transform]})
+    return converted
+
+
+def binning_offsets(transformations: list[list[dict[str, Any]]]) -> None:
+    """Give each level a translation of half its pixel size less level 0's, in place: the
+    offset of a pyramid whose output pixels are centred on the input pixels they summarise
+    (the spec's "(pixel-size-at-N - pixel-size-at-0) / 2"). Levels without one keep a scale."""
+    first = transformations[0][0]["scale"]
+    for level in transformations[1:]:
+        offset = [(s - s0) / 2 for s, s0 in zip(level[0]["scale"], first, strict=True)]
+        if any(offset) and len(level) == 1:
+            level.append({"type": "translation", "translation": offset})
 
 
 def _scale_length(transformations: Sequence[Sequence[Mapping[str, Any]]]) -> int:
@@ -221,7 +301,10 @@ def build_multiscale(
                 f"metadata: {key!r} is set by the writer and cannot be given as metadata"
             )
         entry[key] = copy.deepcopy(value)
-    entry["datasets"] = validate_datasets(datasets, ndim, fmt)
+    checked = validate_datasets(datasets, ndim, fmt)
+    if fmt.has_coordinate_systems:
+        return _v06_multiscale(entry, checked, axes, name)
+    entry["datasets"] = checked
     if name is not None:
         entry["name"] = str(name)
     if axes is not None:
@@ -229,6 +312,42 @@ def build_multiscale(
     if not fmt.metadata_is_nested:
         entry["version"] = fmt.version
     return entry
+
+
+def _v06_multiscale(
+    entry: JSONDict,
+    datasets: list[dict[str, Any]],
+    axes: list[str] | list[dict[str, Any]] | None,
+    name: str | None,
+) -> JSONDict:
+    """The 0.6 form: the intrinsic coordinate system (named as given, else "intrinsic")
+    listed first, before any the caller adds, and each level's one transformation into it."""
+    if axes is None:
+        raise ValueError("axes: OME-NGFF 0.6 images need axes (their coordinate system's)")
+    outputs = {d["_output"] for d in datasets if "_output" in d}
+    if len(outputs) > 1:
+        raise ValueError(
+            f"datasets: every level must map to the same coordinate system, not {sorted(outputs)}"
+        )
+    system = outputs.pop() if outputs else INTRINSIC_SYSTEM
+    extra_systems = _require_list(entry.pop("coordinateSystems", None) or [], "coordinateSystems")
+    for other in extra_systems:
+        if not isinstance(other, Mapping) or not isinstance(other.get("name"), str):
+            raise ValueError(f"coordinateSystems: each needs a 'name' and 'axes', not {other!r}")
+        if other["name"] == system and other.get("axes") != axes:
+            raise ValueError(
+                f"coordinateSystems: {system!r} is the image's intrinsic system, written from "
+                "its axes; give it no other axes"
+            )
+    systems = [{"name": system, "axes": axes}]
+    systems += [dict(o) for o in extra_systems if o["name"] != system]
+    result: JSONDict = {}
+    if name is not None:
+        result["name"] = str(name)
+    result["coordinateSystems"] = systems
+    result["datasets"] = _to_v06_datasets(datasets, system)
+    result.update(entry)
+    return result
 
 
 def _require_entries(value: Any, name: str) -> list[Any]:
@@ -396,7 +515,9 @@ def build_plate(
     if acquisitions is not None:
         plate["acquisitions"] = validate_acquisitions(acquisitions)
     # 0.5 keeps the version inside the plate too: ome-zarr-models and the reference expect it.
-    plate["version"] = fmt.version
+    # 0.6 has it only at ``ome``.
+    if not fmt.has_coordinate_systems:
+        plate["version"] = fmt.version
     return plate
 
 

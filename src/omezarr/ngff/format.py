@@ -22,6 +22,7 @@ __all__ = [
     "FormatV03",
     "FormatV04",
     "FormatV05",
+    "FormatV06",
     "detect_format",
     "format_from_version",
     "format_implementations",
@@ -29,9 +30,13 @@ __all__ = [
 
 LOGGER = logging.getLogger("omezarr.format")
 
+INTRINSIC_SYSTEM = "intrinsic"
+"""The name omezarr gives an image's intrinsic coordinate system (0.6), as the spec calls it."""
+
 
 def format_implementations() -> Iterator[Format]:
     """Yield an instance of every format, newest first."""
+    yield FormatV06()
     yield FormatV05()
     yield FormatV04()
     yield FormatV03()
@@ -120,6 +125,12 @@ class Format(ABC):
     def metadata_is_nested(self) -> bool:
         """True where the NGFF attributes live under ``ome`` (0.5 and later)."""
         return self.zarr_format == 3
+
+    @property
+    def has_coordinate_systems(self) -> bool:
+        """True where images declare named ``coordinateSystems`` and every transformation
+        its ``input`` and ``output`` (0.6 and later)."""
+        return False
 
     def __repr__(self) -> str:
         return type(self).__name__
@@ -385,4 +396,18 @@ class FormatV05(FormatV04):
         return {"name": "default", "separator": "/"}
 
 
+class FormatV06(FormatV05):
+    """OME-NGFF 0.6 (2026): named coordinate systems, transformations from each level's
+    array (``input``) to the image's intrinsic system (``output``), scenes."""
+
+    @property
+    def version(self) -> str:
+        return "0.6"
+
+    @property
+    def has_coordinate_systems(self) -> bool:
+        return True
+
+
 CurrentFormat = FormatV05
+"""The version written by default: 0.5 until the main readers read 0.6."""

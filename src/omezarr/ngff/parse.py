@@ -86,6 +86,56 @@ def _read_transformations(
     return tuple(scale), tuple(translation)
 
 
+def _read_v06_levels(multiscale: Mapping[str, Any], where: str) -> tuple[Any, list[Any], str]:
+    """An OME-NGFF 0.6 multiscale's intrinsic coordinate system: its axes, each level's
+    transformations into it as a plain list (``[scale]``, ``[scale, translation]`` or ``[]``
+    for identity, as :func:`_read_transformations` takes them), and its name.
+
+    The intrinsic system is the one every level's transformation names as its ``output``.
+    """
+    datasets = _require(multiscale.get("datasets"), list, f"{where}.datasets")
+    systems = _require(multiscale.get("coordinateSystems"), list, f"{where}.coordinateSystems")
+    levels: list[Any] = []
+    outputs: set[str] = set()
+    for i, dataset in enumerate(datasets):
+        dataset_where = f"{where}.datasets[{i}].coordinateTransformations"
+        transforms = _require(
+            _require(dataset, dict, f"{where}.datasets[{i}]").get("coordinateTransformations"),
+            list,
+            dataset_where,
+        )
+        if len(transforms) != 1:
+            raise ValueError(
+                f"{dataset_where} must hold one transformation (OME-NGFF 0.6), got {len(transforms)}"
+            )
+        transform = _require(transforms[0], dict, f"{dataset_where}[0]")
+        output = transform.get("output")
+        name = output.get("name") if isinstance(output, Mapping) else None
+        if not isinstance(name, str):
+            raise ValueError(f"{dataset_where}[0].output must name a coordinate system")
+        outputs.add(name)
+        kind = transform.get("type")
+        if kind == "sequence":
+            levels.append(_require(transform.get("transformations"), list, f"{dataset_where}[0]"))
+        elif kind == "identity":
+            levels.append([])
+        else:
+            levels.append([transform])
+    if len(outputs) != 1:
+        raise ValueError(
+            f"{where}.datasets: every level must map to one coordinate system, got {sorted(outputs)}"
+        )
+    intrinsic = outputs.pop()
+    for i, system in enumerate(systems):
+        system = _require(system, dict, f"{where}.coordinateSystems[{i}]")
+        if system.get("name") == intrinsic:
+            return system.get("axes"), levels, intrinsic
+    raise ValueError(
+        f"{where}: the levels map to coordinate system {intrinsic!r}, which "
+        "coordinateSystems does not declare"
+    )
+
+
 def _read_colors(colors: Any, where: str) -> dict[int, tuple[int, int, int, int]]:
     if colors is None:
         return {}

@@ -25,6 +25,7 @@ from ..ngff.parse import (
     _read_colors,
     _read_properties,
     _read_transformations,
+    _read_v06_levels,
     _require,
 )
 from .nodes import (
@@ -123,6 +124,16 @@ class Image:
     def units(self) -> dict[str, str]:
         """The unit of each axis that declares one, keyed by axis name."""
         return {str(axis["name"]): str(axis["unit"]) for axis in self.axes if "unit" in axis}
+
+    @property
+    def orientation(self) -> dict[str, str]:
+        """The RFC-4 anatomical orientation of each space axis that declares one (0.6), e.g.
+        ``{"x": "left-to-right"}``: the direction of increasing coordinates."""
+        return {
+            str(axis["name"]): str(axis["orientation"]["value"])
+            for axis in self.axes
+            if isinstance(axis.get("orientation"), dict) and "value" in axis["orientation"]
+        }
 
     @property
     def data(self) -> da.Array:
@@ -391,15 +402,23 @@ def _read_image(group: zarr.Group, multiscale: int) -> Image:
                 f"level {paths[0]!r} has {ndim}"
             )
 
-    axes = _read_axes(entry.get("axes"), fmt, ndim, f"{where}.axes")
-    outer_scale, outer_translation = _read_transformations(
-        entry.get("coordinateTransformations"), ndim, f"{where}.coordinateTransformations"
-    )
+    if fmt.has_coordinate_systems:
+        # Axes and levels are those of the intrinsic system; the multiscale-wide
+        # transformations lead to other systems and leave the levels' own as they are.
+        system_axes, level_transforms, _ = _read_v06_levels(entry, where)
+        axes = _read_axes(system_axes, fmt, ndim, f"{where}.coordinateSystems[].axes")
+        outer_scale, outer_translation = _read_transformations(None, ndim, where)
+    else:
+        axes = _read_axes(entry.get("axes"), fmt, ndim, f"{where}.axes")
+        level_transforms = [dataset.get("coordinateTransformations") for dataset in datasets]
+        outer_scale, outer_translation = _read_transformations(
+            entry.get("coordinateTransformations"), ndim, f"{where}.coordinateTransformations"
+        )
     scales: list[tuple[float, ...]] = []
     translations: list[tuple[float, ...]] = []
-    for i, dataset in enumerate(datasets):
+    for i, transforms in enumerate(level_transforms):
         scale, translation = _read_transformations(
-            dataset.get("coordinateTransformations"),
+            transforms,
             ndim,
             f"{where}.datasets[{i}].coordinateTransformations",
         )

@@ -3,7 +3,7 @@
 Modules: ``metadata`` (multiscales, plate, well and label documents), ``request`` (the pixel
 writers' arguments checked into a plan), ``levels`` (level arrays, clearing and resuming),
 ``execute`` (running the plan on threads, dask or a cluster, then the metadata), ``pixels``
-(``write_image`` and its siblings). This is the only package that joins the NGFF model
+(``write_image`` and its siblings), ``upgrade`` (a whole hierarchy to a newer version). This is the only package that joins the NGFF model
 (:mod:`omezarr.ngff`) with the engine and the stores.
 """
 
@@ -21,13 +21,16 @@ from .metadata import (
 )
 from .pixels import write_image, write_labels, write_multiscale, write_multiscale_labels
 from .request import ArrayLike
+from .upgrade import UpgradeReport, upgrade
 
 __all__ = [
     "ArrayLike",
+    "UpgradeReport",
     "add_metadata",
     "check_format",
     "check_group_fmt",
     "get_metadata",
+    "upgrade",
     "write_image",
     "write_label_metadata",
     "write_labels",

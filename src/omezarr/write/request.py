@@ -16,7 +16,7 @@ from ..engine.targets import Progress
 from ..io.layout import LevelLayout, default_chunks, input_chunks, resolve_layouts
 from ..io.storage import remove_partial_files, write_ngff_attrs
 from ..ngff.axes import pixel_sizes
-from ..ngff.documents import axis_names, level_transformations, valid_axes
+from ..ngff.documents import axis_names, binning_offsets, level_transformations, valid_axes
 from ..ngff.format import Format
 from ..pyramid.methods import Methods, level_factors
 from ..pyramid.steps import PyramidStep, pyramid_steps
@@ -272,6 +272,10 @@ def plan_write(request: PixelRequest, fmt: Format) -> WritePlan:
         fmt.validate_coordinate_transformations(len(shape0), len(shapes), transformations)
     else:
         transformations = level_transformations(shapes, dims, request.scale, fmt)
+        if fmt.has_coordinate_systems and not computed_levels and method is not Methods.ZOOM:
+            # Computed levels are centred on the pixels they summarise (zoom keeps corners).
+            assert transformations is not None  # 0.6 has transformations
+            binning_offsets(transformations)
     datasets: list[dict] = [{"path": f"s{i}"} for i in range(len(shapes))]
     if transformations is not None:
         for dataset, transform in zip(datasets, transformations, strict=True):

@@ -1,0 +1,259 @@
+"""omezarr upgrade: whole 0.5 hierarchies (images with labels, plates) become valid 0.6 in
+place, pixels untouched, unknown attributes kept; an interrupted upgrade never leaves an
+unreadable hierarchy and a re-run finishes it."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import random
+import shutil
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import ngff_zarr as nz
+import numpy as np
+import pytest
+import zarr
+
+import _crash_worker as worker
+from _cli import run_cli
+from _reliability import kill_after
+from omezarr import upgrade
+from omezarr.format import FormatV04
+from omezarr.reader import open_image, open_plate
+from omezarr.validate import validate
+from omezarr.writer import write_image, write_labels, write_plate_metadata, write_well_metadata
+
+
+def _documents(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("zarr.json"))}
+
+
+def _versions(root: Path) -> set[str]:
+    found = set()
+    for document in root.rglob("zarr.json"):
+        ome = json.loads(document.read_text())["attributes"].get("ome")
+        if ome is not None:
+            found.add(ome["version"])
+    return found
+
+
+@pytest.fixture
+def image_05(tmp_path: Path, cells_image: Any) -> Path:
+    path = tmp_path / "image.ome.zarr"
+    pixels = cells_image((2, 8, 64, 64), "uint16", 3)
+    write_image(pixels, str(path), axes="czyx", scale={"z": 2.0, "y": 0.5, "x": 0.5},
+                scale_factors=[2], name="cells")  # fmt: skip
+    write_labels((pixels[:1] > pixels.mean()).astype(np.uint8), str(path), "mask",
+                 axes="czyx", scale_factors=[2])  # fmt: skip
+    group = zarr.open_group(str(path), mode="r+")
+    group.attrs.update({"ome": {**group.attrs["ome"], "lab": {"keep": 1}}, "other": [1, 2]})
+    return path
+
+
+def test_an_image_with_labels_becomes_valid_0_6(image_05: Path) -> None:
+    before = open_image(str(image_05))
+    report = upgrade(str(image_05), "0.6")
+    assert sorted(report.changed) == [".", "labels", "labels/mask"]
+    assert _versions(image_05) == {"0.6"}
+    result = validate(str(image_05))
+    assert result.valid and result.version == "0.6", result.format()
+    after = open_image(str(image_05))
+    assert after.scales == before.scales and after.dims == before.dims
+    np.testing.assert_array_equal(np.asarray(after.levels[1]), np.asarray(before.levels[1]))
+    attributes = json.loads((image_05 / "zarr.json").read_text())["attributes"]
+    assert attributes["other"] == [1, 2] and attributes["ome"]["lab"] == {"keep": 1}
+    # Upgrading again changes nothing.
+    documents = _documents(image_05)
+    assert upgrade(str(image_05), "0.6").changed == []
+    assert _documents(image_05) == documents
+
+
+def test_a_dry_run_lists_and_writes_nothing(image_05: Path) -> None:
+    documents = _documents(image_05)
+    result = run_cli("upgrade", str(image_05), "--to", "0.6", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert "would upgrade 3 groups" in result.stdout and "labels/mask" in result.stdout
+    assert _documents(image_05) == documents
+    done = run_cli("upgrade", str(image_05), "--to", "0.6")
+    assert done.returncode == 0 and "upgraded 3 groups" in done.stdout
+    assert run_cli("validate", str(image_05)).returncode == 0
+
+
+def test_the_reference_writers_0_5_image_upgrades_and_ngff_zarr_reads_it(
+    tmp_path: Path, cells_image: Any
+) -> None:
+    from ome_zarr.format import FormatV05 as TheirV05
+    from ome_zarr.writer import write_image as their_write_image
+    from ome_zarr.writer import write_labels as their_write_labels
+
+    pixels = cells_image((4, 96, 96), "uint8", 5)
+    path = tmp_path / "theirs.ome.zarr"
+    group = zarr.open_group(path, mode="w", zarr_format=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # Their defaults: four downsamplings for the image and its labels alike.
+        their_write_image(pixels, group, axes="zyx", fmt=TheirV05())
+        their_write_labels(
+            (pixels > 100).astype(np.uint8), group, "cells", axes="zyx", fmt=TheirV05()
+        )
+    assert validate(str(path)).valid  # valid 0.5 before
+    upgrade(str(path), "0.6")
+    assert validate(str(path)).valid, validate(str(path)).format()
+    theirs = nz.from_ngff_zarr(str(path), validate=True)
+    np.testing.assert_array_equal(np.asarray(theirs.images[0].data), pixels)
+
+
+def test_ngff_zarrs_0_5_image_upgrades(tmp_path: Path, cells_image: Any) -> None:
+    pixels = cells_image((8, 64, 64), "uint16", 9)
+    image = nz.to_ngff_image(pixels, dims=["z", "y", "x"], scale={"z": 3.0, "y": 1.0, "x": 1.0})
+    path = tmp_path / "nz.ome.zarr"
+    nz.to_ngff_zarr(str(path), nz.to_multiscales(image, scale_factors=[2]), version="0.5")
+    upgrade(str(path), "0.6")
+    assert validate(str(path)).valid, validate(str(path)).format()
+    read = open_image(str(path))
+    assert read.version == "0.6" and read.scales[0] == (3.0, 1.0, 1.0)
+    np.testing.assert_array_equal(np.asarray(read.levels[0]), pixels)
+
+
+def _plate(path: Path, wells: list[str]) -> None:
+    root = zarr.open_group(path, mode="w", zarr_format=3)
+    rows = sorted({w.split("/")[0] for w in wells})
+    columns = sorted({w.split("/")[1] for w in wells}, key=int)
+    write_plate_metadata(root, rows, columns, wells)
+    for index, well in enumerate(wells):
+        group = root.require_group(well)
+        write_well_metadata(group, [{"path": "0"}])
+        write_image(np.full((16, 16), index, np.uint8), group.require_group("0"), axes="yx",
+                    scale_factors=[2])  # fmt: skip
+
+
+def test_a_plate_with_its_wells_and_fields_becomes_valid_0_6(tmp_path: Path) -> None:
+    path = tmp_path / "plate.ome.zarr"
+    _plate(path, ["A/1", "A/2", "B/1"])
+    report = upgrade(str(path), "0.6")
+    assert len(report.changed) == 1 + 3 + 3  # the plate, the wells, their fields
+    assert (
+        "version" not in json.loads((path / "zarr.json").read_text())["attributes"]["ome"]["plate"]
+    )
+    assert validate(str(path)).valid, validate(str(path)).format()
+    plate = open_plate(str(path))
+    assert int(np.asarray(plate.well("B/1").image(0).levels[0]).max()) == 2
+
+
+def test_a_multiscale_wide_transformation_is_folded_into_each_level(image_05: Path) -> None:
+    group = zarr.open_group(str(image_05), mode="r+")
+    ome = dict(group.attrs["ome"])
+    multiscale = dict(ome["multiscales"][0])
+    multiscale["coordinateTransformations"] = [{"type": "scale", "scale": [1, 1, 10, 10]}]
+    ome["multiscales"] = [multiscale]
+    group.attrs["ome"] = ome
+    before = open_image(str(image_05)).scales
+    upgrade(str(image_05), "0.6")
+    assert open_image(str(image_05)).scales == before  # the same geometry, now per level
+    assert before[0] == (1.0, 2.0, 5.0, 5.0)
+    assert validate(str(image_05)).valid
+
+
+def test_zarr_v2_hierarchies_are_refused_with_nothing_written(tmp_path: Path) -> None:
+    path = tmp_path / "old.zarr"
+    write_image(np.zeros((16, 16), np.uint8), str(path), axes="yx", fmt=FormatV04())
+    files = sorted(p.name for p in path.rglob("*"))
+    result = run_cli("upgrade", str(path), "--to", "0.6")
+    assert result.returncode == 2
+    assert "zarr v2 (OME-NGFF 0.4 or older)" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert sorted(p.name for p in path.rglob("*")) == files
+
+
+def test_an_unknown_target_version_is_refused(image_05: Path) -> None:
+    with pytest.raises(ValueError, match="to: expected one of"):
+        upgrade(str(image_05), "0.7")
+
+
+# --------------------------------------------------------------------------- interruption
+
+
+def _interrupted_renames(limit: int) -> Iterator[None]:
+    """os.replace that stops (as a kill would) after ``limit`` renames."""
+    real = os.replace
+    done = [0]
+
+    def replace(source: Any, target: Any) -> None:
+        if done[0] >= limit:
+            raise KeyboardInterrupt
+        done[0] += 1
+        real(source, target)
+
+    return replace  # type: ignore[return-value]
+
+
+def _assert_readable_and_finishable(path: Path) -> None:
+    """Every node whole and of one version or the other; a re-run finishes the upgrade."""
+    for document in path.rglob("zarr.json"):
+        json.loads(document.read_text())  # never truncated
+    assert _versions(path) <= {"0.5", "0.6"}
+    image = open_image(str(path))
+    np.asarray(image.labels()["mask"].levels[0])
+    upgrade(str(path), "0.6")
+    assert _versions(path) == {"0.6"}
+    assert validate(str(path)).valid
+    assert not list(path.rglob("*.partial"))
+
+
+def test_an_upgrade_stopped_at_any_rename_is_readable_and_finished_by_a_rerun(
+    image_05: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = importlib.import_module("omezarr.write.upgrade")  # the package binds the function
+
+    for limit in range(4):  # three groups: before, between and after their renames
+        copy = tmp_path / f"stopped-{limit}.zarr"
+        shutil.copytree(image_05, copy)
+        monkeypatch.setattr(module.os, "replace", _interrupted_renames(limit))
+        if limit < 3:
+            with pytest.raises(KeyboardInterrupt):
+                upgrade(str(copy), "0.6")
+            assert (_versions(copy) == {"0.5"}) == (limit == 0)
+            # The top group declares 0.6 only when every group does.
+            top = json.loads((copy / "zarr.json").read_text())["attributes"]["ome"]
+            assert top["version"] == "0.5"
+        else:
+            upgrade(str(copy), "0.6")
+        monkeypatch.undo()
+        _assert_readable_and_finishable(copy)
+
+
+def _upgrade_in_child(path: str) -> None:
+    upgrade(path, "0.6")
+
+
+@pytest.mark.slow
+def test_an_upgrade_killed_at_random_moments_is_readable_and_finished_by_a_rerun(
+    tmp_path: Path,
+) -> None:
+    """SIGKILL, seeded random delays over the duration of a 96-well plate's upgrade."""
+    context = worker.forkserver_context()
+    base = tmp_path / "plate.ome.zarr"
+    wells = [f"{r}/{c}" for r in "ABCDEFGH" for c in range(1, 13)]
+    _plate(base, wells)
+    rng = random.Random(20261207)
+    states = []
+    for trial in range(12):
+        copy = tmp_path / f"killed-{trial}.zarr"
+        shutil.copytree(base, copy)
+        process = context.Process(target=upgrade, args=(str(copy), "0.6"))
+        process.start()
+        kill_after(process, rng.uniform(0.0, 0.6))
+        versions = _versions(copy)
+        states.append("/".join(sorted(versions)))
+        for document in copy.rglob("zarr.json"):
+            json.loads(document.read_text())
+        plate = open_plate(str(copy))
+        assert int(np.asarray(plate.well("H/12").image(0).levels[0]).max()) == 95
+        upgrade(str(copy), "0.6")
+        assert _versions(copy) == {"0.6"} and validate(str(copy)).valid
+    print(f"killed upgrades, versions found: {states}")

@@ -1,0 +1,229 @@
+"""OME-NGFF 0.6: written by every pixel and metadata writer, read back by omezarr's reader and
+by an independent one (ngff-zarr, which reads and validates 0.6 against its own schemas)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import ngff_zarr as nz
+import numpy as np
+import pytest
+import zarr
+
+from _cli import run_cli
+from omezarr.format import CurrentFormat, FormatV05, FormatV06, format_from_version
+from omezarr.reader import open_image, open_plate
+from omezarr.writer import (
+    write_image,
+    write_labels,
+    write_multiscale,
+    write_multiscales_metadata,
+    write_plate_metadata,
+    write_well_metadata,
+)
+
+UNITS = {"z": "micrometer", "y": "micrometer", "x": "micrometer"}
+
+
+def _ome(path: Path) -> dict[str, Any]:
+    return json.loads((path / "zarr.json").read_text())["attributes"]["ome"]
+
+
+@pytest.fixture
+def pixels(cells_image: Any) -> np.ndarray:
+    """Two channels of 16 x 96 x 96 cells (uint16)."""
+    return np.asarray(cells_image((2, 16, 96, 96), "uint16", 6))
+
+
+@pytest.fixture
+def image_06(tmp_path: Path, pixels: np.ndarray) -> Path:
+    path = tmp_path / "cells.ome.zarr"
+    write_image(
+        pixels, str(path), fmt=FormatV06(), axes="czyx", scale={"z": 2.0, "y": 0.5, "x": 0.5},
+        axes_units=UNITS, scale_factors=[2, 4], name="cells",
+    )  # fmt: skip
+    return path
+
+
+def test_the_format_is_known_but_not_the_default() -> None:
+    assert format_from_version("0.6") == FormatV06()
+    assert FormatV06().zarr_format == 3 and FormatV06().metadata_is_nested
+    assert CurrentFormat() == FormatV05()
+
+
+def test_an_image_declares_its_intrinsic_system_and_one_transformation_per_level(
+    image_06: Path,
+) -> None:
+    ome = _ome(image_06)
+    assert ome["version"] == "0.6"
+    (multiscale,) = ome["multiscales"]
+    assert "axes" not in multiscale and "version" not in multiscale
+    (system,) = multiscale["coordinateSystems"]
+    assert system["name"] == "intrinsic"
+    assert [a["name"] for a in system["axes"]] == ["c", "z", "y", "x"]
+    assert system["axes"][3] == {"name": "x", "type": "space", "unit": "micrometer"}
+    first, second, third = (d["coordinateTransformations"] for d in multiscale["datasets"])
+    assert first == [
+        {"type": "scale", "scale": [1.0, 2.0, 0.5, 0.5], "input": {"path": "s0"},
+         "output": {"name": "intrinsic"}},
+    ]  # fmt: skip
+    # Coarser levels are centred on the pixels they summarise: (size_n - size_0) / 2.
+    assert second[0]["type"] == "sequence" and second[0]["input"] == {"path": "s1"}
+    assert second[0]["transformations"] == [
+        {"type": "scale", "scale": [1.0, 2.0, 1.0, 1.0]},
+        {"type": "translation", "translation": [0.0, 0.0, 0.25, 0.25]},
+    ]
+    assert third[0]["transformations"][1]["translation"] == [0.0, 0.0, 0.75, 0.75]
+    # dimension_names stay on the arrays.
+    assert zarr.open_array(str(image_06 / "s1")).metadata.dimension_names == ("c", "z", "y", "x")
+
+
+def test_omezarr_reads_its_0_6_image_back(image_06: Path, pixels: np.ndarray) -> None:
+    image = open_image(str(image_06))
+    assert image.version == "0.6" and image.dims == ("c", "z", "y", "x")
+    assert image.scales[0] == (1.0, 2.0, 0.5, 0.5) and image.scales[2] == (1.0, 2.0, 2.0, 2.0)
+    assert image.translations[1] == (0.0, 0.0, 0.25, 0.25)
+    assert image.units == UNITS
+    np.testing.assert_array_equal(np.asarray(image.levels[0]), pixels)
+
+
+def test_ngff_zarr_reads_and_validates_omezarr_0_6(image_06: Path) -> None:
+    """An independent reader: ngff-zarr 0.50 validates 0.6 against its own copy of the schemas."""
+    ours = open_image(str(image_06))
+    theirs = nz.from_ngff_zarr(str(image_06), validate=True)
+    assert len(theirs.images) == 3
+    for level, image in enumerate(theirs.images):
+        assert list(image.dims) == ["c", "z", "y", "x"]
+        assert [image.scale[d] for d in image.dims] == list(ours.scales[level])
+        assert [image.translation[d] for d in image.dims] == list(ours.translations[level])
+        np.testing.assert_array_equal(np.asarray(image.data), np.asarray(ours.levels[level]))
+
+
+def test_omezarr_reads_ngff_zarr_0_6(tmp_path: Path, pixels: np.ndarray) -> None:
+    volume = pixels[0]
+    image = nz.to_ngff_image(
+        volume, dims=["z", "y", "x"], scale={"z": 2.0, "y": 0.5, "x": 0.5},
+        axes_units=UNITS, name="theirs",
+    )  # fmt: skip
+    path = tmp_path / "theirs.ome.zarr"
+    nz.to_ngff_zarr(str(path), nz.to_multiscales(image, scale_factors=[2]), version="0.6")
+    ours = open_image(str(path))
+    assert ours.version == "0.6" and ours.dims == ("z", "y", "x")
+    assert ours.scales[0] == (2.0, 0.5, 0.5) and ours.units == UNITS
+    np.testing.assert_array_equal(np.asarray(ours.levels[0]), volume)
+    info = run_cli("info", str(path))
+    assert info.returncode == 0 and "OME-Zarr 0.6 image" in info.stdout, info.stderr
+
+
+def test_labels_of_a_0_6_image_are_0_6(image_06: Path, pixels: np.ndarray) -> None:
+    mask = (pixels[:1] > pixels.mean()).astype(np.uint8)
+    write_labels(mask, str(image_06), "mask", fmt=FormatV06(), axes="czyx", scale_factors=[2, 4])
+    assert _ome(image_06 / "labels") == {"labels": ["mask"], "version": "0.6"}
+    label = _ome(image_06 / "labels" / "mask")
+    assert label["version"] == "0.6" and "version" not in label["image-label"]
+    assert label["multiscales"][0]["coordinateSystems"][0]["name"] == "intrinsic"
+    read = open_image(str(image_06)).labels()["mask"]
+    np.testing.assert_array_equal(np.asarray(read.levels[0]), mask)
+
+
+def test_a_given_pyramid_keeps_plain_scales(tmp_path: Path) -> None:
+    """write_multiscale does not know how its levels were made: no offsets are invented."""
+    pyramid = [np.zeros((64, 64), np.uint8), np.zeros((32, 32), np.uint8)]
+    write_multiscale(pyramid, str(tmp_path / "given.zarr"), fmt=FormatV06(), axes="yx")
+    datasets = _ome(tmp_path / "given.zarr")["multiscales"][0]["datasets"]
+    assert [d["coordinateTransformations"][0]["type"] for d in datasets] == ["scale", "scale"]
+
+
+def test_zoom_levels_keep_their_corners(tmp_path: Path) -> None:
+    write_image(
+        np.zeros((64, 64), np.uint8), str(tmp_path / "z.zarr"), fmt=FormatV06(), axes="yx",
+        scale_factors=[2], method="zoom",
+    )  # fmt: skip
+    datasets = _ome(tmp_path / "z.zarr")["multiscales"][0]["datasets"]
+    assert datasets[1]["coordinateTransformations"][0]["type"] == "scale"
+
+
+def test_metadata_given_in_the_0_6_form_is_checked_and_kept(tmp_path: Path) -> None:
+    group = zarr.open_group(tmp_path / "m.zarr", mode="w", zarr_format=3)
+    group.create_array("0", shape=(8, 8), dtype="uint8", dimension_names=["y", "x"])
+    to_physical = {"type": "scale", "scale": [0.5, 0.5], "input": {"path": "0"}}
+    to_physical["output"] = {"name": "physical"}
+    datasets = [{"path": "0", "coordinateTransformations": [to_physical]}]
+    write_multiscales_metadata(group, datasets, fmt=FormatV06(), axes=["y", "x"])
+    multiscale = _ome(tmp_path / "m.zarr")["multiscales"][0]
+    assert multiscale["coordinateSystems"][0]["name"] == "physical"
+    assert multiscale["datasets"] == datasets
+    wrong = [{**datasets[0], "coordinateTransformations": [
+        {**datasets[0]["coordinateTransformations"][0], "input": {"path": "1"}}]}]  # fmt: skip
+    with pytest.raises(ValueError, match="input must be"):
+        write_multiscales_metadata(group, wrong, fmt=FormatV06(), axes=["y", "x"])
+
+
+def test_a_0_6_plate_has_its_version_only_at_ome(tmp_path: Path) -> None:
+    root = zarr.open_group(tmp_path / "plate.zarr", mode="w", zarr_format=3)
+    write_plate_metadata(root, ["A"], ["1", "2"], ["A/1", "A/2"], fmt=FormatV06())
+    for well in ("A/1", "A/2"):
+        group = root.require_group(well)
+        write_well_metadata(group, [{"path": "0"}], fmt=FormatV06())
+        write_image(
+            np.full((16, 16), 7, np.uint8), group.require_group("0"), fmt=FormatV06(),
+            axes="yx", scale_factors=[],
+        )  # fmt: skip
+    ome = _ome(tmp_path / "plate.zarr")
+    assert ome["version"] == "0.6" and "version" not in ome["plate"]
+    assert _ome(tmp_path / "plate.zarr" / "A" / "1") == {"well": {"images": [{"path": "0"}]},
+                                                         "version": "0.6"}  # fmt: skip
+    plate = open_plate(str(tmp_path / "plate.zarr"))
+    assert int(np.asarray(plate.well("A/2").image(0).levels[0]).sum()) == 7 * 16 * 16
+
+
+def test_convert_writes_0_6_on_request(tmp_path: Path, image_06: Path) -> None:
+    result = run_cli("convert", str(image_06), str(tmp_path / "again.zarr"), "--format", "0.6")
+    assert result.returncode == 0, result.stderr
+    again = open_image(str(tmp_path / "again.zarr"))
+    assert again.version == "0.6" and again.scales[0] == (1.0, 2.0, 0.5, 0.5)
+
+
+def _oriented(values: dict[str, str]) -> list[dict[str, Any]]:
+    return [
+        {"name": n, "type": "space", "orientation": {"type": "anatomical", "value": v}}
+        for n, v in values.items()
+    ]
+
+
+def test_an_anatomical_orientation_is_written_and_read_back(tmp_path: Path) -> None:
+    """RFC-4: the direction of increasing coordinates on each space axis."""
+    values = {"z": "superior-to-inferior", "y": "anterior-to-posterior", "x": "left-to-right"}
+    path = tmp_path / "brain.zarr"
+    write_image(np.zeros((8, 16, 16), np.uint8), str(path), fmt=FormatV06(),
+                axes=_oriented(values), scale_factors=[2])  # fmt: skip
+    axes = _ome(path)["multiscales"][0]["coordinateSystems"][0]["axes"]
+    assert axes[0]["orientation"] == {"type": "anatomical", "value": "superior-to-inferior"}
+    assert open_image(str(path)).orientation == values
+
+
+@pytest.mark.parametrize(
+    ("axes", "fmt", "message"),
+    [
+        (_oriented({"z": "superior-to-inferior", "y": "anterior-to-posterior",
+                    "x": "left-to-right"}), FormatV05(), "needs OME-NGFF 0.6"),
+        (_oriented({"z": "superior-to-inferior", "y": "inferior-to-superior",
+                    "x": "left-to-right"}), FormatV06(), "both run along"),
+        (_oriented({"z": "upwards", "y": "anterior-to-posterior", "x": "left-to-right"}),
+         FormatV06(), "not one of RFC-4's"),
+        ([{"name": "z", "type": "space"},
+          *_oriented({"y": "anterior-to-posterior", "x": "left-to-right"})],
+         FormatV06(), "have no orientation"),
+    ],
+    ids=["0.5", "same line", "unknown value", "partial"],
+)  # fmt: skip
+def test_a_wrong_orientation_is_refused_before_anything_is_written(
+    tmp_path: Path, axes: list[dict[str, Any]], fmt: Any, message: str
+) -> None:
+    path = tmp_path / "refused.zarr"
+    with pytest.raises(ValueError, match=message):
+        write_image(np.zeros((8, 16, 16), np.uint8), str(path), fmt=fmt, axes=axes,
+                    scale_factors=[])  # fmt: skip
+    assert not path.exists()
