@@ -159,15 +159,89 @@ def test_a_multiscale_wide_transformation_is_folded_into_each_level(image_05: Pa
     assert validate(str(image_05)).valid
 
 
-def test_zarr_v2_hierarchies_are_refused_with_nothing_written(tmp_path: Path) -> None:
-    path = tmp_path / "old.zarr"
-    write_image(np.zeros((16, 16), np.uint8), str(path), axes="yx", fmt=FormatV04())
-    files = sorted(p.name for p in path.rglob("*"))
-    result = run_cli("upgrade", str(path), "--to", "0.6")
-    assert result.returncode == 2
-    assert "zarr v2 (OME-NGFF 0.4 or older)" in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
-    assert sorted(p.name for p in path.rglob("*")) == files
+@pytest.fixture
+def image_04(tmp_path: Path, cells_image: Any) -> Path:
+    path = tmp_path / "old.ome.zarr"
+    pixels = cells_image((3, 64, 64), "uint16", 4)
+    write_image(pixels, str(path), axes="zyx", fmt=FormatV04(), scale={"y": 0.25, "x": 0.25},
+                scale_factors=[2], storage_options={"chunks": (1, 32, 32)})  # fmt: skip
+    write_labels((pixels > pixels.mean()).astype(np.uint8), str(path), "mask", axes="zyx",
+                 fmt=FormatV04(), scale_factors=[2])  # fmt: skip
+    return path
+
+
+def _chunks(root: Path) -> dict[str, bytes]:
+    """Every chunk file (not a metadata document) and its bytes."""
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name not in ("zarr.json", ".zarray", ".zattrs", ".zgroup")
+    }
+
+
+@pytest.mark.parametrize("to", ["0.5", "0.6"])
+def test_a_0_4_image_becomes_zarr_v3_without_rewriting_a_chunk(image_04: Path, to: str) -> None:
+    before = open_image(str(image_04))
+    chunks = _chunks(image_04)
+    report = upgrade(str(image_04), to)
+    assert report.arrays == 4 and sorted(report.changed) == [".", "labels", "labels/mask"]
+    assert _chunks(image_04) == chunks  # the chunks stay, byte for byte
+    assert not list(image_04.rglob(".z*"))  # no zarr v2 document left
+    assert _versions(image_04) == {to}
+    assert validate(str(image_04)).valid, validate(str(image_04)).format()
+    after = open_image(str(image_04))
+    assert after.version == to and after.scales == before.scales
+    np.testing.assert_array_equal(np.asarray(after.levels[1]), np.asarray(before.levels[1]))
+    level = zarr.open_array(str(image_04 / "s0"), mode="r")
+    assert level.metadata.dimension_names == ("z", "y", "x")
+    assert level.attrs["omezarr"] == {"every_chunk_stored": True}  # array attributes kept
+
+
+def test_the_reference_writers_0_4_plate_upgrades_to_0_6(tmp_path: Path) -> None:
+    from ome_zarr.format import FormatV04 as TheirV04
+    from ome_zarr.writer import write_image as their_write_image
+    from ome_zarr.writer import write_plate_metadata as their_plate
+    from ome_zarr.writer import write_well_metadata as their_well
+
+    path = tmp_path / "plate.ome.zarr"
+    root = zarr.open_group(path, mode="w", zarr_format=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        their_plate(root, ["A"], ["1", "2"], ["A/1", "A/2"], fmt=TheirV04())
+        for index, well in enumerate(["A/1", "A/2"]):
+            group = root.require_group(well)
+            their_well(group, [{"path": "0"}], fmt=TheirV04())
+            their_write_image(np.full((32, 32), index + 5, np.uint8), group.require_group("0"),
+                              axes="yx", fmt=TheirV04())  # fmt: skip
+    assert validate(str(path)).valid
+    upgrade(str(path), "0.6")
+    assert validate(str(path)).valid, validate(str(path)).format()
+    field_image = nz.from_ngff_zarr(str(path / "A" / "2" / "0"), validate=True)
+    assert int(np.asarray(field_image.images[0].data).max()) == 6
+
+
+def test_an_upgrade_from_0_4_stopped_at_any_rename_keeps_one_readable_hierarchy(
+    image_04: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Until the top group's rename a zarr v2 reader sees the old hierarchy unchanged; a
+    re-run finishes."""
+    module = importlib.import_module("omezarr.write.upgrade")
+    old = json.loads((image_04 / "labels" / "mask" / ".zattrs").read_text())
+    nodes = 7  # three groups, four arrays
+    for limit in range(nodes):
+        copy = tmp_path / f"stopped-{limit}.zarr"
+        shutil.copytree(image_04, copy)
+        monkeypatch.setattr(module.os, "replace", _interrupted_renames(limit))
+        with pytest.raises(KeyboardInterrupt):
+            upgrade(str(copy), "0.6")
+        monkeypatch.undo()
+        assert not (copy / "zarr.json").exists()  # the top group is renamed last
+        label = zarr.open_group(str(copy / "labels" / "mask"), mode="r", zarr_format=2)
+        assert label.attrs.asdict() == old
+        np.asarray(open_image(str(copy)).levels[0])
+        upgrade(str(copy), "0.6")
+        assert _versions(copy) == {"0.6"} and validate(str(copy)).valid
+        assert not list(copy.rglob(".z*")) and not list(copy.rglob("*.partial"))
 
 
 def test_an_unknown_target_version_is_refused(image_05: Path) -> None:

@@ -383,7 +383,10 @@ def _run_verify(args: argparse.Namespace) -> int:
 def _add_upgrade_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", help="a local OME-Zarr directory (image, plate or collection)")
     parser.add_argument(
-        "--to", choices=["0.6"], required=True, help="the OME-NGFF version to reach (from 0.5)"
+        "--to",
+        choices=["0.5", "0.6"],
+        required=True,
+        help="the OME-NGFF version to reach: 0.6 (from 0.4 or 0.5) or 0.5 (from 0.4)",
     )
     parser.add_argument(
         "--dry-run", action="store_true", help="list the groups that would change; write nothing"

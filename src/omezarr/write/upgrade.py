@@ -1,21 +1,22 @@
-"""Upgrading a whole OME-Zarr hierarchy in place, from OME-NGFF 0.5 to 0.6 (metadata only).
+"""Upgrading a whole OME-Zarr hierarchy in place: 0.4 to 0.5 or 0.6, 0.5 to 0.6.
 
 Every group of the hierarchy that carries OME-NGFF metadata (an image, its labels group and
 label images, a plate, its wells and fields, a bioformats2raw collection and its series) gets
-0.6 metadata: ``version`` "0.6" at ``ome`` only, each image's axes as its intrinsic coordinate
-system and one transformation per level from its array to it (a 0.5 multiscale-wide scale or
-translation folded into each level's). Arrays, chunks and unknown attributes are untouched:
-0.5 arrays already carry ``dimension_names``.
+the new version's metadata. To 0.6: ``version`` "0.6" at ``ome`` only, each image's axes as
+its intrinsic coordinate system and one transformation per level from its array to it (a
+multiscale-wide scale or translation folded into each level's). From 0.4 (zarr v2) every
+group and array also gets zarr v3 metadata, translated by zarr's own migration: the chunks
+are not rewritten, only read through the v2 chunk key encoding; level arrays get dimension
+names from their image's axes. Chunks and unknown attributes are never touched.
 
 Crash safety on a local disk: every new document is written beside the old one first (a
 ``zarr.json.<hex>.partial`` file, which readers ignore and ``verify`` reports as a leftover),
-then each is renamed over its ``zarr.json`` (deepest first, the top group last), so the top
-group declares 0.6 only once every node does. A kill before the renames leaves the old
-hierarchy; a kill during them leaves nodes of both versions, each whole and readable by
-omezarr; running the upgrade again finishes it (it converts what is still 0.5, and removes
-the pending files of the killed run).
-
-0.4 (zarr v2) hierarchies are refused for now: their array metadata must become zarr v3.
+then each is renamed into place (deepest first, the top group last), and only then are zarr v2
+documents removed. A kill before the top group's rename leaves the old hierarchy readable as
+it was (from 0.4, zarr v2 readers never see the new documents); a kill after it, the new one;
+from 0.5, a kill among the renames leaves nodes of both versions, each whole and readable by
+omezarr. Running the upgrade again finishes it: it converts what is still old and removes the
+pending files and v2 documents a killed run left.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from ..types import JSONDict
 
 __all__ = ["UpgradeReport", "upgrade"]
 
-_TARGETS = ("0.6",)
+_TARGETS = ("0.5", "0.6")
 """Versions a hierarchy can be upgraded to."""
 _MAX_DEPTH = 8
 """Groups deeper than this are not searched (a plate's field labels are at depth 6)."""
@@ -54,11 +55,14 @@ class UpgradeReport:
     changed: list[str] = field(default_factory=list)
     current: list[str] = field(default_factory=list)
     dry_run: bool = False
+    arrays: int = 0
+    """Arrays whose zarr v2 metadata became zarr v3 (an upgrade from 0.4)."""
 
     def format(self) -> str:
         verb = "would upgrade" if self.dry_run else "upgraded"
         lines = [
             f"{self.target}: {verb} {len(self.changed)} groups to OME-NGFF {self.to}"
+            + (f" ({self.arrays} arrays from zarr v2 to v3)" if self.arrays else "")
             + (f" ({len(self.current)} already {self.to})" if self.current else "")
         ]
         lines += [f"  {path}" for path in self.changed]
@@ -76,7 +80,9 @@ def upgrade(
         A local OME-Zarr directory: an image (with its labels), a plate, a bioformats2raw
         collection.
     to : str, default "0.6"
-        The version to reach; "0.6" (from 0.5, rewriting metadata only).
+        The version to reach: "0.6" (from 0.5 or 0.4) or "0.5" (from 0.4). From 0.4 the zarr
+        v2 metadata of every group and array becomes zarr v3 (the chunks stay where they
+        are, read through the v2 chunk key encoding); from 0.5 only metadata changes.
     dry_run : bool, default False
         Check everything and report what would change; write nothing.
 
@@ -87,9 +93,10 @@ def upgrade(
     Raises
     ------
     ValueError
-        For a target that is not a local directory holding OME-NGFF 0.5 or 0.6 metadata, a
-        node of another version (0.4 is not upgraded yet), or metadata that cannot become
-        valid 0.6 (each named); raised before anything is written.
+        For a target that is not a local directory holding OME-NGFF 0.4, 0.5 or 0.6
+        metadata, a node of another version, arrays whose codecs zarr v3 cannot read as they
+        are, or metadata that cannot become valid (each named); raised before anything is
+        written.
 
     Examples
     --------
@@ -99,54 +106,160 @@ def upgrade(
     if to not in _TARGETS:
         raise ValueError(f"to: expected one of {list(_TARGETS)}, not {to!r}")
     root = Path(os.fspath(target))
-    if not (root / "zarr.json").is_file():
-        if (root / ".zgroup").is_file() or (root / ".zattrs").is_file():
-            raise ValueError(
-                f"{root}: a zarr v2 (OME-NGFF 0.4 or older) hierarchy; upgrading it to "
-                f"{to} is not supported yet (its arrays need zarr v3 metadata)"
-            )
-        raise ValueError(f"{root}: not a local OME-Zarr directory (no zarr.json)")
-    documents = dict(_groups(root))
+    if not root.is_dir():
+        raise ValueError(f"{root}: not a local OME-Zarr directory")
+    from_v2 = not (root / "zarr.json").is_file()
+    if from_v2:
+        if not ((root / ".zgroup").is_file() or (root / ".zattrs").is_file()):
+            raise ValueError(f"{root}: not a local OME-Zarr directory (no zarr metadata)")
+        documents = _migrated_v2(root)
+    else:
+        documents = dict(_nodes(root))
     pending: dict[Path, JSONDict] = {}
     current: list[str] = []
     for relative, document in documents.items():
+        if from_v2:
+            pending[relative] = document  # every node gets its zarr v3 document
         ome = document.get("attributes", {}).get("ome")
-        if not isinstance(ome, Mapping):
+        if document.get("node_type") != "group" or not isinstance(ome, Mapping):
             continue
         version = ome.get("version")
         where = relative.as_posix() if relative.parts else "."
-        if version == to:
+        if version == to and not from_v2:
             current.append(where)
         elif version == "0.5" or (version is None and relative.parts):
             # A group without a version inside a 0.5 hierarchy (ome-zarr-py writes its labels
             # group so) is of its hierarchy's version.
-            pending[relative] = {**document, "attributes": _upgraded_attributes(document, where)}
+            if to == "0.6":
+                pending[relative] = {
+                    **document,
+                    "attributes": _upgraded_attributes(document, where),
+                }
+            elif not from_v2:
+                current.append(where)
         else:
             raise ValueError(
-                f"{root}/{where}: OME-NGFF {version!r}; only 0.5 groups are upgraded to {to} "
-                "(every group of a hierarchy must have one version)"
+                f"{root}/{where}: OME-NGFF {version!r}; only 0.4 and 0.5 groups are upgraded "
+                f"to {to} (every group of a hierarchy must have one version)"
             )
     if not pending and not current:
         raise ValueError(f"{root}: no OME-NGFF metadata found to upgrade")
-    changed = [p.as_posix() if p.parts else "." for p in sorted(pending, key=_deepest_first)]
-    report = UpgradeReport(os.fspath(target), to, changed, sorted(current), dry_run)
+    changed = [
+        p.as_posix() if p.parts else "."
+        for p in sorted(pending, key=_deepest_first)
+        if pending[p].get("node_type") == "group"
+    ]
+    arrays = sum(1 for d in pending.values() if d.get("node_type") == "array")
+    report = UpgradeReport(os.fspath(target), to, changed, sorted(current), dry_run, arrays)
     if dry_run:
         return report
     _remove_pending_files(root, documents)
     written = []
     for relative in sorted(pending, key=_deepest_first):
         written.append(_write_beside(root / relative, pending[relative]))
-    for document_path, new_path in written:  # deepest first: the top group declares 0.6 last
+    for document_path, new_path in written:  # deepest first: the top group changes last
         os.replace(new_path, document_path)
+    # Only now, with every zarr v3 document in place, do the v2 ones go (also those a
+    # killed run left).
+    for relative in documents:
+        for name in _V2_DOCUMENTS:
+            (root / relative / name).unlink(missing_ok=True)
     return report
+
+
+_V2_DOCUMENTS = (".zgroup", ".zarray", ".zattrs", ".zmetadata")
+_NGFF_KEYS = (
+    "multiscales", "omero", "labels", "image-label", "plate", "well",
+    "bioformats2raw.layout", "series",
+)  # fmt: skip
+"""The attributes that are OME-NGFF metadata: top-level in 0.4, under ``ome`` from 0.5."""
+
+
+def _migrated_v2(root: Path) -> dict[Path, JSONDict]:
+    """The zarr v3 document of every node of the zarr v2 hierarchy at ``root``, OME-NGFF 0.4
+    attributes moved under ``ome`` as 0.5 has them and level arrays given dimension names.
+
+    zarr's own migration translates the array metadata (codecs, fill value, the v2 chunk key
+    encoding, so that the chunks are read where they are), into memory: nothing is written.
+    """
+    from zarr.metadata.migrate_v3 import migrate_v2_to_v3
+    from zarr.storage import LocalStore, MemoryStore
+
+    from ..io.zarr_internals import list_keys, read_key
+
+    memory = MemoryStore()
+    try:
+        # zarr opens the input for writing, but writes only to ``output_store``.
+        migrate_v2_to_v3(input_store=LocalStore(root), output_store=memory)
+    except Exception as error:
+        raise ValueError(
+            f"{root}: its zarr v2 metadata cannot become zarr v3 without rewriting chunks "
+            f"({type(error).__name__}: {error})"
+        ) from None
+    documents: dict[Path, JSONDict] = {}
+    for key in list_keys(memory, ""):
+        if key == "zarr.json" or key.endswith("/zarr.json"):
+            raw = read_key(memory, key)
+            assert raw is not None
+            documents[Path(key).parent] = json.loads(raw)
+    for relative, document in documents.items():
+        if document.get("node_type") == "group":
+            where = relative.as_posix() if relative.parts else "."
+            document["attributes"] = _v05_attributes(document.get("attributes", {}), where)
+    for relative, document in documents.items():
+        ome = document.get("attributes", {}).get("ome", {})
+        for multiscale in ome.get("multiscales", []) if isinstance(ome, Mapping) else []:
+            names = [
+                a.get("name") if isinstance(a, Mapping) else a for a in multiscale.get("axes", [])
+            ]
+            for dataset in multiscale.get("datasets", []):
+                level = documents.get(relative / str(dataset.get("path", "")))
+                if level is not None and level.get("node_type") == "array" and names:
+                    level["dimension_names"] = names
+    return documents
+
+
+def _v05_attributes(attributes: Mapping[str, Any], where: str) -> JSONDict:
+    """OME-NGFF 0.4 attributes (top level, versions inside) as 0.5 has them: under ``ome``
+    with one ``version``; other attributes stay where they are."""
+    ngff = {k: v for k, v in attributes.items() if k in _NGFF_KEYS}
+    if not ngff:
+        return dict(attributes)
+    versions = set()
+    for key in ("multiscales",):
+        for entry in ngff.get(key, []) if isinstance(ngff.get(key), list) else []:
+            if isinstance(entry, Mapping) and "version" in entry:
+                versions.add(entry["version"])
+    for key in ("plate", "well", "image-label"):
+        if isinstance(ngff.get(key), Mapping) and "version" in ngff[key]:
+            versions.add(ngff[key]["version"])
+    if versions - {"0.4"}:
+        raise ValueError(
+            f"{where}: OME-NGFF {sorted(map(str, versions))}; only 0.4 zarr v2 hierarchies are "
+            "upgraded"
+        )
+    ome: JSONDict = {"version": "0.5"}
+    for key, value in ngff.items():
+        if key == "multiscales" and isinstance(value, list):
+            value = [
+                {k: v for k, v in e.items() if k != "version"} if isinstance(e, Mapping) else e
+                for e in value
+            ]
+        elif key in ("well", "image-label") and isinstance(value, Mapping):
+            value = {k: v for k, v in value.items() if k != "version"}
+        elif key == "plate" and isinstance(value, Mapping):
+            value = {**value, "version": "0.5"}  # as omezarr's and the reference's 0.5 plates
+        ome[key] = value
+    return {**{k: v for k, v in attributes.items() if k not in _NGFF_KEYS}, "ome": ome}
 
 
 def _deepest_first(relative: Path) -> tuple[int, str]:
     return (-len(relative.parts), relative.as_posix())
 
 
-def _groups(root: Path) -> Iterator[tuple[Path, JSONDict]]:
-    """Every zarr v3 group below ``root`` (itself included): relative path and document."""
+def _nodes(root: Path) -> Iterator[tuple[Path, JSONDict]]:
+    """Every zarr v3 group and array below ``root`` (itself included), as relative path and
+    document; arrays are not searched for children."""
     stack: list[tuple[Path, int]] = [(Path(), 0)]
     while stack:
         relative, depth = stack.pop()
@@ -155,10 +268,10 @@ def _groups(root: Path) -> Iterator[tuple[Path, JSONDict]]:
             document = json.loads(document_path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as error:
             raise ValueError(f"{document_path}: cannot be read ({error})") from None
-        if not isinstance(document, dict) or document.get("node_type") != "group":
+        if not isinstance(document, dict):
             continue
         yield relative, document
-        if depth >= _MAX_DEPTH:
+        if document.get("node_type") != "group" or depth >= _MAX_DEPTH:
             continue
         for child in sorted((root / relative).iterdir()):
             if child.is_dir() and not child.is_symlink() and (child / "zarr.json").is_file():
