@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import dask.array as da
+import numpy as np
 import zarr
 
 from omezarr.io.storage import (
@@ -134,6 +135,43 @@ class Image:
             for axis in self.axes
             if isinstance(axis.get("orientation"), dict) and "value" in axis["orientation"]
         }
+
+    @property
+    def coordinate_systems(self) -> list[str]:
+        """The names of the image's coordinate systems (0.6), the intrinsic one first."""
+        systems = self.metadata.get("coordinateSystems") if self.version == "0.6" else None
+        if not isinstance(systems, list):
+            return []
+        return [str(s["name"]) for s in systems if isinstance(s, dict) and "name" in s]
+
+    def transform_points(
+        self, points: Any, target: str, *, level: int = 0, source: str | None = None
+    ) -> np.ndarray:
+        """Map points (one per row) into the coordinate system ``target`` (0.6).
+
+        By default the points are indices into level ``level``'s array; ``source`` names
+        another system (or ``"path:<array>"``). Chains of scale, translation, affine,
+        rotation, mapAxis, projectAxis, sequence, byDimension and bijection transformations
+        are followed, backwards where invertible (:mod:`omezarr.ngff.transforms`).
+
+        Raises
+        ------
+        ValueError
+            For an image older than 0.6, an unknown system, or no chain leading there.
+        """
+        from ..ngff.transforms import transform_points
+
+        if self.version != "0.6":
+            raise ValueError(f"coordinate systems are OME-NGFF 0.6; this image is {self.version}")
+        start = source if source is not None else f"path:{self.paths[level]}"
+
+        def load(path: str) -> np.ndarray:
+            stored = self.group[path]
+            if not isinstance(stored, zarr.Array):
+                raise ValueError(f"{path!r}: transformation parameters must be an array")
+            return np.asarray(stored[...])
+
+        return transform_points({"multiscales": [self.metadata]}, start, target, points, load)
 
     @property
     def data(self) -> da.Array:
