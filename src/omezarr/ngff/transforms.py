@@ -172,6 +172,11 @@ def _matrix(
         rotation = _parameters(transform, "rotation", loader)
         if rotation.ndim != 2 or rotation.shape[0] != rotation.shape[1]:
             raise ValueError(f"a rotation must be N x N, not of shape {rotation.shape}")
+        identity = np.eye(len(rotation))
+        if not np.allclose(rotation @ rotation.T, identity, atol=1e-6) or not np.isclose(
+            np.linalg.det(rotation), 1.0, atol=1e-6
+        ):
+            raise ValueError("a rotation must be orthonormal with determinant 1")
         return _homogeneous(rotation)
     if kind == "mapAxis":
         order = [int(i) for i in _parameters(transform, "mapAxis", loader)]
@@ -370,7 +375,8 @@ def transform_points(
     """Map ``points`` from the coordinate system ``source`` to ``target`` of an OME-NGFF 0.6
     ``ome`` document (a scene, or an image's first multiscales).
 
-    ``source`` or ``target`` may also be ``"path:<array path>"``: the index space of a level.
+    ``source`` or ``target`` may also be ``"path:<array path>"`` (the index space of a level)
+    or, in a scene, ``"<image path>#<system>"`` (a system of one of its images).
 
     Raises
     ------
@@ -398,10 +404,12 @@ def transform_points(
         transformations += list(dataset.get("coordinateTransformations") or [])
     dims, edges = transformation_graph(systems, transformations, loader)
 
+    named = {end[1] for edge in edges for end in (edge.input, edge.output) if end is not None}
+
     def node(name: str) -> Node:
         if name.startswith("path:"):
             return ("path", name[len("path:") :])
-        if name not in dims:
+        if name not in dims and name not in named:  # "image#system": a scene's image's
             raise ValueError(f"no coordinate system named {name!r}")
         return ("name", name)
 

@@ -27,11 +27,13 @@ from .collections import (
     Bioformats2Raw,
     Plate,
     PlateWell,
+    Scene,
     Well,
     WellImage,
     open_bioformats2raw,
     open_ome_zarr,
     open_plate,
+    open_scene,
     open_well,
 )
 from .images import Image, LabelImage, Labels, open_image, open_label, open_labels
@@ -43,6 +45,7 @@ __all__ = [
     "Labels",
     "Plate",
     "PlateWell",
+    "Scene",
     "Well",
     "WellImage",
     "open_bioformats2raw",
@@ -51,5 +54,6 @@ __all__ = [
     "open_labels",
     "open_ome_zarr",
     "open_plate",
+    "open_scene",
     "open_well",
 ]

@@ -33,11 +33,13 @@ __all__ = [
     "Bioformats2Raw",
     "Plate",
     "PlateWell",
+    "Scene",
     "Well",
     "WellImage",
     "open_bioformats2raw",
     "open_ome_zarr",
     "open_plate",
+    "open_scene",
     "open_well",
 ]
 
@@ -348,14 +350,87 @@ def open_bioformats2raw(
     )
 
 
+@dataclass(frozen=True)
+class Scene:
+    """An OME-NGFF 0.6 scene: images of one group and the transformations relating them.
+
+    Attributes
+    ----------
+    coordinate_systems : list of str
+        The scene's own systems (e.g. ``"world"``).
+    image_paths : list of str
+        The child paths of the images its transformations name, in order of appearance.
+    metadata : dict
+        The ``scene`` document.
+    group : zarr.Group
+    """
+
+    coordinate_systems: list[str]
+    image_paths: list[str]
+    metadata: JSONDict
+    group: zarr.Group
+
+    def image(self, path: str) -> Image:
+        """The image at ``path`` (one of :attr:`image_paths`)."""
+        if path not in self.image_paths:
+            raise ValueError(f"path: {path!r} is not an image of this scene ({self.image_paths})")
+        return _read_image(_child_group(self.group, path), 0)
+
+    def transform_points(self, points: Any, source: str, target: str) -> Any:
+        """Map points between systems: a scene system (``"world"``) or an image's
+        (``"tile_1#intrinsic"``), following the scene's transformations."""
+        from ..ngff.transforms import transform_points
+
+        def load(path: str) -> Any:
+            stored = self.group[path]
+            if not isinstance(stored, zarr.Array):
+                raise ValueError(f"{path!r}: transformation parameters must be an array")
+            return stored[...]
+
+        return transform_points({"scene": self.metadata}, source, target, points, load)
+
+
+def open_scene(target: GroupLike, *, storage_options: Mapping[str, Any] | None = None) -> Scene:
+    """Open an OME-NGFF 0.6 scene group.
+
+    Raises
+    ------
+    ValueError
+        If the group has no ``scene`` metadata or it is malformed.
+
+    Examples
+    --------
+    >>> scene = open_scene("mosaic.ome.zarr")  # doctest: +SKIP
+    >>> scene.transform_points([[0, 0]], "tile_1#intrinsic", "world")  # doctest: +SKIP
+    array([[  0., 348.]])
+    """
+    group, attributes = _ngff_node(target, "scene", "scene", storage_options)
+    scene = _require(attributes["scene"], dict, f"{_location(group)}: scene")
+    systems = scene.get("coordinateSystems") or []
+    transformations = _require(
+        scene.get("coordinateTransformations"),
+        list,
+        f"{_location(group)}: scene.coordinateTransformations",
+    )
+    paths: list[str] = []
+    for transform in transformations:
+        for end in ("input", "output"):
+            reference = transform.get(end) if isinstance(transform, Mapping) else None
+            path = reference.get("path") if isinstance(reference, Mapping) else None
+            if isinstance(path, str) and path not in paths:
+                paths.append(path)
+    names = [str(s["name"]) for s in systems if isinstance(s, Mapping) and "name" in s]
+    return Scene(coordinate_systems=names, image_paths=paths, metadata=scene, group=group)
+
+
 def open_ome_zarr(
     target: GroupLike, *, storage_options: Mapping[str, Any] | None = None
-) -> Image | Labels | Plate | Well | Bioformats2Raw:
+) -> Image | Labels | Plate | Well | Bioformats2Raw | Scene:
     """Open whatever OME-Zarr node ``target`` is, detected from its metadata.
 
     Plates come first (a bioformats2raw plate is a :class:`Plate`), then wells, images
     (a :class:`LabelImage` when they carry ``image-label``), ``labels`` groups and
-    bioformats2raw collections.
+    bioformats2raw collections, and 0.6 scenes.
 
     Raises
     ------
@@ -382,6 +457,8 @@ def open_ome_zarr(
         return open_labels(group)
     if _BF2RAW_KEY in attributes:
         return open_bioformats2raw(group)
+    if "scene" in attributes:
+        return open_scene(group)
     raise _not_ome(group, "image/plate/well", "no OME-NGFF metadata")
 
 

@@ -20,7 +20,7 @@ import zarr
 from ..io.codecs import BLOSC_SHUFFLE_NAMES
 from ..io.storage import GroupLike, group_zarr_format
 from ..io.units import decoding
-from ..read import Bioformats2Raw, Image, LabelImage, Labels, Plate, Well, open_ome_zarr
+from ..read import Bioformats2Raw, Image, LabelImage, Labels, Plate, Scene, Well, open_ome_zarr
 from ..types import JSONDict
 
 __all__ = [
@@ -344,7 +344,8 @@ def describe(target: GroupLike, *, stats: bool = False) -> JSONDict:
         gives; for plates ``rows``, ``columns``, ``wells`` (path, row, column, fields),
         ``field_count``, ``acquisitions`` and ``first_image``; for wells ``fields`` and
         ``first_image``; for ``labels`` groups ``labels``; for bioformats2raw ``series``
-        and ``first_image``.
+        and ``first_image``; for 0.6 scenes ``coordinate_systems``, ``series`` (the image
+        paths) and ``first_image``.
 
     Raises
     ------
@@ -378,6 +379,16 @@ def describe(target: GroupLike, *, stats: bool = False) -> JSONDict:
                 for name, label in node.labels().items()
             ],
         }
+    elif isinstance(node, Scene):
+        info = {
+            "kind": "scene",
+            "version": "0.6",
+            "coordinate_systems": node.coordinate_systems,
+            "series": node.image_paths,
+        }
+        if node.image_paths:
+            first = node.image_paths[0]
+            info["first_image"] = describe_image(node.image(first), path=first, stats=stats)
     else:
         assert isinstance(node, Bioformats2Raw)
         info = {"kind": "bioformats2raw", "version": node.version, "series": node.series}
@@ -601,7 +612,9 @@ def format_description(info: Mapping[str, Any], *, ascii_only: bool = False) -> 
             _image_tree(tree, tree.add("", index == len(labels) - 1, heading), label)
     else:
         listed = info["fields"] if kind == "well" else info["series"]
-        noun = "fields" if kind == "well" else "series"
+        noun = {"well": "fields", "scene": "images"}.get(kind, "series")
+        if kind == "scene":
+            tree.add("", False, f"coordinate systems: {', '.join(info['coordinate_systems'])}")
         tree.add("", "first_image" not in info, f"{noun}: {', '.join(listed) or 'none'}")
         if "first_image" in info:
             image = info["first_image"]

@@ -3,7 +3,7 @@
 Modules: ``metadata`` (multiscales, plate, well and label documents), ``request`` (the pixel
 writers' arguments checked into a plan), ``levels`` (level arrays, clearing and resuming),
 ``execute`` (running the plan on threads, dask or a cluster, then the metadata), ``pixels``
-(``write_image`` and its siblings), ``upgrade`` (a whole hierarchy to a newer version). This is the only package that joins the NGFF model
+(``write_image`` and its siblings), ``scene`` (0.6 scenes), ``upgrade`` (a whole hierarchy to a newer version). This is the only package that joins the NGFF model
 (:mod:`omezarr.ngff`) with the engine and the stores.
 """
 
@@ -21,6 +21,7 @@ from .metadata import (
 )
 from .pixels import write_image, write_labels, write_multiscale, write_multiscale_labels
 from .request import ArrayLike
+from .scene import write_scene_metadata
 from .upgrade import UpgradeReport, upgrade
 
 __all__ = [
@@ -38,5 +39,6 @@ __all__ = [
     "write_multiscale_labels",
     "write_multiscales_metadata",
     "write_plate_metadata",
+    "write_scene_metadata",
     "write_well_metadata",
 ]
