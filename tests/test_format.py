@@ -65,7 +65,14 @@ def test_format_from_version_refuses_unknown_versions(version: str | float) -> N
 
 
 def test_format_implementations_are_newest_first() -> None:
-    assert [f.version for f in format_implementations()] == ["0.6", "0.5", "0.4", "0.3", "0.2", "0.1"]
+    assert [f.version for f in format_implementations()] == [
+        "0.6",
+        "0.5",
+        "0.4",
+        "0.3",
+        "0.2",
+        "0.1",
+    ]
 
 
 def test_current_format_is_0_5() -> None:
