@@ -35,7 +35,7 @@ from zarr.storage import FsspecStore, LocalStore
 
 from .._budget import MEMORY_BUDGET_ENV, memory_budget_from
 from ..types import JSONDict
-from .zarr_internals import list_keys, read_key, run_sync
+from .zarr_internals import contain_failed_calls, list_keys, read_key, run_sync
 
 __all__ = [
     "READ_ONLY_PROTOCOLS",
@@ -499,6 +499,7 @@ def _location(
     target: object, mode: str, storage_options: Mapping[str, Any] | None, what: str
 ) -> str | Store:
     """A local path or a store for ``target``, checked for ``mode`` (and reachable if remote)."""
+    contain_failed_calls()  # before zarr reads anything through the store
     if isinstance(target, os.PathLike):
         target = os.fspath(target)
     if isinstance(target, Store):

@@ -6,17 +6,21 @@ zarr's public API has no synchronous store calls and no chunk-key parser, so the
 
 from __future__ import annotations
 
-from collections.abc import Coroutine
+import asyncio
+import contextvars
+import threading
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 import zarr
 from zarr.abc.store import Store
 from zarr.core.buffer import default_buffer_prototype
 from zarr.core.chunk_key_encodings import DefaultChunkKeyEncoding
-from zarr.core.sync import sync
+from zarr.core.sync import _get_loop, sync
 
 __all__ = [
     "chunk_key_coords",
+    "contain_failed_calls",
     "delete_prefix",
     "key_exists",
     "list_dir",
@@ -29,11 +33,126 @@ __all__ = [
 T = TypeVar("T")
 
 
+# --------------------------------------------------------------------------------------------
+# A failed call leaves nothing running behind it
+# --------------------------------------------------------------------------------------------
+
+_CALL_TASKS: contextvars.ContextVar[set[asyncio.Task[Any]] | None] = contextvars.ContextVar(
+    "omezarr_call_tasks", default=None
+)
+"""The unfinished tasks that one call into zarr's loop started (directly or not): every task
+inherits its creator's context, so the one set is shared by the whole call."""
+
+_DRAIN_SECONDS = 30.0
+"""How long a failed call waits for its cancelled tasks to finish (they end at their next
+``await``; one that ignores cancellation is left behind rather than waited for forever)."""
+
+_install_lock = threading.Lock()
+
+
+class _ContainedTaskFactory:
+    """The task factory of zarr's event loop: a failed call cancels what it left running.
+
+    zarr reads the chunks of a selection with :func:`asyncio.gather`, which hands back the
+    first failure (a 500, a reset connection, an undecodable chunk) and leaves the other reads
+    running. The caller's exception then travels on while they are still in flight: they keep
+    downloading after it was handled, and when the process exits, zarr's clean-up stops and
+    closes the loop under them, which reports every one of them (``Task was destroyed but it
+    is pending!``, ``Task exception was never retrieved``, ``Exception ignored in``, …)
+    in hundreds of lines of tracebacks. Here each call submitted to the loop (by zarr's
+    ``sync``, from another thread) records the tasks it starts, and if it fails, cancels those
+    still running and awaits them, retrieving their exceptions, before its failure is handed
+    back to the caller.
+    """
+
+    def __init__(self, previous: Callable[..., asyncio.Future[Any]] | None) -> None:
+        self.previous = previous
+
+    def __call__(
+        self, loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any
+    ) -> asyncio.Future[Any]:
+        context: contextvars.Context | None = kwargs.get("context")
+        if asyncio.current_task(loop) is None:
+            # Submitted from outside the loop's tasks (zarr's sync): a call of its own.
+            family: set[asyncio.Task[Any]] = set()
+            own = context.copy() if context is not None else contextvars.copy_context()
+            own.run(_CALL_TASKS.set, family)
+            kwargs["context"] = own
+            return self._create(loop, _cancel_leftovers_on_failure(coro, family), kwargs)
+        # A task started by a task: it belongs to the call its context names, if any.
+        family_of_caller = context.get(_CALL_TASKS) if context is not None else _CALL_TASKS.get()
+        task = self._create(loop, coro, kwargs)
+        if family_of_caller is not None and isinstance(task, asyncio.Task):
+            family_of_caller.add(task)
+            task.add_done_callback(family_of_caller.discard)
+        return task
+
+    def _create(
+        self, loop: asyncio.AbstractEventLoop, coro: Any, kwargs: dict[str, Any]
+    ) -> asyncio.Future[Any]:
+        if self.previous is not None:
+            return self.previous(loop, coro, **kwargs)
+        return asyncio.Task(coro, loop=loop, **kwargs)
+
+
+async def _cancel_leftovers_on_failure(
+    coro: Coroutine[Any, Any, T], family: set[asyncio.Task[Any]]
+) -> T:
+    try:
+        result = await coro
+    except BaseException:
+        await _cancel_and_await(family)
+        raise
+    if isinstance(result, BaseException):  # zarr's sync hands a failure back as a value
+        await _cancel_and_await(family)
+    return result
+
+
+async def _cancel_and_await(family: set[asyncio.Task[Any]]) -> None:
+    """Cancel the unfinished tasks of ``family`` (and those they start meanwhile) and wait for
+    them, retrieving what they raised so that nothing is reported later."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + _DRAIN_SECONDS
+    while pending := [task for task in family if not task.done()]:
+        for task in pending:
+            task.cancel()
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            return
+        done, _ = await asyncio.wait(pending, timeout=remaining)
+        for task in done:
+            if not task.cancelled():
+                task.exception()  # retrieved: the call's own failure is the one that counts
+
+
+def contain_failed_calls() -> None:
+    """Make every later call on zarr's event loop clean up after itself when it fails.
+
+    Idempotent and cheap; called wherever omezarr opens a store or calls the loop, since
+    zarr creates its loop lazily (and again in a forked child). See
+    :class:`_ContainedTaskFactory`.
+
+    Examples
+    --------
+    >>> contain_failed_calls()
+    >>> isinstance(_get_loop().get_task_factory(), _ContainedTaskFactory)
+    True
+    """
+    loop = _get_loop()
+    if isinstance(loop.get_task_factory(), _ContainedTaskFactory):
+        return
+    with _install_lock:
+        previous = loop.get_task_factory()
+        if not isinstance(previous, _ContainedTaskFactory):
+            loop.set_task_factory(_ContainedTaskFactory(previous))
+
+
 def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
     """Run ``coroutine`` on zarr's event loop and return its result.
 
     zarr's stores are asynchronous; every synchronous caller goes through this loop (not a
-    loop of its own), since the stores' sessions are bound to it.
+    loop of its own), since the stores' sessions are bound to it. If the coroutine fails, the
+    tasks it started are cancelled and awaited before its exception is raised here.
 
     Examples
     --------
@@ -41,6 +160,7 @@ def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
     >>> run_sync(MemoryStore().is_empty(""))
     True
     """
+    contain_failed_calls()
     return sync(coroutine)
 
 
