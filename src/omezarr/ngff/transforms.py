@@ -25,6 +25,7 @@ import numpy as np
 __all__ = [
     "Transformation",
     "parse_transformation",
+    "rotation_problem",
     "transform_points",
     "transformation_graph",
 ]
@@ -172,11 +173,8 @@ def _matrix(
         rotation = _parameters(transform, "rotation", loader)
         if rotation.ndim != 2 or rotation.shape[0] != rotation.shape[1]:
             raise ValueError(f"a rotation must be N x N, not of shape {rotation.shape}")
-        identity = np.eye(len(rotation))
-        if not np.allclose(rotation @ rotation.T, identity, atol=1e-6) or not np.isclose(
-            np.linalg.det(rotation), 1.0, atol=1e-6
-        ):
-            raise ValueError("a rotation must be orthonormal with determinant 1")
+        # Composed as given: a reader maps points with what is stored (the validator and
+        # the writers hold rotations to rotation_problem).
         return _homogeneous(rotation)
     if kind == "mapAxis":
         order = [int(i) for i in _parameters(transform, "mapAxis", loader)]
@@ -261,6 +259,37 @@ def _by_dimension(
             matrix[output, inputs] = sub[row, :-1]
             matrix[output, n_in] = sub[row, -1]
     return matrix
+
+
+def rotation_problem(transform: Mapping[str, Any], tolerance: float = 1e-6) -> str | None:
+    """What makes the ``rotation`` of a transformation object (also inside a sequence,
+    byDimension or bijection) not a rotation, or None: it must be orthonormal with
+    determinant 1."""
+    kind = transform.get("type")
+    if kind == "rotation" and "rotation" in transform:
+        rotation = _numbers(transform["rotation"], "rotation.rotation")
+        if rotation.ndim != 2 or rotation.shape[0] != rotation.shape[1]:
+            return f"a rotation must be N x N, not of shape {rotation.shape}"
+        identity = np.eye(len(rotation))
+        if not np.allclose(rotation @ rotation.T, identity, atol=tolerance) or not np.isclose(
+            np.linalg.det(rotation), 1.0, atol=tolerance
+        ):
+            return "a rotation must be orthonormal with determinant 1"
+        return None
+    children: list[Any] = []
+    if kind == "sequence":
+        children = list(transform.get("transformations") or [])
+    elif kind == "byDimension":
+        children = [
+            item.get("transformation", item) if isinstance(item, Mapping) else item
+            for item in transform.get("transformations") or []
+        ]
+    elif kind == "bijection":
+        children = [transform.get("forward"), transform.get("inverse")]
+    for child in children:
+        if isinstance(child, Mapping) and (problem := rotation_problem(child, tolerance)):
+            return problem
+    return None
 
 
 def parse_transformation(

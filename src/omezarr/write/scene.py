@@ -11,7 +11,7 @@ import numpy as np
 
 from ..io.storage import GroupLike, open_group, read_ngff_attrs, write_ngff_attrs
 from ..ngff.format import FormatV06
-from ..ngff.transforms import parse_transformation
+from ..ngff.transforms import parse_transformation, rotation_problem
 from ..types import JSONDict
 
 __all__ = ["write_scene_metadata"]
@@ -71,10 +71,13 @@ def write_scene_metadata(
         ends = [
             _end(root, document.get(key), systems, f"{where}.{key}") for key in ("input", "output")
         ]
+        inline = _inline(document, arrays)
         try:
-            parse_transformation(_inline(document, arrays), ndim=ends[0][1])
+            parse_transformation(inline, ndim=ends[0][1])
         except ValueError as error:
             raise ValueError(f"{where}: {error}") from None
+        if problem := rotation_problem(inline):
+            raise ValueError(f"{where}: {problem}")
         documents.append(document)
         edges.append((ends[0][0], ends[1][0]))
     _check_connected(edges)
