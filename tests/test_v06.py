@@ -15,6 +15,7 @@ import zarr
 from _cli import run_cli
 from omezarr.format import CurrentFormat, FormatV05, FormatV06, format_from_version
 from omezarr.reader import open_image, open_plate
+from omezarr.validate import validate
 from omezarr.writer import (
     write_image,
     write_labels,
@@ -226,4 +227,50 @@ def test_a_wrong_orientation_is_refused_before_anything_is_written(
     with pytest.raises(ValueError, match=message):
         write_image(np.zeros((8, 16, 16), np.uint8), str(path), fmt=fmt, axes=axes,
                     scale_factors=[])  # fmt: skip
+    assert not path.exists()
+
+
+WORLD = {"name": "world", "axes": [{"name": "y", "type": "space"}, {"name": "x", "type": "space"}]}
+
+
+def test_further_systems_and_transformations_are_written_checked_and_followed(
+    tmp_path: Path,
+) -> None:
+    to_world = {"type": "affine", "affine": [[0, 1, 10], [1, 0, 20]],
+                "input": {"name": "intrinsic"}, "output": {"name": "world"}}  # fmt: skip
+    path = tmp_path / "registered.zarr"
+    write_image(np.zeros((32, 32), np.uint8), str(path), fmt=FormatV06(), axes="yx",
+                scale={"y": 0.5, "x": 0.5}, scale_factors=[2], coordinateSystems=[WORLD],
+                coordinateTransformations=[to_world])  # fmt: skip
+    multiscale = _ome(path)["multiscales"][0]
+    assert [s["name"] for s in multiscale["coordinateSystems"]] == ["intrinsic", "world"]
+    assert multiscale["coordinateTransformations"] == [to_world]
+    assert validate(str(path)).valid, validate(str(path)).format()
+    image = open_image(str(path))
+    assert image.coordinate_systems == ["intrinsic", "world"]
+    # Pixel (2, 4) is (1, 2) micrometers, which the affine swaps and shifts.
+    np.testing.assert_allclose(image.transform_points([[2, 4]], "world"), [[12, 21]])
+    np.testing.assert_allclose(image.transform_points([[12, 21]], "path:s0", source="world"),
+                               [[2, 4]])  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("transform", "message"),
+    [
+        ({"type": "rotation", "rotation": [[1, 1], [0, 1]]}, "orthonormal"),
+        ({"type": "scale", "scale": [1, 1], "output": {"name": "nowhere"}}, "no coordinate system"),
+        ({"type": "mapAxis", "mapAxis": [1, 1]}, "permutation"),
+        ({"type": "scale", "scale": [1, 1, 1]}, "does not fit"),
+    ],
+    ids=["rotation", "system", "mapAxis", "length"],
+)
+def test_a_wrong_further_transformation_is_refused_before_writing(
+    tmp_path: Path, transform: dict[str, Any], message: str
+) -> None:
+    full = {"input": {"name": "intrinsic"}, "output": {"name": "world"}, **transform}
+    path = tmp_path / "refused.zarr"
+    with pytest.raises(ValueError, match=message):
+        write_image(np.zeros((8, 8), np.uint8), str(path), fmt=FormatV06(), axes="yx",
+                    scale_factors=[], coordinateSystems=[WORLD],
+                    coordinateTransformations=[full])  # fmt: skip
     assert not path.exists()

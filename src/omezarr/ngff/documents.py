@@ -341,6 +341,7 @@ def _v06_multiscale(
             )
     systems = [{"name": system, "axes": axes}]
     systems += [dict(o) for o in extra_systems if o["name"] != system]
+    _check_additional_transformations(entry.get("coordinateTransformations"), systems)
     result: JSONDict = {}
     if name is not None:
         result["name"] = str(name)
@@ -348,6 +349,49 @@ def _v06_multiscale(
     result["datasets"] = _to_v06_datasets(datasets, system)
     result.update(entry)
     return result
+
+
+def _check_additional_transformations(
+    transforms: Any, systems: Sequence[Mapping[str, Any]]
+) -> None:
+    """Check a 0.6 multiscale's own ``coordinateTransformations`` (to other systems): each
+    joins two of its systems (or one and a label image's, by ``path``), parses, and holds a
+    true rotation where it has one."""
+    if transforms is None:
+        return
+    from .transforms import parse_transformation, rotation_problem
+
+    dims = {str(s["name"]): len(s.get("axes") or []) for s in systems}
+    for index, transform in enumerate(_require_list(transforms, "coordinateTransformations")):
+        where = f"coordinateTransformations[{index}]"
+        if not isinstance(transform, Mapping):
+            raise ValueError(f"{where}: expected a transformation dict, not {transform!r}")
+        ends = []
+        for key in ("input", "output"):
+            end = transform.get(key)
+            if not isinstance(end, Mapping) or not isinstance(end.get("name"), str):
+                raise ValueError(f"{where}.{key}: expected {{'name': system}}, not {end!r}")
+            if end.get("path") is None and end["name"] not in dims:
+                raise ValueError(
+                    f"{where}.{key}: no coordinate system {end['name']!r} in this image "
+                    f"(it has {sorted(dims)})"
+                )
+            ends.append(end)
+        if all(end.get("path") is not None for end in ends):
+            raise ValueError(f"{where}: one end must be a coordinate system of this image")
+        try:
+            parsed = parse_transformation(transform, ndim=dims.get(ends[0]["name"]))
+        except ValueError as error:
+            raise ValueError(f"{where}: {error}") from None
+        for end, size in zip(ends, (parsed.input_ndim, parsed.output_ndim), strict=True):
+            if end.get("path") is None and dims[end["name"]] != size:
+                raise ValueError(
+                    f"{where}: a {transform.get('type')} of {parsed.input_ndim} -> "
+                    f"{parsed.output_ndim} dimensions does not fit {end['name']!r} "
+                    f"({dims[end['name']]} axes)"
+                )
+        if problem := rotation_problem(transform):
+            raise ValueError(f"{where}: {problem}")
 
 
 def _require_entries(value: Any, name: str) -> list[Any]:
