@@ -436,15 +436,21 @@ def _readable_metadata(what: str, where: str | Store) -> Iterator[None]:
 
 
 _METADATA_FILES = frozenset({"zarr.json", ".zgroup", ".zattrs", ".zarray", ".zmetadata"})
-_METADATA_SHARE = 64
-"""A metadata document may take this share of the memory budget on disk: parsed, small JSON
-values take some seventeen times their text in zarr and as much again in a copy."""
+_METADATA_SHARE = 16
+"""A metadata document may take this share of the memory budget on disk (parsed, small JSON
+values take some seventeen times their text in zarr and as much again in a copy)."""
+
+_METADATA_FLOOR = 16 * 2**20
+"""Metadata documents up to this size are always read: a zarr.json with consolidated metadata
+holds about 1.2 KB per array, so a 384-well plate of six fields and five levels (11,520 arrays)
+needs some 14 MB. Parsing that many small values may take a little over the default budget."""
 
 
 def _max_metadata_bytes() -> int:
-    """The size above which a metadata document is refused unread: 4 MiB under the default
-    budget of 256 MiB; NGFF documents come nowhere near it (a 1536-well plate is ~200 KB)."""
-    return max(2**20, memory_budget_from(None) // _METADATA_SHARE)
+    """The size above which a metadata document is refused unread: 16 MiB, or 1/16 of the
+    memory budget when that is more; NGFF documents without consolidated metadata come
+    nowhere near it (a 1536-well plate's is ~200 KB)."""
+    return max(_METADATA_FLOOR, memory_budget_from(None) // _METADATA_SHARE)
 
 
 class GuardedLocalStore(LocalStore):
@@ -477,7 +483,8 @@ class GuardedLocalStore(LocalStore):
             if status.st_size > limit:
                 raise RefusedFileError(
                     f"{path}: {status.st_size:,} bytes of metadata, more than the memory budget "
-                    f"allows ({limit:,}, 1/{_METADATA_SHARE} of ${MEMORY_BUDGET_ENV}); refused"
+                    f"allows ({limit:,}: 16 MiB or 1/{_METADATA_SHARE} of "
+                    f"${MEMORY_BUDGET_ENV}); refused"
                 )
 
     async def get(
