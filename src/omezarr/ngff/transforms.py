@@ -23,8 +23,10 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "ROTATION_TOLERANCE",
     "Transformation",
     "parse_transformation",
+    "rotation_defect",
     "rotation_problem",
     "transform_points",
     "transformation_graph",
@@ -261,7 +263,24 @@ def _by_dimension(
     return matrix
 
 
-def rotation_problem(transform: Mapping[str, Any], tolerance: float = 1e-6) -> str | None:
+ROTATION_TOLERANCE = 1e-6
+"""How far a rotation matrix may be from orthonormal with determinant 1 (rounding in JSON)."""
+
+
+def rotation_defect(matrix: np.ndarray, tolerance: float = ROTATION_TOLERANCE) -> str | None:
+    """How a square matrix falls short of a rotation ("is not orthonormal", "has determinant
+    …"), or None."""
+    if not np.allclose(matrix @ matrix.T, np.eye(len(matrix)), atol=tolerance):
+        return "is not orthonormal"
+    determinant = float(np.linalg.det(matrix))
+    if abs(determinant - 1.0) > tolerance:
+        return f"has determinant {determinant:.6g}"
+    return None
+
+
+def rotation_problem(
+    transform: Mapping[str, Any], tolerance: float = ROTATION_TOLERANCE
+) -> str | None:
     """What makes the ``rotation`` of a transformation object (also inside a sequence,
     byDimension or bijection) not a rotation, or None: it must be orthonormal with
     determinant 1."""
@@ -270,12 +289,12 @@ def rotation_problem(transform: Mapping[str, Any], tolerance: float = 1e-6) -> s
         rotation = _numbers(transform["rotation"], "rotation.rotation")
         if rotation.ndim != 2 or rotation.shape[0] != rotation.shape[1]:
             return f"a rotation must be N x N, not of shape {rotation.shape}"
-        identity = np.eye(len(rotation))
-        if not np.allclose(rotation @ rotation.T, identity, atol=tolerance) or not np.isclose(
-            np.linalg.det(rotation), 1.0, atol=tolerance
-        ):
-            return "a rotation must be orthonormal with determinant 1"
-        return None
+        defect = rotation_defect(rotation, tolerance)
+        return (
+            None
+            if defect is None
+            else f"a rotation must be orthonormal with determinant 1; this one {defect}"
+        )
     children: list[Any] = []
     if kind == "sequence":
         children = list(transform.get("transformations") or [])

@@ -16,7 +16,7 @@ from ..ngff.format import format_from_version
 from ..types import JSONDict
 from .kinds import RULE_KINDS, _check_kind_and_version, _rules_format
 from .report import Violation, _Findings, _short
-from .transforms import LinkedImage, LinkedLookup, check_multiscale_v06, check_scene
+from .transforms import LinkedImage, LinkedLookup, _dicts, check_multiscale_v06, check_scene
 
 __all__ = [
     "ArrayFacts",
@@ -148,13 +148,6 @@ def check_document(
     elif kind == "scene":
         check_scene(metadata, findings, arrays, linked)
     return findings.items
-
-
-def _dicts(value: Any) -> list[tuple[int, Mapping[str, Any]]]:
-    """The (index, item) pairs of a list whose items are dicts; nothing for a non-list."""
-    if not isinstance(value, list):
-        return []
-    return [(i, item) for i, item in enumerate(value) if isinstance(item, Mapping)]
 
 
 def _numbers(value: Any) -> list[float] | None:

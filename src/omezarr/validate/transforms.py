@@ -14,16 +14,16 @@ import numpy as np
 
 from .._numbers import is_finite_number, is_json_int
 from ..ngff.axes import axes_problems
+from ..ngff.transforms import rotation_defect
 from .report import _Findings, _short
 
 __all__ = [
     "LinkedImage",
 ]
 
-_ROTATION_TOLERANCE = 1e-6
-"""How far a rotation matrix may be from orthonormal with determinant 1 (rounding in JSON)."""
 _SAME_DIMENSION_TYPES = frozenset({"identity", "scale", "translation", "rotation", "mapAxis"})
 _DATASET_TYPES = "a single scale, identity, or sequence of one scale and one translation"
+_DATASET_SINGLE_TYPES = frozenset({"scale", "identity"})
 _LABEL_LINK_TYPES = frozenset({"identity", "scale", "translation"})
 _FIELD_AXIS_TYPE = {"displacements": "displacement", "coordinates": "coordinate"}
 
@@ -56,6 +56,7 @@ not exist (or were not looked up: then no rule needs them)."""
 
 
 def _dicts(value: Any) -> list[tuple[int, Mapping[str, Any]]]:
+    """The (index, item) pairs of a list whose items are dicts; nothing for a non-list."""
     if not isinstance(value, list):
         return []
     return [(i, item) for i, item in enumerate(value) if isinstance(item, Mapping)]
@@ -261,14 +262,11 @@ class _Dimensions:
                 self.findings.add((*where, "rotation"), "a rotation matrix is square", "rotation")
                 return
             size = len(matrix)
-            values = np.array(matrix)
-            orthonormal = np.allclose(values @ values.T, np.eye(size), atol=_ROTATION_TOLERANCE)
-            determinant = float(np.linalg.det(values))
-            if not orthonormal or abs(determinant - 1.0) > _ROTATION_TOLERANCE:
+            defect = rotation_defect(np.array(matrix))
+            if defect is not None:
                 self.findings.add(
                     (*where, "rotation"),
-                    f"a rotation matrix has orthonormal rows and determinant 1; this one "
-                    f"{'has determinant ' + format(determinant, '.6g') if orthonormal else 'is not orthonormal'}",
+                    f"a rotation matrix has orthonormal rows and determinant 1; this one {defect}",
                     "rotation",
                 )
         else:
@@ -705,7 +703,7 @@ def check_multiscale_v06(
                     f"a multiscales transformation may name a group only in its labels, not {other[0]!r}",
                     "transformation-reference",
                 )
-            elif not _is_label_link(transform):
+            elif not _is_one_of_or_scaled_shift(transform, _LABEL_LINK_TYPES):
                 findings.add(
                     at,
                     f"a transformation to a label image is identity, scale, translation or a "
@@ -747,9 +745,11 @@ def _local_components(graph: _Graph) -> _Graph:
     return local
 
 
-def _is_label_link(transform: Mapping[str, Any]) -> bool:
+def _is_one_of_or_scaled_shift(transform: Mapping[str, Any], single: frozenset[str]) -> bool:
+    """Whether ``transform`` is one of the ``single`` types, or a sequence of one scale and
+    one translation (what datasets and label links may be)."""
     kind = transform.get("type")
-    if kind in _LABEL_LINK_TYPES:
+    if kind in single:
         return True
     steps = transform.get("transformations")
     if kind == "sequence" and isinstance(steps, list):
@@ -778,7 +778,7 @@ def _check_datasets(
             )
         for t_index, transform in _dicts(transforms):
             here = (*at, t_index)
-            if not _is_dataset_transform(transform):
+            if not _is_one_of_or_scaled_shift(transform, _DATASET_SINGLE_TYPES):
                 findings.add(
                     here,
                     f"a dataset's transformation is {_DATASET_TYPES}",
@@ -836,19 +836,6 @@ def _check_datasets(
             axes = [a for a in system["axes"] if isinstance(a, Mapping)]
             return Intrinsic(name, index, axes)
     return None
-
-
-def _is_dataset_transform(transform: Mapping[str, Any]) -> bool:
-    kind = transform.get("type")
-    if kind in ("scale", "identity"):
-        return True
-    steps = transform.get("transformations")
-    if kind == "sequence" and isinstance(steps, list):
-        return [s.get("type") if isinstance(s, Mapping) else None for s in steps] == [
-            "scale",
-            "translation",
-        ]
-    return False
 
 
 # --------------------------------------------------------------------------- scenes
