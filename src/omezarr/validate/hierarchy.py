@@ -19,11 +19,12 @@ from ..io.storage import (
     open_node,
 )
 from ..ngff.format import metadata_version
+from .graphs import linked_image, linked_paths, scene_paths
 from .kinds import SUPPORTED_VERSIONS, VERSION_ALIASES
 from .report import _MAX_MESSAGE, Severity, ValidationReport, Violation, _short
 from .rules import ArrayFacts, _relative_path_problem, check_document
 from .schemas import validate_document
-from .transforms import LinkedImage, _dicts, linked_image, linked_paths, scene_paths
+from .transforms import LinkedImage, _dicts
 
 __all__ = [
     "validate",

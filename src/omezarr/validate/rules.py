@@ -14,9 +14,10 @@ from ..ngff.axes import axes_problems
 from ..ngff.documents import validate_omero
 from ..ngff.format import format_from_version
 from ..types import JSONDict
+from .graphs import check_multiscale_v06, check_scene
 from .kinds import RULE_KINDS, _check_kind_and_version, _rules_format
 from .report import Violation, _Findings, _short
-from .transforms import LinkedImage, LinkedLookup, _dicts, check_multiscale_v06, check_scene
+from .transforms import LinkedImage, LinkedLookup, _dicts
 
 __all__ = [
     "ArrayFacts",
