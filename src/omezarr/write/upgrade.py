@@ -32,6 +32,7 @@ from typing import Any
 from ..io.storage import is_partial_file
 from ..ngff.documents import build_multiscale
 from ..ngff.format import FormatV06
+from ..ngff.parse import _read_transformations
 from ..types import JSONDict
 
 __all__ = ["UpgradeReport", "upgrade"]
@@ -342,29 +343,13 @@ def _folded(dataset: Any, outer: Any, where: str) -> Any:
             f"{where}: cannot fold the multiscale's coordinateTransformations {outer!r}"
         )
     transforms = [*dataset.get("coordinateTransformations", []), *outer]
-    scale: list[float] | None = None
-    translation: list[float] | None = None
-    for transform in transforms:
-        kind = transform.get("type") if isinstance(transform, Mapping) else None
-        values = transform.get(kind) if kind in ("scale", "translation") else None
-        if kind == "identity":
-            continue
-        if not isinstance(values, list) or not values:
-            raise ValueError(f"{where}: cannot fold transformation {transform!r}")
-        if scale is None:
-            scale = [1.0] * len(values)
-            translation = [0.0] * len(values)
-        assert translation is not None
-        if len(values) != len(scale):
-            raise ValueError(f"{where}: transformations of different lengths: {transforms!r}")
-        if kind == "scale":
-            scale = [s * float(v) for s, v in zip(scale, values, strict=True)]
-            translation = [t * float(v) for t, v in zip(translation, values, strict=True)]
-        else:
-            translation = [t + float(v) for t, v in zip(translation, values, strict=True)]
-    if scale is None or translation is None:
+    first = transforms[0] if transforms and isinstance(transforms[0], Mapping) else {}
+    values = first.get(first.get("type")) if first.get("type") in ("scale", "translation") else None
+    if not isinstance(values, list) or not values:
         raise ValueError(f"{where}: no scale to fold the multiscale's transformations into")
-    folded: list[dict[str, Any]] = [{"type": "scale", "scale": scale}]
+    # The readers' composition: later transformations act on the result of earlier ones.
+    scale, translation = _read_transformations(transforms, len(values), where)
+    folded: list[dict[str, Any]] = [{"type": "scale", "scale": list(scale)}]
     if any(translation):
-        folded.append({"type": "translation", "translation": translation})
+        folded.append({"type": "translation", "translation": list(translation)})
     return {**dataset, "coordinateTransformations": folded}
