@@ -141,7 +141,8 @@ def test_unsupported_inputs_are_left_to_numpy(
     index, weights = resampler.taps
     out = np.full((20, 6), -1, dtype=out_dtype, order=layout)
     runs = [(0, 20, 1, False)]
-    used = kernels.linear_axis(block, 0, index, weights.astype("f4"), resampler._paired, runs, out)
+    paired = resampler._rows(0, 20).paired
+    used = kernels.linear_axis(block, 0, index, weights.astype("f4"), paired, runs, out)
     assert not used and np.all(out == -1)
     compiled = resampler.apply(block, 0, 0, 0, 20)
     expected = on_backend("numpy", resampler.apply, block, 0, 0, 0, 20)

@@ -753,7 +753,7 @@ def test_paths_agree_on_non_finite_values_and_signed_zeros(method: Methods) -> N
 def test_power_of_two_levels_keep_one_strided_run_of_interior_outputs() -> None:
     for method in (Methods.RESIZE, Methods.LOCAL_MEAN):
         axis = AxisResampler(2048, 128, 16, method)
-        runs, _ = axis._runs
+        runs = axis._rows(0, axis.n_out).runs
         interior = max(runs, key=lambda run: run.stop - run.start)
         assert interior.step == 16 and interior.uniform
         assert interior.stop - interior.start >= 128 - 4
@@ -789,8 +789,7 @@ def test_runs_partition_the_outputs_into_evenly_advancing_taps(
 ) -> None:
     axis = AxisResampler(n_in, max(1, n_in // factor), factor, method)
     index, weights = axis.taps
-    runs, starts = axis._runs
-    assert [run.start for run in runs] == starts.tolist()
+    runs = axis._rows(0, axis.n_out).runs
     assert runs[0].start == 0 and runs[-1].stop == axis.n_out
     assert all(a.stop == b.start for a, b in itertools.pairwise(runs))
     for run in runs:
@@ -804,13 +803,12 @@ def test_runs_partition_the_outputs_into_evenly_advancing_taps(
             assert axis.input_span(start, stop) == (rows.min(), rows.max() + 1)
 
 
-def test_runs_between_clips_the_runs_to_the_requested_outputs() -> None:
+def test_rows_clip_the_runs_to_the_requested_outputs() -> None:
     axis = AxisResampler(64, 32, 2, Methods.RESIZE)
-    clipped = axis._runs_between(5, 9)
+    clipped = axis._rows(5, 9).runs
     assert clipped[0].start == 5 and clipped[-1].stop == 9
     assert all(a.stop == b.start for a, b in itertools.pairwise(clipped))
-    assert axis._runs_between(31, 32) == [axis._runs[0][-1]._replace(start=31)]
-    assert axis._runs_between(7, 7) == []
+    assert axis._rows(31, 32).runs == [axis._rows(0, 32).runs[-1]._replace(start=31)]
 
 
 def test_apply_and_window_sums_write_into_a_given_array() -> None:
@@ -1268,7 +1266,7 @@ def test_symmetric_taps_are_summed_in_pairs_by_every_path() -> None:
     rounded in float32 after each step, whichever path computes them."""
     axis = AxisResampler(64, 32, 2, Methods.RESIZE)
     index, weights = axis.taps
-    paired = axis._paired
+    paired = axis._rows(0, axis.n_out).paired
     assert paired[2:-2].all()  # interior outputs of a factor-2 resize: six symmetric taps
     assert index.shape[1] == 6
     image = random_image(np.random.default_rng(23), (64,), np.uint16)
@@ -1290,3 +1288,62 @@ def test_symmetric_taps_are_summed_in_pairs_by_every_path() -> None:
         with kernel_tuning(**tuning):
             result = axis.apply(image, 0, 0, 0, 32)
         assert result.tobytes() == expected.tobytes(), tuning
+
+
+# ---------------------------------------------------------------------------------------------
+# Tap tables of long axes are computed window by window
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", list(Methods))
+@pytest.mark.parametrize(("n_in", "factor"), [(301, 2), (1000, 3), (1023, 4), (4097, 7), (900, 16)])
+def test_windowed_tap_tables_equal_the_whole_axis_table(
+    n_in: int, factor: int, method: Methods, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With windows of a few dozen rows, every row, span and result is the whole table's."""
+    from omezarr.pyramid.taps import _taps
+
+    n_out = max(1, n_in // factor)
+    whole = AxisResampler(n_in, n_out, factor, method)  # one window (default sizes)
+    expected_index, expected_weights = _taps(n_in, n_out, factor, method)
+    rng = np.random.default_rng(n_in + factor)
+    data = random_image(rng, (3, n_in), np.uint16)
+    full = whole.apply(data, 1, 0, 0, n_out)
+    monkeypatch.setattr(resample, "_WINDOW_TAPS", 16)
+    monkeypatch.setattr(resample, "_MIN_WINDOW_ROWS", 16)
+    windowed = AxisResampler(n_in, n_out, factor, method)
+    assert windowed._window_count >= 3
+    index, weights = windowed.taps
+    assert np.array_equal(index, expected_index) and np.array_equal(weights, expected_weights)
+    for _ in range(25):
+        start = int(rng.integers(0, n_out))
+        stop = int(rng.integers(start + 1, n_out + 1))
+        low, high = windowed.input_span(start, stop)
+        rows = expected_index[start:stop]
+        assert (low, high) == (rows.min(), rows.max() + 1)
+        part = windowed.apply(np.ascontiguousarray(data[:, low:high]), 1, low, start, stop)
+        assert same_bits(np.ascontiguousarray(part), np.ascontiguousarray(full[:, start:stop]))
+        assert len(windowed._windows) <= resample._WINDOWS_KEPT
+
+
+def test_a_million_pixel_axis_holds_only_a_few_tap_windows() -> None:
+    """A 10**6-pixel axis once held ~50 MiB of taps per level and axis, computed up front."""
+    from omezarr.pyramid.taps import _taps
+
+    axis = AxisResampler(10**6, 5 * 10**5, 2, Methods.RESIZE)
+    assert axis.table_bytes < 8 * 2**20
+    data = random_image(np.random.default_rng(5), (10**6,), np.uint8)
+    for start in (0, 123_456, 250_000, 499_000):
+        stop = min(axis.n_out, start + 1000)
+        low, high = axis.input_span(start, stop)
+        ours = axis.apply(data[low:high], 0, low, start, stop)
+        # the same outputs summed naively in float64 from their own rows of taps
+        index, weights = _taps(axis.n_in, axis.n_out, 2, Methods.RESIZE, start, stop)
+        naive = (data[index].astype(np.float64) * weights).sum(axis=1)
+        assert np.allclose(ours, naive, rtol=1e-5, atol=1e-3)
+    assert len(axis._windows) <= resample._WINDOWS_KEPT
+    kept = sum(w.inputs.nbytes + w.weights.nbytes for w in axis._windows.values())
+    assert kept < 2 * 2**20
+    clone = pickle.loads(pickle.dumps(axis))
+    assert clone == axis and not clone._windows  # windows are not shipped to workers
+    assert same_bits(clone.apply(data[low:high], 0, low, start, stop), ours)

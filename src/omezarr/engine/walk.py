@@ -94,8 +94,19 @@ class _Lag:
         key = (level, axis, boundary)
         first = self._firsts.get(key)
         if first is None:
-            low, high = 0, self.targets[level].shape[axis]
-            while low < high:  # cone ends grow with the output index
+            # Cone ends grow with the output index: bracket the answer around the output at the
+            # boundary's relative position, widening by doubling steps, then bisect. Probes stay
+            # near the boundary, where the resamplers keep their tap tables.
+            size = self.targets[level].shape[axis]
+            guess = boundary * size // max(1, self.targets[0].shape[axis])
+            low = high = guess
+            step = 1
+            while high < size and self.cone_end(level, axis, high) <= boundary:
+                high, step = min(size, high + step), step * 2
+            step = 1
+            while low > 0 and self.cone_end(level, axis, low - 1) > boundary:
+                low, step = max(0, low - step), step * 2
+            while low < high:
                 middle = (low + high) // 2
                 if self.cone_end(level, axis, middle) > boundary:
                     high = middle

@@ -7,7 +7,7 @@ import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -31,7 +31,16 @@ from .loops import (
 )
 from .methods import Methods
 from .mosaic import Mosaic, _crop
-from .taps import Array, Region, _accumulator_dtype, _check_numeric, _owned_range, _taps
+from .taps import (
+    Array,
+    Region,
+    _accumulator_dtype,
+    _check_numeric,
+    _owned_range,
+    _pad,
+    _taps,
+    _width_bound,
+)
 
 __all__ = [
     "AxisResampler",
@@ -42,6 +51,52 @@ _TILE_VALUES = 2**19
 """About how many values the first pass of :meth:`LevelResampler.resample` computes at a
 time: enough to amortise NumPy's per-call overhead, few enough for its temporaries to stay
 in cache (and for memory to stay bounded)."""
+
+
+_WINDOW_TAPS = 2**15
+"""About how many taps one window of an axis's tap table holds (at 20 bytes a tap: index,
+float64 and float32 weight). Tables are computed window by window, on demand, so that an axis
+of a million pixels plans in no more memory than one of a thousand."""
+
+_MIN_WINDOW_ROWS = 256
+"""Outputs per window at least, however wide the rows."""
+
+_WINDOWS_KEPT = 4
+"""Windows an axis keeps computed: enough for a few threads working on nearby regions."""
+
+_KEPT_TAP_BYTES = 24
+"""Bytes per tap of a kept window: int64 index, float64 and float32 weight, bounds, runs."""
+
+_NEW_TAP_BYTES = 64
+"""Bytes per (uncompacted) tap while a window is computed: the raw index and weights, the
+band they are merged in, its sort order and the compacted copy."""
+
+
+class _TapWindow(NamedTuple):
+    """Rows ``[start, start + len(index))`` of an axis's tap table and what is derived from
+    them: float32 weights, which rows are summed in pairs, the runs (in global rows, their
+    starts for bisection) and each row's input bounds."""
+
+    start: int
+    inputs: Array
+    weights: Array
+    weights32: Array
+    paired: Array
+    runs: tuple[_Run, ...]
+    run_starts: Array
+    low: Array
+    high: Array
+    monotone: bool
+
+
+class _TapRows(NamedTuple):
+    """A range of rows of a tap table (see :meth:`AxisResampler._rows`)."""
+
+    inputs: Array
+    weights: Array
+    weights32: Array
+    paired: Array
+    runs: list[_Run]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -92,6 +147,9 @@ class AxisResampler:
     n_out: int
     factor: int
     method: Methods
+    _windows: dict[int, _TapWindow] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if not isinstance(self.method, Methods):
@@ -111,30 +169,158 @@ class AxisResampler:
                 f"factor={self.factor}"
             )
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Tap windows are recomputed where the resampler is unpickled (a dask worker), not
+        # shipped with it.
+        return {name: getattr(self, name) for name in ("n_in", "n_out", "factor", "method")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "_windows", {})
+
     @property
     def is_identity(self) -> bool:
         """True when the axis keeps its extent (every method is then a plain copy)."""
         return self.n_in == self.n_out
 
-    @cached_property
+    @property
+    def table_bytes(self) -> int:
+        """At most how many bytes this axis's tap tables take at once: the windows it keeps and
+        the temporaries of computing one more. It depends on the factor, not on the length."""
+        if self.is_identity:
+            return 0
+        taps = min(self.n_out, self._window_rows) * _width_bound(
+            self.n_in, self.n_out, self.factor, self.method
+        )
+        return (min(self._window_count, _WINDOWS_KEPT) * _KEPT_TAP_BYTES + _NEW_TAP_BYTES) * taps
+
+    @property
     def taps(self) -> tuple[Array, Array]:
         """``(index, weight)``: int64 and float64 arrays of shape ``(n_out, taps)``.
 
         Row ``i`` lists the global input indices (ascending, edge mirroring folded in) and
-        weights of output ``i``; short rows are padded with weight 0.
+        weights of output ``i``; short rows are padded with weight 0. This is the whole table,
+        for inspection: the resampler itself holds at most a few windows of it.
         """
-        if self.is_identity:
-            return np.arange(self.n_out, dtype=np.int64)[:, None], np.ones((self.n_out, 1))
-        return _taps(self.n_in, self.n_out, self.factor, self.method)
+        if self.n_out == 0:
+            return np.zeros((0, 1), dtype=np.int64), np.zeros((0, 1))
+        table = self._rows(0, self.n_out)
+        return table.inputs, table.weights
 
     @cached_property
-    def _tap_bounds(self) -> tuple[Array, Array, bool]:
-        """Each output's lowest input and highest input + 1, and whether both only grow from
-        output to output (they do for every method; then a range's span is its ends')."""
-        index, _ = self.taps
+    def _window_rows(self) -> int:
+        """Outputs per window of the tap table (about ``_WINDOW_TAPS`` taps)."""
+        if self.is_identity:
+            return max(1, self.n_out)
+        bound = _width_bound(self.n_in, self.n_out, self.factor, self.method)
+        return max(_MIN_WINDOW_ROWS, _WINDOW_TAPS // bound)
+
+    @property
+    def _window_count(self) -> int:
+        return ceil_div(self.n_out, self._window_rows)
+
+    @cached_property
+    def _width(self) -> int:
+        """Taps per row of the whole-axis table (its widest row), from its two end windows.
+
+        An axis of several windows is at least ``_MIN_WINDOW_ROWS`` outputs long, far more
+        than the few outputs at either end whose taps reach an edge, so its first and last
+        windows hold every edge row and many interior ones. Interior rows all have the same
+        number of taps when the input-per-output ratio is an integer (their fractional
+        coordinates are all equal); otherwise of any two consecutive interior rows one has a
+        non-zero fraction, hence the most taps. Either way the widest row is in those two.
+        """
+        if self.is_identity or self.method is Methods.NEAREST:
+            return 1
+        rows = min(self._window_rows, self.n_out)
+        ends = {(0, rows), (self.n_out - rows, self.n_out)}
+        return max(
+            _taps(self.n_in, self.n_out, self.factor, self.method, a, b)[0].shape[1]
+            for a, b in ends
+        )
+
+    def _window(self, number: int) -> _TapWindow:
+        """Window ``number`` of the tap table, computed on first use.
+
+        The last ``_WINDOWS_KEPT`` windows are kept, so an axis holds a few hundred kilobytes
+        of taps however long it is. Single dict operations are atomic, so threads share the
+        cache without a lock; two threads may both compute a window, with equal results.
+        """
+        windows = self._windows
+        window = windows.get(number)
+        if window is not None:
+            return window
+        start = number * self._window_rows
+        stop = min(start + self._window_rows, self.n_out)
+        if self.is_identity:
+            index = np.arange(start, stop, dtype=np.int64)[:, None]
+            weights = np.ones((stop - start, 1))
+        else:
+            index, weights = _pad(
+                *_taps(self.n_in, self.n_out, self.factor, self.method, start, stop), self._width
+            )
+        if self.is_identity or self.method is Methods.NEAREST:
+            paired = np.zeros(stop - start, dtype=bool)
+        else:
+            paired = _symmetric_rows(weights)
+        runs = tuple(
+            run._replace(start=run.start + start, stop=run.stop + start)
+            for run in _index_runs(index, weights, paired)
+        )
         low, high = index.min(axis=1), index.max(axis=1) + 1
-        monotone = bool(np.all(low[1:] >= low[:-1]) and np.all(high[1:] >= high[:-1]))
-        return low, high, monotone
+        window = _TapWindow(
+            start=start,
+            inputs=index,
+            weights=weights,
+            weights32=weights.astype(np.float32),
+            paired=paired,
+            runs=runs,
+            run_starts=np.array([run.start for run in runs], dtype=np.int64),
+            low=low,
+            high=high,
+            monotone=bool(np.all(low[1:] >= low[:-1]) and np.all(high[1:] >= high[:-1])),
+        )
+        while len(windows) >= _WINDOWS_KEPT:
+            try:
+                windows.pop(next(iter(windows)), None)  # the oldest
+            except (RuntimeError, StopIteration):  # another thread changed it meanwhile
+                break
+        windows[number] = window
+        return window
+
+    def _rows(self, out_start: int, out_stop: int) -> _TapRows:
+        """Rows ``[out_start, out_stop)`` (not empty) of the tap table, views when they lie in
+        one window, with the runs clipped to them."""
+        size = self._window_rows
+        pieces = []
+        runs: list[_Run] = []
+        for number in range(out_start // size, (out_stop - 1) // size + 1):
+            window = self._window(number)
+            low = max(out_start, window.start)
+            high = min(out_stop, window.start + window.inputs.shape[0])
+            pieces.append((window, slice(low - window.start, high - window.start)))
+            first = int(np.searchsorted(window.run_starts, low, side="right")) - 1
+            last = int(np.searchsorted(window.run_starts, high, side="left"))
+            clipped = list(window.runs[first:last])
+            clipped[0] = clipped[0]._replace(start=low)
+            clipped[-1] = clipped[-1]._replace(stop=high)
+            runs.extend(clipped)
+
+        def joined(name: str) -> Array:
+            if len(pieces) == 1:
+                window, rows = pieces[0]
+                return getattr(window, name)[rows]
+            return np.concatenate([getattr(window, name)[rows] for window, rows in pieces])
+
+        return _TapRows(
+            joined("inputs"), joined("weights"), joined("weights32"), joined("paired"), runs
+        )
+
+    def _row_bounds(self, row: int) -> tuple[int, int]:
+        """Output ``row``'s lowest input and highest input + 1."""
+        window = self._window(row // self._window_rows)
+        return int(window.low[row - window.start]), int(window.high[row - window.start])
 
     def owned_outputs(self, in_start: int, in_stop: int) -> tuple[int, int]:
         """Outputs ``[a, b)`` owned by the input range ``[in_start, in_stop)``.
@@ -173,39 +359,16 @@ class AxisResampler:
         self._check_outputs(out_start, out_stop)
         if out_start == out_stop:
             return out_start, out_start
-        low, high, monotone = self._tap_bounds
-        if monotone:
-            return int(low[out_start]), int(high[out_stop - 1])
-        return int(low[out_start:out_stop].min()), int(high[out_start:out_stop].max())
-
-    @cached_property
-    def _paired(self) -> Array:
-        """Per output, whether it is summed by :func:`_paired_sum` (symmetric weights)."""
-        if self.is_identity or self.method is Methods.NEAREST:
-            return np.zeros(self.n_out, dtype=bool)
-        return _symmetric_rows(self.taps[1])
-
-    @cached_property
-    def _runs(self) -> tuple[tuple[_Run, ...], Array]:
-        """The runs of :attr:`taps` and their start rows (to find them by bisection)."""
-        runs = _index_runs(*self.taps, self._paired)
-        return runs, np.array([run.start for run in runs], dtype=np.int64)
-
-    @cached_property
-    def _float32_weights(self) -> Array:
-        return self.taps[1].astype(np.float32)
-
-    def _runs_between(self, out_start: int, out_stop: int) -> list[_Run]:
-        """The runs clipped to ``[out_start, out_stop)``."""
-        if out_start >= out_stop:
-            return []
-        runs, starts = self._runs
-        first = int(np.searchsorted(starts, out_start, side="right")) - 1
-        last = int(np.searchsorted(starts, out_stop, side="left"))
-        clipped = list(runs[first:last])
-        clipped[0] = clipped[0]._replace(start=out_start)
-        clipped[-1] = clipped[-1]._replace(stop=out_stop)
-        return clipped
+        if self.is_identity:
+            return out_start, out_stop
+        if self._window_count == 1:
+            window = self._window(0)
+            low, high = window.low, window.high
+            if window.monotone:
+                return int(low[out_start]), int(high[out_stop - 1])
+            return int(low[out_start:out_stop].min()), int(high[out_start:out_stop].max())
+        # A long axis (see `_width`): there every method's bounds grow from output to output.
+        return self._row_bounds(out_start)[0], self._row_bounds(out_stop - 1)[1]
 
     def apply(
         self,
@@ -262,32 +425,27 @@ class AxisResampler:
                 f"`block` holds inputs {held} along axis {axis} but outputs "
                 f"[{out_start}, {out_stop}) need {needed}"
             )
-        index, weights = self.taps
-        local = index[out_start:out_stop] - in_start
-        if self.is_identity or self.method is Methods.NEAREST:
+        if self.is_identity:
+            return _gather(block, np.arange(out_start - in_start, out_stop - in_start), axis)
+        if out_start == out_stop:
+            empty = np.zeros((0, self._width), dtype=np.int64)
+            table = _TapRows(empty, empty * 0.0, empty.astype(np.float32), empty[:, 0] > 0, [])
+        else:
+            table = self._rows(out_start, out_stop)
+        local = table.inputs - in_start
+        if self.method is Methods.NEAREST:
             return _gather(block, local[:, 0], axis)
         _check_numeric(block.dtype, self.method)
         accumulator = _accumulator_dtype(block.dtype)
-        if accumulator == np.float32:
-            weights = self._float32_weights
-        weights = weights[out_start:out_stop]
+        weights = table.weights32 if accumulator == np.float32 else table.weights
         shape = list(block.shape)
         shape[axis] = out_stop - out_start
         if out is None:
             out = np.empty(shape, dtype=accumulator)
-        runs = self._runs_between(out_start, out_stop)
+        runs, paired = table.runs, table.paired
         from . import compiled
 
-        if compiled.linear_axis(
-            block,
-            axis,
-            local,
-            weights,
-            self._paired[out_start:out_stop],
-            runs,
-            out,
-            out_start,
-        ):
+        if compiled.linear_axis(block, axis, local, weights, paired, runs, out, out_start):
             return out
         per_output = out.size // max(1, shape[axis])
         innermost = axis == block.ndim - 1
@@ -295,8 +453,7 @@ class AxisResampler:
             start, stop = segment.start - out_start, segment.stop - out_start  # rows of `out`
             if isinstance(segment, _Run):
                 run = segment._replace(start=start, stop=stop)
-                paired = bool(self._paired[segment.start])
-                _run_segment(block, axis, run, local, weights, out, paired)
+                _run_segment(block, axis, run, local, weights, out, bool(paired[start]))
             else:
                 rows = slice(start, stop)
                 _gather_segment(
@@ -305,7 +462,7 @@ class AxisResampler:
                     local[rows],
                     weights[rows],
                     out[_along(axis, rows)],
-                    self._paired[segment.start : segment.stop],
+                    paired[rows],
                 )
         return out
 

@@ -55,16 +55,25 @@ def _compact(index: Array, weights: Array) -> tuple[Array, Array]:
     return compact_index, compact_weights
 
 
-def _taps(n_in: int, n_out: int, factor: int, method: Methods) -> tuple[Array, Array]:
-    """Input indices and float64 weights, shape ``(n_out, taps)``, of every output pixel."""
-    if n_out == 0:
+def _taps(
+    n_in: int, n_out: int, factor: int, method: Methods, start: int = 0, stop: int | None = None
+) -> tuple[Array, Array]:
+    """Input indices and float64 weights, shape ``(stop - start, taps)``, of output pixels
+    ``[start, stop)`` (all ``n_out`` by default).
+
+    Each row is what it is in the whole-axis table; only the padding differs: rows are padded
+    to the widest row *of the range* (see :func:`_pad` to pad to another width).
+    """
+    stop = n_out if stop is None else stop
+    count = stop - start
+    if count <= 0:
         return np.zeros((0, 1), dtype=np.int64), np.zeros((0, 1))
-    rows = np.arange(n_out, dtype=np.int64)
+    rows = np.arange(start, stop, dtype=np.int64)
     if method is Methods.NEAREST:
         # Same float expression as scipy's order-0 zoom in grid mode, so ties round alike.
         centre = (rows + 0.5) * (n_in / n_out) - 0.5
         index = np.clip(np.floor(centre + 0.5).astype(np.int64), 0, n_in - 1)
-        return index[:, None], np.ones((n_out, 1))
+        return index[:, None], np.ones((count, 1))
     if method is Methods.LOCAL_MEAN:
         starts = rows * factor
         counts = np.minimum(starts + factor, n_in) - starts
@@ -95,9 +104,31 @@ def _taps(n_in: int, n_out: int, factor: int, method: Methods) -> tuple[Array, A
         offsets = np.arange(-radius, radius + 1)
         kernel = np.exp(-0.5 / (sigma * sigma) * offsets.astype(np.float64) ** 2)
         kernel /= kernel.sum()
-        index = (index[:, :, None] + offsets).reshape(n_out, -1)
-        weights = (weights[:, :, None] * kernel).reshape(n_out, -1)
+        index = (index[:, :, None] + offsets).reshape(count, -1)
+        weights = (weights[:, :, None] * kernel).reshape(count, -1)
     return _compact(_mirror(index, n_in), weights)
+
+
+def _pad(index: Array, weights: Array, width: int) -> tuple[Array, Array]:
+    """Pad a tap table to ``width`` taps as :func:`_compact` pads its short rows (weight 0 at
+    the row's first index), so that a range's rows equal the whole-axis table's."""
+    extra = width - index.shape[1]
+    if extra <= 0:
+        return index, weights
+    index = np.concatenate([index, np.repeat(index[:, :1], extra, axis=1)], axis=1)
+    return index, np.concatenate([weights, np.zeros((weights.shape[0], extra))], axis=1)
+
+
+def _width_bound(n_in: int, n_out: int, factor: int, method: Methods) -> int:
+    """An upper bound on the taps per output of an axis, known without computing them."""
+    if method is Methods.NEAREST or n_out == 0:
+        return 1
+    if method is Methods.LOCAL_MEAN:
+        return factor
+    if method is Methods.ZOOM:
+        return 2
+    sigma = max(0.0, (n_in / n_out - 1) / 2)
+    return 2 * (2 * int(4.0 * sigma + 0.5) + 1)
 
 
 def _owned_range(in_start: int, in_stop: int, factor: int, n_out: int) -> tuple[int, int]:

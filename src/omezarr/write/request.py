@@ -186,34 +186,29 @@ class WritePlan:
     steps: tuple[PyramidStep, ...] = ()  # how levels 1… are computed
 
 
-_TAP_BYTES = 16
-"""Bytes of a downsampling table per tap: an int64 input index and a float64 weight."""
-
-
 def _check_tap_tables(
     what: str,
-    shapes: Sequence[tuple[int, ...]],
-    factors: Sequence[tuple[int, ...]],
+    shape: tuple[int, ...],
+    steps: Sequence[PyramidStep],
     dims: Sequence[str],
     budget: int,
 ) -> None:
-    """Refuse a pyramid whose per-axis downsampling tables alone would exceed a quarter of the
-    budget: they grow with the declared length of an axis (each output pixel lists its input
-    taps), so a tiny file declaring 2**31 pixels along one axis must not plan gigabytes."""
-    total = 0
-    for shape, level, previous in zip(shapes[1:], factors[1:], factors, strict=False):
-        for n_out, factor, before in zip(shape, level, previous, strict=True):
-            # Each level is computed from the one before when the factors divide, so its
-            # tables span that step's factor; resize's taps are the most (2 per unit + 2).
-            step = factor // before if factor % before == 0 else factor
-            if step > 1:
-                total += n_out * (2 * step + 2) * _TAP_BYTES
+    """Refuse a pyramid whose downsampling tables alone would exceed a quarter of the budget.
+
+    Tables are computed window by window (see :attr:`AxisResampler.table_bytes`), so their
+    memory depends on each step's factor, not on the image's length: only a kernel of
+    millions of taps per output (a factor of a million in one step) is refused here."""
+    total = sum(axis.table_bytes for step in steps for axis in step.step.axes)
     if total > budget // 4:
-        longest = max(range(len(dims)), key=lambda i: shapes[0][i])
+        widest = max(
+            range(len(dims)),
+            key=lambda i: max(step.step.axes[i].table_bytes for step in steps),
+        )
         raise ValueError(
-            f"{what}: shape {list(shapes[0])} is too long along {dims[longest]!r} to plan its "
-            f"pyramid within the memory budget ({total / 2**20:,.0f} MiB of downsampling "
-            "tables); raise memory_budget or write fewer levels"
+            f"{what}: shape {list(shape)} is downsampled by too large a factor along "
+            f"{dims[widest]!r} to plan its pyramid within the memory budget "
+            f"({total / 2**20:,.0f} MiB of downsampling tables); raise memory_budget or use "
+            "smaller scale factors"
         )
 
 
@@ -259,7 +254,7 @@ def plan_write(request: PixelRequest, fmt: Format) -> WritePlan:
         steps = pyramid_steps(shape0, level_factor_list, method, dims)
         shapes = [tuple(shape0), *(step.out_shape for step in steps)]
         factors = [tuple(1 for _ in shape0), *level_factor_list]
-        _check_tap_tables(what, shapes, factors, dims, budget)
+        _check_tap_tables(what, shape0, steps, dims, budget)
     chunks0 = input_chunks(sources[0]) or default_chunks(shape0, dims, dtype.itemsize)
     layouts = resolve_layouts(
         request.storage_options, shapes, dims, dtype.itemsize, fmt.zarr_format, chunks0, budget
