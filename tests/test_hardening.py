@@ -480,3 +480,60 @@ def test_a_dry_run_plans_without_building_a_task_graph(tmp_path: Path, layout: s
     assert result.returncode == 0, result.stderr
     assert channels in result.stdout and "dry run: nothing was written" in result.stdout
     assert not (tmp_path / "out.zarr").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# A write keeps to its budget or says why it cannot, before anything is written
+# ---------------------------------------------------------------------------------------------
+
+
+def test_the_inputs_chunks_that_do_not_fit_the_budget_give_way_with_a_warning() -> None:
+    """A whole-slide plane in 4096 x 4096 chunks: five levels of 16 MiB write units, most of
+    them half-filled at once, need ~460 MiB; at the default 256 MiB the write once ran at that
+    size anyway (peak RSS about 600 MB)."""
+    import warnings
+
+    import dask.array as da
+
+    from omezarr.write.pixels import planned_image
+
+    plane = da.zeros((100_000, 100_000), dtype="uint8", chunks=(4096, 4096))
+    with pytest.warns(UserWarning, match=r"the input's chunks \(4096, 4096\) on 5 levels need"):
+        group = planned_image(plane, axes="yx")
+    assert group["s0"].chunks == (1024, 1024) and group["s4"].chunks == (1024, 1024)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a budget that holds them keeps them, silently
+        assert planned_image(plane, axes="yx", memory_budget="1G")["s0"].chunks == (4096, 4096)
+
+
+def test_chunks_asked_for_that_do_not_fit_the_budget_are_refused_before_writing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import dask.array as da
+    import zarr
+
+    plane = da.zeros((100_000, 100_000), dtype="uint8", chunks=(4096, 4096))
+    target = tmp_path / "plane.zarr"
+    with pytest.raises(ValueError, match=r"need about [\d,]+ MiB at once, more than the memory"):
+        write_image(plane, str(target), axes="yx", storage_options={"chunks": (4096, 4096)})
+    assert not target.exists()
+    source = tmp_path / "source.zarr"
+    zarr.create_array(str(source), shape=(40_000, 40_000), chunks=(4096, 4096), dtype="uint8")
+    code = main(["convert", str(source), str(target), "--chunks", "4096,4096"])
+    error = capsys.readouterr().err
+    assert code == 2 and len(error.strip().splitlines()) == 1, error
+    assert "raise --memory or write smaller --chunks" in error
+    assert not target.exists()
+
+
+def test_an_input_whose_chunks_alone_exceed_the_budget_is_refused(tmp_path: Path) -> None:
+    """zarr decodes, and dask computes, whole chunks for any slice of them: a 137 MiB chunk
+    read by two threads at once took a 256 MiB write past 1.9 GB."""
+    import dask.array as da
+
+    one_chunk = da.zeros((12_000, 12_000), dtype="uint8", chunks=(12_000, 12_000))
+    target = tmp_path / "x.zarr"
+    with pytest.raises(ValueError, match=r"the input's chunks \[12000, 12000\] hold 137 MiB"):
+        write_image(one_chunk, str(target), axes="yx")
+    assert not target.exists()
+    write_image(one_chunk, str(target), axes="yx", memory_budget="1G", compute=False)

@@ -22,7 +22,7 @@ from omezarr.pyramid import compiled as kernels
 from omezarr.pyramid.methods import Methods
 from omezarr.pyramid.resample import AxisResampler, LevelResampler
 from omezarr.pyramid.steps import downsample_pyramid
-from omezarr.write import execute
+from omezarr.write import request
 
 LINEAR_METHODS = [Methods.RESIZE, Methods.ZOOM, Methods.LOCAL_MEAN]
 DTYPES = ["?", "u1", "i1", "u2", "i2", "u4", "i4", "u8", "i8", "f4", "f8"]
@@ -193,13 +193,13 @@ def test_written_pyramids_are_identical_on_both_backends(
     # The whole engine (regions with halos across input chunks, levels from earlier levels)
     # gives the same pixels with the compiled loops as with NumPy's.
     plans = []
-    plan_pyramid = execute.plan_pyramid
+    plan_pyramid = request.plan_pyramid
 
     def recording_plan(*args: Any, **kwargs: Any) -> Any:
         plans.append(plan_pyramid(*args, **kwargs))
         return plans[-1]
 
-    monkeypatch.setattr(execute, "plan_pyramid", recording_plan)
+    monkeypatch.setattr(request, "plan_pyramid", recording_plan)
     image = random_image(np.random.default_rng(9), (2, 1, 1100, 1300), "u2")
     chunked = da.from_array(image, chunks=(1, 1, 512, 512))
     levels = {}

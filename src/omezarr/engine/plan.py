@@ -39,6 +39,10 @@ class PyramidPlan:
     levels, halo, cache_bytes, write_behind_bytes
         Number of levels; whether regions read beyond themselves (resize); bytes of input
         chunks the cache keeps; encoded bytes a task may have waiting for the disk.
+    task_bytes : int
+        Bytes one running task holds at once (its region and a float copy, its partly filled
+        write units, kernel scratch, files waiting for the disk): when it exceeds the
+        budget, the write cannot keep to it (see :attr:`fits`).
     """
 
     shape: tuple[int, ...]
@@ -52,6 +56,13 @@ class PyramidPlan:
     cache_bytes: int = 0
     write_behind_bytes: int = 16 * 2**20
     """Encoded bytes each task may have waiting for the disk (:class:`WriteBehind`)."""
+    task_bytes: int = 0
+    memory_budget: int = 0
+
+    @property
+    def fits(self) -> bool:
+        """Whether one task fits in the memory budget it was planned for."""
+        return self.task_bytes <= self.memory_budget
 
     def tasks(self) -> Iterator[Box]:
         """Every task box, in C order."""
@@ -151,7 +162,8 @@ def plan_pyramid(
     # Encoded files waiting for the disk, and the staging buffers of the threads writing them.
     write_behind = max(2 * 2**20, min(16 * 2**20, memory_budget // 16))
     per_task += 2 * write_behind
-    cache_total = memory_budget // 4 if halo else 0
+    # The cache saves reads only: it gets what a task leaves of the budget, at most a quarter.
+    cache_total = max(0, min(memory_budget // 4, memory_budget - per_task)) if halo else 0
     concurrency = max(1, min(workers, (memory_budget - cache_total) // max(1, per_task)))
     return PyramidPlan(
         halo=halo,
@@ -164,6 +176,8 @@ def plan_pyramid(
         itemsize=itemsize,
         levels=len(targets),
         write_behind_bytes=write_behind,
+        task_bytes=per_task,
+        memory_budget=memory_budget,
     )
 
 

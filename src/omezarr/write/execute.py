@@ -8,9 +8,7 @@ from typing import Any
 import zarr
 
 from ..engine.backends import EngineRun, Executor, execute, level_sink, pick_executor
-from ..engine.plan import plan_pyramid
 from ..engine.targets import LevelTarget
-from ..io.layout import input_chunks
 from ..io.locking import metadata_lock
 from ..io.staging import held
 from ..io.storage import GroupLike, open_group, read_ngff_attrs, remove_member, write_ngff_attrs
@@ -52,18 +50,11 @@ def _engine_runs(plan: WritePlan, arrays: list[Any], resume: bool) -> list[Engin
         EngineRun(
             source,
             targets,
-            plan_pyramid(
-                targets,
-                factors,
-                plan.dtype.itemsize,
-                plan.memory_budget,
-                input_chunks(source),
-                None,
-            ),
+            engine_plan,
             # With resume, tasks whose write units are all stored and intact are skipped.
             _StoredTask(tuple(targets)) if resume else None,
         )
-        for source, targets, factors in runs
+        for (source, targets, _), engine_plan in zip(runs, plan.engine_plans, strict=True)
     ]
 
 

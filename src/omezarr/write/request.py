@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import math
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 import numpy as np
 import zarr
 
+from .._budget import _BUDGET
 from .._compat import _check_writable_format
+from .._errors import InvalidParameterError, Parameter
 from ..engine.memory import memory_budget_from
-from ..engine.targets import Progress
+from ..engine.plan import PyramidPlan, plan_pyramid
+from ..engine.targets import LevelTarget, Progress
 from ..io.layout import LevelLayout, default_chunks, input_chunks, resolve_layouts
 from ..io.storage import remove_partial_files, write_ngff_attrs
 from ..ngff.axes import pixel_sizes
@@ -184,6 +188,7 @@ class WritePlan:
     memory_budget: int
     dtype: np.dtype
     steps: tuple[PyramidStep, ...] = ()  # how levels 1… are computed
+    engine_plans: tuple[PyramidPlan, ...] = ()  # one per engine run (see _engine_plans)
 
 
 def _check_tap_tables(
@@ -210,6 +215,124 @@ def _check_tap_tables(
             f"({total / 2**20:,.0f} MiB of downsampling tables); raise memory_budget or use "
             "smaller scale factors"
         )
+
+
+def _engine_plans(
+    sources: Sequence[Any],
+    shapes: Sequence[tuple[int, ...]],
+    factors: Sequence[tuple[int, ...]],
+    steps: Sequence[PyramidStep],
+    layouts: Sequence[LevelLayout],
+    dtype: np.dtype,
+    budget: int,
+) -> tuple[PyramidPlan, ...]:
+    """How the engine will write: one plan for a computed pyramid, one per given level. Made
+    on shape-only stand-ins of the level arrays, so before anything is created."""
+
+    def target(shape: tuple[int, ...], layout: LevelLayout, step: Any) -> LevelTarget:
+        stand_in = np.broadcast_to(np.zeros((), dtype=dtype), shape)  # no memory
+        return LevelTarget(stand_in, layout.write_unit, step)
+
+    if len(sources) == 1:
+        targets = [
+            target(shape, layout, step)
+            for shape, layout, step in zip(shapes, layouts, [None, *steps], strict=True)
+        ]
+        return (
+            plan_pyramid(targets, factors, dtype.itemsize, budget, input_chunks(sources[0]), None),
+        )
+    return tuple(
+        plan_pyramid(
+            [target(shape, layout, None)],
+            [factors[0]],
+            dtype.itemsize,
+            budget,
+            input_chunks(source),
+            None,
+        )
+        for source, shape, layout in zip(sources, shapes, layouts, strict=True)
+    )
+
+
+def _check_input_chunks(what: str, source: Any, budget: int) -> None:
+    """Refuse an input whose chunks cannot be read within the budget: dask computes and zarr
+    decodes whole chunks, however little of one a region needs, and two regions may be read
+    at once."""
+    chunks = input_chunks(source)
+    if chunks is None:
+        return
+    shape = tuple(int(n) for n in source.shape)
+    size = math.prod(min(c, n) for c, n in zip(chunks, shape, strict=False))
+    size *= np.dtype(source.dtype).itemsize
+    if 2 * size > budget:
+        raise InvalidParameterError(
+            f"{what}: the input's chunks {list(chunks)} hold {size / 2**20:,.0f} MiB each and "
+            "are read whole, which does not fit in the memory budget "
+            f"({budget / 2**20:,.0f} MiB); raise ",
+            _BUDGET,
+            " or rechunk the input",
+        )
+
+
+def _need_mib(plans: Sequence[PyramidPlan]) -> str:
+    return f"{max(plan.task_bytes for plan in plans) / 2**20:,.0f}"
+
+
+_SMALLEST_CHUNK_BYTES = 64 * 2**10
+"""Chunks omezarr picks to fit a budget are never smaller than this."""
+
+
+def _smaller_chunks(
+    default: tuple[int, ...], current: tuple[int, ...], dims: Sequence[str], itemsize: int
+) -> Iterator[tuple[int, ...]]:
+    """Chunks to try when ``current`` (omezarr's choice) does not fit the budget: the default
+    if ``current`` is not it, then the default with its largest z/y/x side halved, again and
+    again, down to ``_SMALLEST_CHUNK_BYTES``."""
+    if default != current:
+        yield default
+    chunks = list(default)
+    spatial = [axis for axis, name in enumerate(dims) if name in ("z", "y", "x")]
+    while spatial and math.prod(chunks) * itemsize >= 2 * _SMALLEST_CHUNK_BYTES:
+        axis = max(spatial, key=lambda a: chunks[a])
+        if chunks[axis] == 1:
+            return
+        chunks[axis] = (chunks[axis] + 1) // 2
+        yield tuple(chunks)
+
+
+def _with_chunks(storage_options: StorageOptions, chunks: tuple[int, ...]) -> StorageOptions:
+    """``storage_options`` with every level's chunks set to ``chunks``."""
+    if storage_options is None:
+        return {"chunks": chunks}
+    if isinstance(storage_options, Mapping):
+        return {**storage_options, "chunks": chunks}
+    return [{**options, "chunks": chunks} for options in storage_options]
+
+
+def _chunks_are(storage_options: StorageOptions, chunks: tuple[int, ...]) -> bool:
+    """Whether every level's chunks option is ``chunks`` (and no shards are given): omezarr's
+    default passed on explicitly, as ``omezarr convert`` does."""
+    per_level = [storage_options] if isinstance(storage_options, Mapping) else storage_options
+    return bool(per_level) and all(
+        isinstance(options, Mapping)
+        and isinstance(options.get("chunks"), tuple | list)
+        and tuple(options["chunks"]) == chunks
+        and options.get("shards") is None
+        for options in per_level or ()
+    )
+
+
+def _chunks_unset(storage_options: StorageOptions) -> bool:
+    """Whether the user left every level's chunks and shards to omezarr."""
+    if storage_options is None:
+        return True
+    per_level = [storage_options] if isinstance(storage_options, Mapping) else storage_options
+    return all(
+        isinstance(options, Mapping)
+        and options.get("chunks") in (None, "auto")
+        and options.get("shards") is None
+        for options in per_level
+    )
 
 
 def plan_write(request: PixelRequest, fmt: Format) -> WritePlan:
@@ -255,10 +378,51 @@ def plan_write(request: PixelRequest, fmt: Format) -> WritePlan:
         shapes = [tuple(shape0), *(step.out_shape for step in steps)]
         factors = [tuple(1 for _ in shape0), *level_factor_list]
         _check_tap_tables(what, shape0, steps, dims, budget)
-    chunks0 = input_chunks(sources[0]) or default_chunks(shape0, dims, dtype.itemsize)
+    for i, source in enumerate(sources):
+        _check_input_chunks(what if not computed_levels else f"pyramid[{i}]", source, budget)
+    given_chunks = input_chunks(sources[0])
+    chunks0 = given_chunks or default_chunks(shape0, dims, dtype.itemsize)
     layouts = resolve_layouts(
         request.storage_options, shapes, dims, dtype.itemsize, fmt.zarr_format, chunks0, budget
     )
+    engine_plans = _engine_plans(sources, shapes, factors, steps, layouts, dtype, budget)
+    if not all(plan.fits for plan in engine_plans):
+        default = default_chunks(shape0, dims, dtype.itemsize)
+        unset = _chunks_unset(request.storage_options)
+        if unset or _chunks_are(request.storage_options, default):
+            # Chunks omezarr chose (its default, or the input's): smaller ones that fit, if any.
+            for candidate in _smaller_chunks(default, layouts[0].chunks, dims, dtype.itemsize):
+                options = (
+                    request.storage_options
+                    if unset
+                    else _with_chunks(request.storage_options, candidate)
+                )
+                tried = resolve_layouts(
+                    options, shapes, dims, dtype.itemsize, fmt.zarr_format, candidate, budget
+                )
+                tried_plans = _engine_plans(sources, shapes, factors, steps, tried, dtype, budget)
+                if all(plan.fits for plan in tried_plans):
+                    whose = "the input's chunks" if unset and given_chunks else "chunks"
+                    warnings.warn(
+                        f"{what}: {whose} {layouts[0].chunks} on {len(shapes)} levels need about "
+                        f"{_need_mib(engine_plans)} MiB at once, more than the memory budget "
+                        f"({budget / 2**20:,.0f} MiB): writing chunks {candidate} instead (give "
+                        "chunks, or a larger memory_budget, to choose)",
+                        UserWarning,
+                        stacklevel=4,
+                    )
+                    layouts, engine_plans = tried, tried_plans
+                    break
+        if not all(plan.fits for plan in engine_plans):
+            units = max((layout.write_unit for layout in layouts), key=math.prod)
+            raise InvalidParameterError(
+                f"{what}: write units of {list(units)} pixels on {len(shapes)} levels need "
+                f"about {_need_mib(engine_plans)} MiB at once, more than the memory budget "
+                f"({budget / 2**20:,.0f} MiB); raise ",
+                _BUDGET,
+                " or write smaller ",
+                Parameter("chunks"),
+            )
     transformations: list[list[dict[str, Any]]] | None
     if request.coordinate_transformations is not None:
         pixel_sizes(request.scale, dims)  # ignored (the reference's rule), but must be sound
@@ -292,4 +456,5 @@ def plan_write(request: PixelRequest, fmt: Format) -> WritePlan:
         attrs=attrs,
         memory_budget=budget,
         dtype=dtype.newbyteorder("=") if not dtype.isnative else dtype,
+        engine_plans=engine_plans,
     )
