@@ -274,3 +274,47 @@ def test_a_wrong_further_transformation_is_refused_before_writing(
                     scale_factors=[], coordinateSystems=[WORLD],
                     coordinateTransformations=[full])  # fmt: skip
     assert not path.exists()
+
+
+def test_array_valued_parameters_are_stored_as_arrays_and_followed(tmp_path: Path) -> None:
+    """The spec stores large parameters (an affine, a rotation) as zarr arrays that the
+    transformation names by ``path``; given as NumPy arrays, the writers do that."""
+    affine = np.array([[0.0, 1.0, 10.0], [1.0, 0.0, 20.0]])
+    to_world = {"type": "affine", "affine": affine, "name": "to-world",
+                "input": {"name": "intrinsic"}, "output": {"name": "world"}}  # fmt: skip
+    path = tmp_path / "stored.zarr"
+    write_image(np.zeros((32, 32), np.uint8), str(path), fmt=FormatV06(), axes="yx",
+                scale={"y": 0.5, "x": 0.5}, scale_factors=[2], coordinateSystems=[WORLD],
+                coordinateTransformations=[to_world])  # fmt: skip
+    written = _ome(path)["multiscales"][0]["coordinateTransformations"]
+    assert written == [{"type": "affine", "name": "to-world", "path": "coordinateTransformations/to-world",
+                        "input": {"name": "intrinsic"}, "output": {"name": "world"}}]  # fmt: skip
+    stored = zarr.open_array(str(path / "coordinateTransformations" / "to-world"), mode="r")
+    np.testing.assert_array_equal(stored[...], affine)
+    report = validate(str(path))
+    assert report.valid, report.format()
+    image = open_image(str(path))
+    np.testing.assert_allclose(image.transform_points([[2, 4]], "world"), [[12, 21]])
+    # The metadata-only writer stores them too.
+    other = tmp_path / "metadata-only.zarr"
+    write_multiscales_metadata(str(other), [{"path": "s0", "coordinateTransformations": [
+        {"type": "scale", "scale": [1.0, 1.0]}]}], fmt=FormatV06(), axes="yx",
+        coordinateSystems=[WORLD], coordinateTransformations=[to_world])  # fmt: skip
+    np.testing.assert_array_equal(
+        zarr.open_array(str(other / "coordinateTransformations" / "to-world"))[...], affine
+    )
+
+
+def test_a_wrong_array_valued_parameter_is_refused_before_writing(tmp_path: Path) -> None:
+    skewed = {"type": "rotation", "rotation": np.array([[1.0, 1.0], [0.0, 1.0]]),
+              "input": {"name": "intrinsic"}, "output": {"name": "world"}}  # fmt: skip
+    path = tmp_path / "refused.zarr"
+    with pytest.raises(ValueError, match="orthonormal"):
+        write_image(np.zeros((8, 8), np.uint8), str(path), fmt=FormatV06(), axes="yx",
+                    scale_factors=[], coordinateSystems=[WORLD],
+                    coordinateTransformations=[skewed])  # fmt: skip
+    assert not path.exists()
+    with pytest.raises(ValueError, match="cannot carry further transformations"):
+        write_image(np.zeros((8, 8), np.uint8), str(path), fmt=FormatV05(), axes="yx",
+                    scale_factors=[], coordinateTransformations=[skewed])  # fmt: skip
+    assert not path.exists()

@@ -25,6 +25,7 @@ from .levels import (
     _StoredTask,
 )
 from .metadata import _check_storable, _coerce_format, _resolve_target
+from .parameters import write_arrays
 from .request import PixelRequest, WritePlan, _FinalWrite, plan_write
 
 
@@ -121,6 +122,7 @@ def write_pixels(group: GroupLike, request: PixelRequest, fmt: Any) -> list:
             elif old is not None:
                 _clear_image(old, plan)
             arrays = _create_level_arrays(target, plan)
+        write_arrays(target, plan.parameter_arrays)  # before the metadata that names them
         final = _FinalWrite(((target, attrs),), listing, swap, resumed=request.resume)
         runs = _engine_runs(plan, arrays, request.resume)
         if swap is not None and pick_executor(request.compute) is Executor.THREADS:

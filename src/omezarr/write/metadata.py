@@ -6,6 +6,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import zarr
 from zarr.storage import MemoryStore
 
@@ -29,6 +30,7 @@ from ..ngff.documents import (
 )
 from ..ngff.format import CurrentFormat, Format, FormatV04, format_from_version
 from ..types import AxesType, JSONDict
+from .parameters import split_parameter_arrays, write_arrays
 
 __all__ = [
     "add_metadata",
@@ -143,11 +145,17 @@ def _check_storable(attrs: JSONDict, fmt: Format, parameters: str) -> None:
 
 
 def _write_checked(
-    target: GroupLike, existing: zarr.Group | None, fmt: Format, attrs: JSONDict
+    target: GroupLike,
+    existing: zarr.Group | None,
+    fmt: Format,
+    attrs: JSONDict,
+    arrays: Mapping[str, np.ndarray] | None = None,
 ) -> None:
-    """Write checked ``attrs`` to the existing group, or create the group with ``fmt``'s zarr format."""
+    """Write checked ``attrs`` to the existing group, or create the group with ``fmt``'s zarr
+    format; parameter ``arrays`` (by path) first, so that no document references a missing one."""
     if existing is None:
         existing = open_group(target, mode="a", zarr_format=fmt.zarr_format)
+    write_arrays(existing, arrays or {})
     write_ngff_attrs(existing, attrs)
 
 
@@ -209,15 +217,28 @@ def _multiscales_attrs(
     name: str | None,
     metadata: dict[str, Any],
     n_channels: int | None = None,
-) -> JSONDict:
-    """The attributes that make a group an image, checked; nothing written."""
+) -> tuple[JSONDict, dict[str, np.ndarray]]:
+    """The attributes that make a group an image, checked, and the parameter arrays of its
+    further 0.6 transformations (given as NumPy arrays) by path; nothing written."""
     omero, extras = _split_metadata(metadata, n_channels)
-    attrs: JSONDict = {"multiscales": [build_multiscale(datasets, fmt, axes, name, extras)]}
+    split = split_parameter_arrays(extras.get("coordinateTransformations"))
+    if split is not None and not fmt.has_coordinate_systems:
+        raise ValueError(
+            f"coordinateTransformations: OME-NGFF {fmt.version} images cannot carry further "
+            "transformations; write 0.6 (fmt=FormatV06())"
+        )
+    if split is not None:
+        extras = {**extras, "coordinateTransformations": split[1]}  # checked inline
+    multiscale = build_multiscale(datasets, fmt, axes, name, extras)
+    arrays: dict[str, np.ndarray] = {}
+    if split is not None:
+        multiscale["coordinateTransformations"], _, arrays = split
+    attrs: JSONDict = {"multiscales": [multiscale]}
     if omero is not None:
         attrs["omero"] = omero
     if fmt.metadata_is_nested:
         attrs["version"] = fmt.version
-    return attrs
+    return attrs, arrays
 
 
 def write_multiscales_metadata(
@@ -268,9 +289,11 @@ def write_multiscales_metadata(
         ndim = None if axes is not None else _scale_length_of(datasets)
         parsed_axes = valid_axes(axes, axes_units, fmt, ndim)
     default_name = existing.name if existing is not None else "/"
-    attrs = _multiscales_attrs(datasets, fmt, parsed_axes, name or default_name, dict(metadata))
+    attrs, arrays = _multiscales_attrs(
+        datasets, fmt, parsed_axes, name or default_name, dict(metadata)
+    )
     _check_storable(attrs, fmt, "metadata")
-    _write_checked(group, existing, fmt, attrs)
+    _write_checked(group, existing, fmt, attrs, arrays)
 
 
 def write_plate_metadata(

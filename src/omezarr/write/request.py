@@ -189,6 +189,8 @@ class WritePlan:
     dtype: np.dtype
     steps: tuple[PyramidStep, ...] = ()  # how levels 1… are computed
     engine_plans: tuple[PyramidPlan, ...] = ()  # one per engine run (see _engine_plans)
+    # further 0.6 transformations' parameters given as arrays, stored by path before attrs
+    parameter_arrays: Mapping[str, np.ndarray] = field(default_factory=dict)
 
 
 def _check_tap_tables(
@@ -443,7 +445,9 @@ def plan_write(request: PixelRequest, fmt: Format) -> WritePlan:
     if not computed_levels:
         extras.setdefault("type", method.value)
     n_channels = next((shape0[i] for i, d in enumerate(dims) if d == "c"), 1)  # no c: one
-    attrs = _multiscales_attrs(datasets, fmt, parsed_axes, request.name, extras, n_channels)
+    attrs, parameter_arrays = _multiscales_attrs(
+        datasets, fmt, parsed_axes, request.name, extras, n_channels
+    )
     return WritePlan(
         sources=sources,
         fmt=fmt,
@@ -457,4 +461,5 @@ def plan_write(request: PixelRequest, fmt: Format) -> WritePlan:
         memory_budget=budget,
         dtype=dtype.newbyteorder("=") if not dtype.isnative else dtype,
         engine_plans=engine_plans,
+        parameter_arrays=parameter_arrays,
     )

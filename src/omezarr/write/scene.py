@@ -13,12 +13,9 @@ from ..io.storage import GroupLike, open_group, read_ngff_attrs, write_ngff_attr
 from ..ngff.format import FormatV06
 from ..ngff.transforms import parse_transformation, rotation_problem
 from ..types import JSONDict
+from .parameters import inline, stored_parameters, write_arrays
 
 __all__ = ["write_scene_metadata"]
-
-_PARAMETERS = ("affine", "rotation", "scale", "translation", "mapAxis")
-"""Transformation parameters that may be given as NumPy arrays and are then stored as zarr
-arrays under ``coordinateTransformations/``."""
 
 
 def write_scene_metadata(
@@ -66,37 +63,26 @@ def write_scene_metadata(
     edges = []
     for index, transform in enumerate(coordinate_transformations):
         where = f"coordinate_transformations[{index}]"
-        document, arrays = _stored_parameters(transform, index, where)
+        document, arrays = stored_parameters(transform, index, where)
         stored.update(arrays)
         ends = [
             _end(root, document.get(key), systems, f"{where}.{key}") for key in ("input", "output")
         ]
-        inline = _inline(document, arrays)
+        checked = inline(document, arrays)
         try:
-            parse_transformation(inline, ndim=ends[0][1])
+            parse_transformation(checked, ndim=ends[0][1])
         except ValueError as error:
             raise ValueError(f"{where}: {error}") from None
-        if problem := rotation_problem(inline):
+        if problem := rotation_problem(checked):
             raise ValueError(f"{where}: {problem}")
         documents.append(document)
         edges.append((ends[0][0], ends[1][0]))
     _check_connected(edges)
-    for path, values in stored.items():
-        root.create_array(path, data=values, overwrite=True)
+    write_arrays(root, stored)
     scene: JSONDict = {"coordinateTransformations": documents}
     if systems:
         scene["coordinateSystems"] = [dict(s) for s in coordinate_systems]
     write_ngff_attrs(root, {"version": FormatV06().version, "scene": scene})
-
-
-def _inline(document: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> JSONDict:
-    """``document`` with the parameter its stored array holds put back inline (to check it)."""
-    path = document.get("path")
-    if not isinstance(path, str) or path not in arrays:
-        return dict(document)
-    inline = {k: v for k, v in document.items() if k != "path"}
-    inline[str(document["type"])] = arrays[path].tolist()
-    return inline
 
 
 def _checked_systems(systems: Sequence[Mapping[str, Any]]) -> dict[str, int]:
@@ -113,27 +99,6 @@ def _checked_systems(systems: Sequence[Mapping[str, Any]]) -> dict[str, int]:
             raise ValueError(f"{where}: the name {system['name']!r} is used twice")
         result[system["name"]] = len(axes)
     return result
-
-
-def _stored_parameters(
-    transform: Any, index: int, where: str
-) -> tuple[JSONDict, dict[str, np.ndarray]]:
-    """The transformation as JSON, its array-valued parameter moved to a zarr array path."""
-    if not isinstance(transform, Mapping):
-        raise ValueError(f"{where}: expected a transformation dict, not {transform!r}")
-    document: JSONDict = {}
-    arrays: dict[str, np.ndarray] = {}
-    for key, value in transform.items():
-        if key in _PARAMETERS and isinstance(value, np.ndarray):
-            name = str(transform.get("name") or f"transformation-{index}")
-            if "/" in name or name in ("", ".", ".."):
-                raise ValueError(f"{where}: name {name!r} cannot name a stored array")
-            path = f"coordinateTransformations/{name}"
-            arrays[path] = np.asarray(value, dtype=np.float64)
-            document["path"] = path
-        else:
-            document[key] = value
-    return document, arrays
 
 
 def _end(
