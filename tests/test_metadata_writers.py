@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import numpy as np
 import pytest
 import zarr
 import zarr.storage
@@ -674,3 +675,12 @@ def test_random_wells_validate_or_are_refused_without_writing(images: Any, fmt: 
     attrs = group.attrs.asdict()
     assert_valid(attrs, "well", fmt.version)
     assert len(ngff_attrs(attrs, fmt)["well"]["images"]) == len(images)
+
+
+def test_an_unstorable_value_is_named_where_it_is(tmp_path: Path) -> None:
+    """The first failed trial used to poison the scratch group, so the message blamed the
+    first value tried after it (here the string 'ok')."""
+    datasets = [{"path": "s0", "coordinateTransformations": [{"type": "scale", "scale": [1, 1]}]}]
+    note = {"label": "ok", "bad": np.array([1, 2])}
+    with pytest.raises(TypeError, match=r"\['note'\]\['bad'\] holds a ndarray"):
+        write_multiscales_metadata(str(tmp_path / "x.zarr"), datasets, axes="yx", note=note)

@@ -318,3 +318,26 @@ def test_a_wrong_array_valued_parameter_is_refused_before_writing(tmp_path: Path
         write_image(np.zeros((8, 8), np.uint8), str(path), fmt=FormatV05(), axes="yx",
                     scale_factors=[], coordinateTransformations=[skewed])  # fmt: skip
     assert not path.exists()
+
+
+def test_arrays_inside_a_sequence_are_stored_or_written_as_lists(tmp_path: Path) -> None:
+    """The released schemas allow a path for affine and rotation only: a scale or mapAxis
+    given as an array is written inline; a rotation inside a sequence is stored."""
+    quarter_turn = np.array([[0.0, -1.0], [1.0, 0.0]])
+    steps = [{"type": "scale", "scale": np.array([2.0, 3.0])},
+             {"type": "mapAxis", "mapAxis": np.array([1, 0])},
+             {"type": "rotation", "rotation": quarter_turn}]  # fmt: skip
+    to_world = {"type": "sequence", "name": "seq", "transformations": steps,
+                "input": {"name": "intrinsic"}, "output": {"name": "world"}}  # fmt: skip
+    path = tmp_path / "sequence.zarr"
+    write_image(np.zeros((8, 8), np.uint8), str(path), fmt=FormatV06(), axes="yx",
+                scale_factors=[], coordinateSystems=[WORLD],
+                coordinateTransformations=[to_world])  # fmt: skip
+    written = _ome(path)["multiscales"][0]["coordinateTransformations"][0]["transformations"]
+    assert written == [{"type": "scale", "scale": [2.0, 3.0]},
+                       {"type": "mapAxis", "mapAxis": [1, 0]},
+                       {"type": "rotation", "path": "coordinateTransformations/seq-2"}]  # fmt: skip
+    report = validate(str(path))
+    assert report.valid, report.format()
+    # (1, 2) scaled to (2, 6), swapped to (6, 2), turned a quarter to (-2, 6)
+    np.testing.assert_allclose(open_image(str(path)).transform_points([[1, 2]], "world"), [[-2, 6]])

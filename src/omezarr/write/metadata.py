@@ -119,9 +119,11 @@ def _check_storable(attrs: JSONDict, fmt: Format, parameters: str) -> None:
     Tried on a group in memory, so that the rule is zarr's own (NumPy scalars pass); the
     message locates the first value that cannot be stored.
     """
-    scratch = open_group(MemoryStore(), mode="w", zarr_format=fmt.zarr_format)
 
     def storable(value: Any) -> bool:
+        # A fresh group each time: one that failed to store a value keeps it in its attributes
+        # and then fails on any value (which blamed the wrong one).
+        scratch = open_group(MemoryStore(), mode="w", zarr_format=fmt.zarr_format)
         try:
             write_ngff_attrs(scratch, {"value": value})
         except (TypeError, ValueError, RecursionError):

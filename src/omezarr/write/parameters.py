@@ -13,41 +13,63 @@ from ..types import JSONDict
 
 __all__ = ["PARAMETERS", "inline", "split_parameter_arrays", "stored_parameters", "write_arrays"]
 
-PARAMETERS = ("affine", "rotation", "scale", "translation", "mapAxis")
-"""Transformation parameters that may be given as NumPy arrays and are then stored as zarr
-arrays under ``coordinateTransformations/``."""
+PARAMETERS = ("affine", "rotation")
+"""Transformation parameters that, given as NumPy arrays, are stored as zarr arrays under
+``coordinateTransformations/``: the released 0.6 schemas allow a ``path`` for these two only
+(the spec's table also lists scale and translation, which the schemas require inline). Other
+array values (a ``scale``, a ``mapAxis``) are written as JSON lists."""
 
 
 def stored_parameters(
     transform: Any, index: int, where: str
 ) -> tuple[JSONDict, dict[str, np.ndarray]]:
-    """The transformation as JSON, its array-valued parameter moved to a zarr array path."""
+    """The transformation as JSON, its array-valued matrices (also those of the steps of a
+    ``sequence`` or ``byDimension`` and of a ``bijection``) moved to zarr array paths named
+    after the transformation (``name``, else its position), other arrays made lists."""
     if not isinstance(transform, Mapping):
         raise ValueError(f"{where}: expected a transformation dict, not {transform!r}")
-    document: JSONDict = {}
     arrays: dict[str, np.ndarray] = {}
-    for key, value in transform.items():
-        if key in PARAMETERS and isinstance(value, np.ndarray):
-            name = str(transform.get("name") or f"transformation-{index}")
-            if "/" in name or name in ("", ".", ".."):
-                raise ValueError(f"{where}: name {name!r} cannot name a stored array")
-            path = f"coordinateTransformations/{name}"
-            if path in arrays:
-                raise ValueError(f"{where}: two parameters would be stored at {path!r}")
-            arrays[path] = np.asarray(value, dtype=np.float64)
-            document["path"] = path
-        else:
-            document[key] = value
-    return document, arrays
+
+    def convert(node: Any, name: str) -> Any:
+        if isinstance(node, np.ndarray):
+            return node.tolist()
+        if isinstance(node, list | tuple):
+            return [convert(item, name) for item in node]
+        if not isinstance(node, Mapping):
+            return node
+        own = str(node.get("name") or name)
+        document: JSONDict = {}
+        for key, value in node.items():
+            if key in PARAMETERS and key == node.get("type") and isinstance(value, np.ndarray):
+                if "/" in own or own in ("", ".", ".."):
+                    raise ValueError(f"{where}: name {own!r} cannot name a stored array")
+                path = f"coordinateTransformations/{own}"
+                if path in arrays:
+                    raise ValueError(f"{where}: two parameters would be stored at {path!r}")
+                arrays[path] = np.asarray(value, dtype=np.float64)
+                document["path"] = path
+            elif key == "transformations" and isinstance(value, list | tuple):
+                document[key] = [convert(step, f"{own}-{i}") for i, step in enumerate(value)]
+            elif key in ("forward", "inverse", "transformation"):
+                document[key] = convert(value, f"{own}-{key}")
+            else:
+                document[key] = convert(value, own)
+        return document
+
+    return convert(transform, f"transformation-{index}"), arrays
 
 
-def inline(document: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> JSONDict:
-    """``document`` with the parameter its stored array holds put back inline (to check it)."""
+def inline(document: Any, arrays: Mapping[str, np.ndarray]) -> Any:
+    """``document`` with the parameters its stored arrays hold put back inline (to check it)."""
+    if isinstance(document, list):
+        return [inline(item, arrays) for item in document]
+    if not isinstance(document, Mapping):
+        return document
     path = document.get("path")
-    if not isinstance(path, str) or path not in arrays:
-        return dict(document)
-    result = {k: v for k, v in document.items() if k != "path"}
-    result[str(document["type"])] = arrays[path].tolist()
+    result = {k: inline(v, arrays) for k, v in document.items()}
+    if isinstance(path, str) and path in arrays and document.get("type") in PARAMETERS:
+        del result["path"]
+        result[str(document["type"])] = arrays[path].tolist()
     return result
 
 
@@ -59,10 +81,7 @@ def split_parameter_arrays(
     no parameter is an array."""
     if not isinstance(transforms, Sequence) or isinstance(transforms, str):
         return None
-    if not any(
-        isinstance(t, Mapping) and any(isinstance(t.get(k), np.ndarray) for k in PARAMETERS)
-        for t in transforms
-    ):
+    if not _holds_array(transforms):
         return None
     written, checked = [], []
     arrays: dict[str, np.ndarray] = {}
@@ -81,3 +100,13 @@ def write_arrays(group: zarr.Group, arrays: Mapping[str, np.ndarray]) -> None:
     """Store parameter arrays in ``group`` (before the metadata that references them)."""
     for path, values in arrays.items():
         group.create_array(path, data=values, overwrite=True)
+
+
+def _holds_array(node: Any) -> bool:
+    if isinstance(node, np.ndarray):
+        return True
+    if isinstance(node, Mapping):
+        return any(_holds_array(value) for value in node.values())
+    if isinstance(node, list | tuple):
+        return any(_holds_array(item) for item in node)
+    return False
