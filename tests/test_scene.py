@@ -117,3 +117,17 @@ def test_a_bad_scene_is_refused_before_anything_is_written(
         write_scene_metadata(str(tiles), transformations, [WORLD])
     assert (tiles / "zarr.json").read_bytes() == before
     assert not (tiles / "coordinateTransformations").exists()
+
+
+def test_an_image_the_scene_does_not_name_is_reported(tiles: Path) -> None:
+    write_scene_metadata(str(tiles), [_to_world(0, [0, 0]), _to_world(1, [0, 16])], [WORLD])
+    report = validate(str(tiles))
+    unlisted = [v for v in report.violations if v.rule == "scene-unlisted-image"]
+    assert [(v.severity, v.location.rstrip("/").split("/")[-1]) for v in unlisted] == [
+        ("warning", "tile_2")
+    ], report.format()
+    assert report.valid  # a warning: the spec does not forbid it, the scene just says nothing
+    write_scene_metadata(
+        str(tiles), [_to_world(0, [0, 0]), _to_world(1, [0, 16]), _to_world(2, [16, 0])], [WORLD]
+    )
+    assert not [v for v in validate(str(tiles)).violations if v.rule == "scene-unlisted-image"]

@@ -341,3 +341,37 @@ def test_arrays_inside_a_sequence_are_stored_or_written_as_lists(tmp_path: Path)
     assert report.valid, report.format()
     # (1, 2) scaled to (2, 6), swapped to (6, 2), turned a quarter to (-2, 6)
     np.testing.assert_allclose(open_image(str(path)).transform_points([[1, 2]], "world"), [[-2, 6]])
+
+
+@pytest.mark.parametrize(
+    ("field", "message"),
+    [
+        ({"path": "../elsewhere"}, "needs a 'path' to its field inside the image"),
+        ({"interpolation": 3}, "'interpolation' must be a string"),
+        ({"output": {"name": "plane"}}, "maps a system to one of as many axes, not 2 to 1"),
+    ],
+    ids=["path", "interpolation", "dimensions"],
+)
+def test_a_wrong_field_reference_is_refused_before_writing(
+    tmp_path: Path, field: dict[str, Any], message: str
+) -> None:
+    plane = {"name": "plane", "axes": [{"name": "u", "type": "space"}]}
+    transform = {"type": "displacements", "path": "coordinateTransformations/field",
+                 "input": {"name": "intrinsic"}, "output": {"name": "world"}, **field}  # fmt: skip
+    path = tmp_path / "refused.zarr"
+    with pytest.raises(ValueError, match=message):
+        write_image(np.zeros((8, 8), np.uint8), str(path), fmt=FormatV06(), axes="yx",
+                    scale_factors=[], coordinateSystems=[WORLD, plane],
+                    coordinateTransformations=[transform])  # fmt: skip
+    assert not path.exists()
+
+
+def test_points_are_not_mapped_through_a_field_and_say_so(tmp_path: Path) -> None:
+    transform = {"type": "displacements", "path": "coordinateTransformations/field",
+                 "input": {"name": "intrinsic"}, "output": {"name": "world"}}  # fmt: skip
+    path = tmp_path / "warped.zarr"
+    write_image(np.zeros((8, 8), np.uint8), str(path), fmt=FormatV06(), axes="yx",
+                scale_factors=[], coordinateSystems=[WORLD],
+                coordinateTransformations=[transform])  # fmt: skip
+    with pytest.raises(ValueError, match="displacements field is not expressible as a matrix"):
+        open_image(str(path)).transform_points([[1, 1]], "world")

@@ -501,3 +501,83 @@ def test_validate_command_exits_1_for_an_invalid_0_6_image(tmp_path: Path) -> No
     result = run_cli("validate", "--strict", str(tmp_path / "image.zarr"))
     assert result.returncode == 1, result.stdout + result.stderr
     assert "labels/cells" in result.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# Displacement and coordinate fields, on disk
+# ---------------------------------------------------------------------------------------------
+
+
+def _image_with_field(
+    tmp_path: Path, vectors: int = 2, vector_type: str = "displacement", discrete: bool = True
+) -> Path:
+    """A 0.6 image mapped to "world" by a displacement field stored inside it, as the spec's
+    array structure asks: one axis per input axis and one discrete vector axis."""
+    import numpy as np
+
+    from omezarr.format import FormatV06
+    from omezarr.writer import write_image
+
+    world = {"name": "world", "axes": [{"name": "y", "type": "space"},
+                                       {"name": "x", "type": "space"}]}  # fmt: skip
+    field = {"type": "displacements", "path": "coordinateTransformations/field",
+             "interpolation": "linear", "input": {"name": "intrinsic"},
+             "output": {"name": "world"}}  # fmt: skip
+    root = tmp_path / "warped.zarr"
+    write_image(np.zeros((8, 8), np.uint8), str(root), fmt=FormatV06(), axes="yx",
+                scale_factors=[], coordinateSystems=[world],
+                coordinateTransformations=[field])  # fmt: skip
+    group = zarr.open_group(str(root), mode="a").require_group("coordinateTransformations")
+    holder = group.require_group("field")
+    axes = [{"name": "y", "type": "space"}, {"name": "x", "type": "space"},
+            {"name": "d", "type": vector_type, "discrete": discrete}]  # fmt: skip
+    holder.attrs["ome"] = {"version": "0.6", "multiscales": [{
+        "coordinateSystems": [{"name": "intrinsic", "axes": axes}],
+        "datasets": [{"path": "s0", "coordinateTransformations": [
+            {"type": "scale", "scale": [1.0, 1.0, 1.0], "input": {"path": "s0"},
+             "output": {"name": "intrinsic"}}]}]}]}  # fmt: skip
+    holder.create_array("s0", data=np.zeros((8, 8, vectors), np.float32))
+    return root
+
+
+def test_a_displacement_field_of_the_right_shape_is_valid(tmp_path: Path) -> None:
+    report = validate(str(_image_with_field(tmp_path)))
+    assert report.valid, report.format()
+
+
+@pytest.mark.parametrize(
+    ("field", "message"),
+    [
+        ({"vectors": 3}, "holds vectors of 3 components, not 2"),
+        ({"vector_type": "space"}, "needs exactly one axis of type 'displacement'"),
+        ({"discrete": False}, "needs exactly one axis of type 'displacement'"),
+    ],
+    ids=["length", "type", "discrete"],
+)
+def test_a_wrong_displacement_field_is_invalid(
+    tmp_path: Path, field: dict[str, Any], message: str
+) -> None:
+    report = validate(str(_image_with_field(tmp_path, **field)))
+    assert not report.valid
+    assert any(v.rule == "vector-field" and message in v.message for v in report.violations), (
+        report.format()
+    )
+
+
+def test_omero_channels_must_match_the_channel_axis_of_a_0_6_image(tmp_path: Path) -> None:
+    """0.6 has no multiscales axes: the channel axis is the intrinsic system's."""
+    import numpy as np
+
+    from omezarr.format import FormatV06
+    from omezarr.writer import write_image
+
+    path = tmp_path / "channels.zarr"
+    write_image(np.zeros((2, 8, 8), np.uint8), str(path), fmt=FormatV06(), axes="cyx",
+                scale_factors=[])  # fmt: skip
+    group = zarr.open_group(str(path), mode="a")
+    channel = {"color": "FFFFFF", "window": {"start": 0, "end": 1, "min": 0, "max": 1}}
+    for count, valid in ((2, True), (3, False)):
+        group.attrs["ome"] = {**group.attrs["ome"], "omero": {"channels": [channel] * count}}
+        report = validate(str(path))
+        assert report.valid is valid, report.format()
+    assert "3 channels given, the image has 2 channels" in report.format()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import posixpath
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -379,6 +380,9 @@ def _check_additional_transformations(
             ends.append(end)
         if all(end.get("path") is not None for end in ends):
             raise ValueError(f"{where}: one end must be a coordinate system of this image")
+        if transform.get("type") in ("displacements", "coordinates"):
+            _check_field_reference(transform, ends, dims, where)
+            continue
         try:
             parsed = parse_transformation(transform, ndim=dims.get(ends[0]["name"]))
         except ValueError as error:
@@ -392,6 +396,40 @@ def _check_additional_transformations(
                 )
         if problem := rotation_problem(transform):
             raise ValueError(f"{where}: {problem}")
+
+
+def is_child_path(path: Any) -> bool:
+    """Whether ``path`` names a node below a group: relative, normalised, without ``..``."""
+    return (
+        isinstance(path, str)
+        and bool(path)
+        and not path.startswith("/")
+        and ".." not in path.split("/")
+        and posixpath.normpath(path) == path
+    )
+
+
+def _check_field_reference(
+    transform: Mapping[str, Any],
+    ends: Sequence[Mapping[str, Any]],
+    dims: Mapping[str, int],
+    where: str,
+) -> None:
+    """A ``displacements`` or ``coordinates`` transformation names its field, a multiscale
+    image of N + 1 axes at a child ``path`` of the image (written there by the caller; the
+    validator checks its axes and vector length); a displacement keeps the dimensions."""
+    kind = transform["type"]
+    if not is_child_path(transform.get("path")):
+        raise ValueError(f"{where}: a {kind} needs a 'path' to its field inside the image")
+    interpolation = transform.get("interpolation")
+    if interpolation is not None and not isinstance(interpolation, str):
+        raise ValueError(f"{where}: 'interpolation' must be a string such as 'linear'")
+    sizes = [dims.get(end["name"]) if end.get("path") is None else None for end in ends]
+    if kind == "displacements" and None not in sizes and sizes[0] != sizes[1]:
+        raise ValueError(
+            f"{where}: a displacement field maps a system to one of as many axes, not "
+            f"{sizes[0]} to {sizes[1]}"
+        )
 
 
 def _require_entries(value: Any, name: str) -> list[Any]:

@@ -350,8 +350,33 @@ class _Walk:
         if "bf2raw" in kinds and "plate" not in kinds:
             self.descend_bf2raw(group, node, depth, version)
         if "scene" in kinds:
-            for path in scene_paths(metadata):
+            listed = scene_paths(metadata)
+            for path in listed:
                 self.visit_listed(group, node, path, depth, _SCENE_IMAGE, None, version)
+            self.unlisted_scene_images(group, node, listed)
+
+    def unlisted_scene_images(self, group: zarr.Group, node: str, listed: list[str]) -> None:
+        """Warn of images in a scene group that no scene transformation names: the scene is
+        "a collection of images that share a spatial relationship", and theirs is not said."""
+        named = {path.split("/")[0] for path in listed} | {"coordinateTransformations"}
+        try:
+            children = sorted(group.group_keys())
+        except Exception as exc:  # a listing that fails is reported, never raised
+            self.problem(node, f"unreadable: {_describe_error(exc)}", "unreadable")
+            return
+        for key in children:
+            if key in named:
+                continue
+            member = self.member(group, node, key)
+            ome = member.attrs.get("ome") if isinstance(member, zarr.Group) else None
+            if isinstance(ome, Mapping) and "multiscales" in ome:
+                self.problem(
+                    _join(node, key),
+                    "an image in the scene group that no scene transformation names: how it "
+                    "relates to the scene's other images is not said",
+                    "scene-unlisted-image",
+                    "warning",
+                )
 
     def descend_bf2raw(self, group: zarr.Group, node: str, depth: int, version: str) -> None:
         """The series of a bioformats2raw container: as OME/series lists, else 0, 1, ..."""

@@ -203,17 +203,20 @@ def _check_multiscales(
             axes_where,
         )
     if "omero" in metadata and multiscales:
-        channels = _channel_count(multiscales[0][1], arrays) if version != "0.6" else None
+        channels = _channel_count(multiscales[0][1], arrays, version == "0.6")
         try:
             validate_omero(metadata["omero"], channels)
         except (TypeError, ValueError, KeyError) as exc:
             findings.add(("omero",), str(exc.args[0]) if exc.args else str(exc), "omero")
 
 
-def _channel_count(multiscale: Mapping[str, Any], arrays: ArrayLookup | None) -> int | None:
+def _channel_count(
+    multiscale: Mapping[str, Any], arrays: ArrayLookup | None, v06: bool = False
+) -> int | None:
     """The size of the channel axis of the first level, when axes and array are known; 1 for
-    typed axes without a channel axis (one channel, however many ``omero`` lists)."""
-    axes = multiscale.get("axes")
+    typed axes without a channel axis (one channel, however many ``omero`` lists). In 0.6 the
+    axes are those of the system the first level maps to."""
+    axes = _intrinsic_axes(multiscale) if v06 else multiscale.get("axes")
     datasets = multiscale.get("datasets")
     if arrays is None or not isinstance(axes, list) or not isinstance(datasets, list):
         return None
@@ -229,6 +232,20 @@ def _channel_count(multiscale: Mapping[str, Any], arrays: ArrayLookup | None) ->
     if facts is None or len(facts.shape) != len(axes):
         return None
     return facts.shape[channel_axes[0]]
+
+
+def _intrinsic_axes(multiscale: Mapping[str, Any]) -> Any:
+    """The axes of the coordinate system a 0.6 multiscale's first level maps to, if stated."""
+    datasets = multiscale.get("datasets")
+    first = datasets[0] if isinstance(datasets, list) and datasets else None
+    transforms = first.get("coordinateTransformations") if isinstance(first, Mapping) else None
+    transform = transforms[0] if isinstance(transforms, list) and transforms else None
+    output = transform.get("output") if isinstance(transform, Mapping) else None
+    name = output.get("name") if isinstance(output, Mapping) else None
+    for system in multiscale.get("coordinateSystems") or []:
+        if isinstance(system, Mapping) and system.get("name") == name:
+            return system.get("axes")
+    return None
 
 
 def _check_multiscale(

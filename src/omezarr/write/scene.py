@@ -3,13 +3,13 @@ registration, a stitched mosaic, multiview fusion), as the spec's scene examples
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from ..io.storage import GroupLike, open_group, read_ngff_attrs, write_ngff_attrs
+from ..ngff.documents import is_child_path
 from ..ngff.format import FormatV06
 from ..ngff.transforms import parse_transformation, rotation_problem
 from ..types import JSONDict
@@ -112,13 +112,7 @@ def _end(
         if name not in systems:
             raise ValueError(f"{where}: the scene has no coordinate system {name!r}")
         return name, systems[name]
-    if (
-        not isinstance(path, str)
-        or not path
-        or path.startswith("/")
-        or ".." in path.split("/")
-        or posixpath.normpath(path) != path
-    ):
+    if not is_child_path(path):
         raise ValueError(f"{where}: {path!r} must be a path to a child group, without '..'")
     try:
         image = open_group(root[path], mode="r")
