@@ -537,3 +537,51 @@ def test_an_input_whose_chunks_alone_exceed_the_budget_is_refused(tmp_path: Path
         write_image(one_chunk, str(target), axes="yx")
     assert not target.exists()
     write_image(one_chunk, str(target), axes="yx", memory_budget="1G", compute=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# A label image has its image's levels
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("version", ["0.4", "0.5", "0.6"])
+@pytest.mark.parametrize("image_factors", [[], [2, 4], [{"z": 2, "y": 2, "x": 2}]])
+def test_labels_written_with_defaults_follow_their_images_levels(
+    tmp_path: Path, version: str, image_factors: list[Any]
+) -> None:
+    """With write_labels' default scale_factors a label image once got 5 levels whatever its
+    image had, and the image no longer validated."""
+    import zarr
+
+    from omezarr.format import format_from_version
+    from omezarr.writer import write_labels
+
+    fmt = format_from_version(version)
+    path = tmp_path / "image.zarr"
+    write_image(np.zeros((2, 8, 96, 96), np.uint16), str(path), fmt=fmt, axes="czyx",
+                scale_factors=image_factors)  # fmt: skip
+    write_labels(np.ones((8, 96, 96), np.uint8), str(path), name="cells", fmt=fmt, axes="zyx")
+    image = zarr.open_group(str(path), mode="r")
+    label = zarr.open_group(str(path / "labels" / "cells"), mode="r")
+    assert len(list(label.array_keys())) == len(image_factors) + 1
+    image_shapes = [image[k].shape[1:] for k in sorted(image.array_keys())]
+    assert [label[k].shape for k in sorted(label.array_keys())] == image_shapes
+    report = validate(str(path))
+    assert report.valid, report.format()
+
+
+def test_labels_with_other_levels_than_their_image_are_refused_before_writing(
+    tmp_path: Path,
+) -> None:
+    from omezarr.writer import write_labels, write_multiscale_labels
+
+    path = tmp_path / "image.zarr"
+    write_image(np.zeros((96, 96), np.uint16), str(path), axes="yx", scale_factors=[2, 4])
+    with pytest.raises(ValueError, match="scale_factors: 2 levels, the image has 3"):
+        write_labels(np.ones((96, 96), np.uint8), str(path), name="a", axes="yx",
+                     scale_factors=[2])  # fmt: skip
+    with pytest.raises(ValueError, match="pyramid: 2 levels given, the image has 3"):
+        write_multiscale_labels([np.ones((96, 96), np.uint8), np.ones((48, 48), np.uint8)],
+                                str(path), name="b", axes="yx")  # fmt: skip
+    assert not (path / "labels").exists()
+    assert validate(str(path)).valid

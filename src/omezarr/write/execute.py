@@ -16,8 +16,10 @@ from ..ngff.documents import build_image_label
 from ..ngff.format import CurrentFormat, Format
 from .levels import (
     StagedOverwrite,
+    _check_label_levels,
     _clear_image,
     _create_level_arrays,
+    _follow_image_levels,
     _old_image,
     _planned_arrays,
     _resume_arrays,
@@ -78,7 +80,11 @@ def write_pixels(group: GroupLike, request: PixelRequest, fmt: Any) -> list:
     ``compute=False``.
     """
     existing, resolved_fmt = _resolve_target(group, fmt)
+    image_levels = None
+    if request.label is not None and existing is not None:
+        request, image_levels = _follow_image_levels(existing, request)
     plan = plan_write(request, resolved_fmt)
+    _check_label_levels(request, plan, image_levels)
     attrs = plan.attrs
     label = request.label
     if label is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import warnings
 from collections.abc import Mapping, Sequence
@@ -12,6 +13,7 @@ from typing import Any, cast
 import zarr
 from zarr.storage import MemoryStore
 
+from .._errors import InvalidParameterError, Parameter
 from ..engine.targets import LevelTarget
 from ..engine.walk import task_write_units
 from ..io.layout import EVERY_CHUNK_STORED
@@ -26,7 +28,7 @@ from ..io.storage import (
 )
 from ..io.units import unit_intact
 from ..types import JSONDict
-from .request import WritePlan
+from .request import PixelRequest, WritePlan
 
 _IMAGE_KEYS = ("multiscales", "omero", "image-label")
 """The attributes that describe an image: replaced by an overwrite; the others are kept."""
@@ -265,3 +267,53 @@ class _StoredTask:
             for target, level_units in zip(self.targets, units, strict=True)
             for coords in level_units
         )
+
+
+_DEFAULT_SCALE_FACTORS = (2, 4, 8, 16)
+"""``write_labels``' default: a label image written with it follows its image's levels."""
+
+
+def _follow_image_levels(
+    image: zarr.Group, request: PixelRequest
+) -> tuple[PixelRequest, int | None]:
+    """A label request with its image's factors when the caller left ``scale_factors`` at its
+    default, and the image's number of levels (None when ``image`` cannot be read as an image:
+    none yet, or no multiscales), which :func:`_check_label_levels` holds the plan to."""
+    from ..read.images import open_image
+
+    try:
+        source = open_image(image)
+    except Exception:  # not an image (yet): nothing to follow
+        return request, None
+    given = request.scale_factors
+    if request.levels_given or not (
+        isinstance(given, list | tuple) and tuple(given) == _DEFAULT_SCALE_FACTORS
+    ):
+        return request, len(source.levels)
+    dims = [str(axis.get("name")) for axis in source.axes]
+    factors = [
+        {d: round(s / s0) for d, s, s0 in zip(dims, scale, source.scales[0], strict=True)}
+        for scale in source.scales[1:]
+    ]
+    # The image's factors, on the space axes the labels share with it (not c, usually).
+    followed = [
+        {d: f for d, f in level.items() if d in ("x", "y", "z") and f != 1} for level in factors
+    ]
+    return dataclasses.replace(request, scale_factors=followed), len(source.levels)
+
+
+def _check_label_levels(request: PixelRequest, plan: WritePlan, image_levels: int | None) -> None:
+    """Refuse a label image whose levels are not its image's (the validator's rule)."""
+    if image_levels is None or len(plan.shapes) == image_levels:
+        return
+    if request.levels_given:
+        raise InvalidParameterError(
+            Parameter("pyramid"),
+            f": {len(plan.shapes)} levels given, the image has {image_levels}; a label image "
+            "needs one level per image level",
+        )
+    raise InvalidParameterError(
+        Parameter("scale_factors"),
+        f": {len(plan.shapes)} levels, the image has {image_levels}; leave scale_factors at "
+        "its default to follow the image's levels",
+    )
