@@ -27,6 +27,7 @@ from ..io.storage import (
     remove_member,
 )
 from ..io.units import unit_intact
+from ..ngff.parse import _read_transformations, _read_v06_levels
 from ..types import JSONDict
 from .request import PixelRequest, WritePlan
 
@@ -273,33 +274,48 @@ _DEFAULT_SCALE_FACTORS = (2, 4, 8, 16)
 """``write_labels``' default: a label image written with it follows its image's levels."""
 
 
+def _image_levels(image: zarr.Group) -> tuple[list[str], list[tuple[float, ...]]] | None:
+    """The axis names and each level's pixel size of the image in ``image`` (from its first
+    multiscale), or None when it holds none that can be read."""
+    try:
+        multiscale = read_ngff_attrs(image)["multiscales"][0]
+        if "coordinateSystems" in multiscale:
+            axes, transforms, _ = _read_v06_levels(multiscale, "image")
+        else:
+            axes = multiscale["axes"]
+            transforms = [d.get("coordinateTransformations") for d in multiscale["datasets"]]
+        names = [str(a["name"]) if isinstance(a, Mapping) else str(a) for a in axes]
+        scales = [_read_transformations(t, len(names), "image")[0] for t in transforms]
+    except Exception:  # no image there (yet), or one too old or broken to follow
+        return None
+    return names, scales
+
+
 def _follow_image_levels(
     image: zarr.Group, request: PixelRequest
 ) -> tuple[PixelRequest, int | None]:
     """A label request with its image's factors when the caller left ``scale_factors`` at its
-    default, and the image's number of levels (None when ``image`` cannot be read as an image:
-    none yet, or no multiscales), which :func:`_check_label_levels` holds the plan to."""
-    from ..read.images import open_image
-
-    try:
-        source = open_image(image)
-    except Exception:  # not an image (yet): nothing to follow
+    default, and the image's number of levels (None when ``image`` holds no image that can be
+    read), which :func:`_check_label_levels` holds the plan to."""
+    found = _image_levels(image)
+    if found is None:
         return request, None
+    dims, scales = found
     given = request.scale_factors
     if request.levels_given or not (
         isinstance(given, list | tuple) and tuple(given) == _DEFAULT_SCALE_FACTORS
     ):
-        return request, len(source.levels)
-    dims = [str(axis.get("name")) for axis in source.axes]
-    factors = [
-        {d: round(s / s0) for d, s, s0 in zip(dims, scale, source.scales[0], strict=True)}
-        for scale in source.scales[1:]
-    ]
+        return request, len(scales)
     # The image's factors, on the space axes the labels share with it (not c, usually).
     followed = [
-        {d: f for d, f in level.items() if d in ("x", "y", "z") and f != 1} for level in factors
+        {
+            d: round(size / size0)
+            for d, size, size0 in zip(dims, scale, scales[0], strict=True)
+            if d in ("x", "y", "z") and round(size / size0) != 1
+        }
+        for scale in scales[1:]
     ]
-    return dataclasses.replace(request, scale_factors=followed), len(source.levels)
+    return dataclasses.replace(request, scale_factors=followed), len(scales)
 
 
 def _check_label_levels(request: PixelRequest, plan: WritePlan, image_levels: int | None) -> None:
