@@ -100,6 +100,8 @@ SIZES: Final[dict[str, SizeCase]] = {
         SizeCase("lazy4G-deep", (1, 1, 512, 2048, 2048), lazy=True),
         # A whole-slide scan: one 2-D plane of 32768 x 32768, in 1024 x 1024 chunks.
         SizeCase("slide2G", (1, 1, 1, 32768, 32768), lazy=True, chunks=(1, 1, 1, 1024, 1024)),
+        # 2 TB: written only partly (memory.py --seconds), to measure planning and steady state
+        SizeCase("plane1T", (1, 1, 1, 10**6, 10**6), lazy=True, chunks=(1, 1, 1, 4096, 4096)),
         # Tiny cases for a smoke run of the harness (--quick).
         SizeCase("quick-mem", (1, 2, 4, 512, 512), lazy=False),
         SizeCase("quick-lazy-s", (1, 1, 4, 512, 512), lazy=True, chunks=(1, 1, 1, 256, 256)),

@@ -16,18 +16,30 @@ instead of omezarr's. ``--warmup`` first writes a tiny image in the same process
 Together they reproduce one ``run.py`` row's memory in a minute:
 
     python benchmarks/memory.py --budgets 256M --method resize --chunks 1024 --codec zstd0 --warmup --repeats 3
+
+``--method source-only`` only computes the input's blocks (two at a time, keeping none), for
+the input's own share of a peak (the synthetic blocks are generated with float temporaries).
+``--seconds N`` stops each write after N seconds and reports the peak so far and the bytes
+written: for inputs too large to write here, such as ``plane1T`` (10^6 × 10^6 pixels, 2 TB),
+whose planning once grew without bound:
+
+    python benchmarks/memory.py --sizes plane1T --budgets 256M,1G --method resize --seconds 120
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+
+import numpy as np
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
@@ -40,8 +52,31 @@ def _status_mib(field: str) -> float:
     raise RuntimeError(f"{field} not in /proc/self/status")
 
 
+def _read_blocks(image: object) -> None:
+    """Compute the input's blocks two at a time (as two write tasks read them), keeping
+    none: what the input alone costs in memory."""
+    import dask
+    import dask.array as da
+
+    assert isinstance(image, da.Array)
+    blocks = [image.blocks[index] for index in np.ndindex(*image.numblocks)]
+    for first in range(0, len(blocks), 2):
+        dask.compute(*blocks[first : first + 2], scheduler="threads")
+
+
+def _written_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
 def _child(
-    size: str, budget: str, method: str, workdir: str, chunks: str, codec: str, warmup: str
+    size: str,
+    budget: str,
+    method: str,
+    workdir: str,
+    chunks: str,
+    codec: str,
+    warmup: str,
+    seconds: str,
 ) -> None:
     sys.path[:0] = [str(REPO_DIR / "src"), str(BENCH_DIR)]
     import data
@@ -70,16 +105,37 @@ def _child(
     Path("/proc/self/clear_refs").write_text("5")
     before = _status_mib("VmRSS")
     start = time.perf_counter()
-    write_image(
-        image,
-        str(output),
-        method=method,
-        axes="tczyx",
-        memory_budget=budget,
-        storage_options=options or None,
-    )
-    seconds = time.perf_counter() - start
-    print(json.dumps({"seconds": seconds, "peak_mib": _status_mib("VmHWM"), "before_mib": before}))
+    failures: list[str] = []
+
+    def work() -> None:
+        try:
+            if method == "source-only":  # the input's own cost: its blocks, nothing written
+                _read_blocks(image)
+                return
+            write_image(
+                image,
+                str(output),
+                method=method,
+                axes="tczyx",
+                memory_budget=budget,
+                storage_options=options or None,
+            )
+        except Exception as error:  # reported in the table, e.g. a budget refusal
+            failures.append(f"{type(error).__name__}: {error}")
+
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    worker.join(float(seconds) if float(seconds) > 0 else None)
+    row = {
+        "seconds": time.perf_counter() - start,
+        "peak_mib": _status_mib("VmHWM"),
+        "before_mib": before,
+        "written_mib": _written_bytes(output) / 2**20 if output.exists() else 0.0,
+        "finished": "failed" if failures else not worker.is_alive(),
+        "error": failures[0] if failures else None,
+    }
+    print(json.dumps(row), flush=True)
+    os._exit(0)  # an unfinished write is abandoned with the process
 
 
 def main() -> None:
@@ -99,14 +155,18 @@ def main() -> None:
         "--warmup", action="store_true", help="write a tiny image first, in the same process"
     )
     parser.add_argument("--repeats", type=int, default=1, help="runs per row, alternating")
-    parser.add_argument("--child", nargs=7, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--seconds", type=float, default=0, help="stop each write after this long (0: never)"
+    )
+    parser.add_argument("--child", nargs=8, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         _child(*args.child)
         return
     print(
-        "| input | budget | method | chunks | codec | wall s | peak RSS MiB | RSS before MiB |\n"
-        "|---|---|---|---|---|---|---|---|"
+        "| input | budget | method | chunks | codec | wall s | peak RSS MiB | RSS before MiB "
+        "| written MiB | finished |\n"
+        "|---|---|---|---|---|---|---|---|---|---|"
     )
     rows = [(s, b) for s in args.sizes.split(",") for b in args.budgets.split(",")]
     for _ in range(args.repeats):
@@ -127,6 +187,7 @@ def main() -> None:
                         args.chunks,
                         args.codec,
                         "on" if args.warmup else "off",
+                        str(args.seconds),
                     ],
                     capture_output=True,
                     text=True,
@@ -135,11 +196,15 @@ def main() -> None:
             finally:
                 shutil.rmtree(workdir, ignore_errors=True)
             row = json.loads(result.stdout.strip().splitlines()[-1])
+            if row.get("error"):
+                print(f"<!-- {size} {budget}: {row['error'][:300]} -->", flush=True)
             print(
                 f"| {size} | {budget} | {args.method} | {args.chunks} | {args.codec} | "
                 f"{row['seconds']:.1f} | "
                 f"{row['peak_mib']:.0f} | "
-                f"{row['before_mib']:.0f} |",
+                f"{row['before_mib']:.0f} | "
+                f"{row['written_mib']:,.0f} | "
+                f"{ {True: 'yes', False: 'no'}.get(row['finished'], row['finished']) } |",
                 flush=True,
             )
 
