@@ -331,3 +331,102 @@ def test_an_upgrade_killed_at_random_moments_is_readable_and_finished_by_a_rerun
         upgrade(str(copy), "0.6")
         assert _versions(copy) == {"0.6"} and validate(str(copy)).valid
     print(f"killed upgrades, versions found: {states}")
+
+
+# ------------------------------------------------------------- chunks that must change
+
+
+@pytest.fixture
+def image_04_lz4(tmp_path: Path, cells_image: Any) -> Path:
+    """A 0.4 image whose chunks are LZ4 and Delta encoded: zarr migrates them to
+    numcodecs.lz4 / numcodecs.delta codecs, which the zarr v3 specification does not define."""
+    import numcodecs
+
+    path = tmp_path / "lz4.ome.zarr"
+    pixels = cells_image((3, 64, 64), "uint16", 4)
+    write_image(pixels, str(path), axes="zyx", fmt=FormatV04(), scale_factors=[2],
+                storage_options={"chunks": (1, 32, 32), "compressor": numcodecs.LZ4()})  # fmt: skip
+    write_labels((pixels > pixels.mean()).astype(np.uint8), str(path), "mask", axes="zyx",
+                 fmt=FormatV04(), scale_factors=[2],
+                 storage_options={"compressor": numcodecs.Zstd()})  # fmt: skip
+    return path
+
+
+def _codec_names(array: Path) -> list[str]:
+    return [c["name"] for c in json.loads((array / "zarr.json").read_text())["codecs"]]
+
+
+@pytest.mark.parametrize("to", ["0.5", "0.6"])
+def test_chunks_whose_codecs_zarr_v3_does_not_specify_are_re_encoded(
+    image_04_lz4: Path, to: str
+) -> None:
+    before = open_image(str(image_04_lz4))
+    pixels = [np.asarray(level) for level in before.levels]
+    label_chunks = _chunks(image_04_lz4 / "labels")
+    assert upgrade(str(image_04_lz4), to, dry_run=True).recoded == ["s0", "s1"]
+    report = upgrade(str(image_04_lz4), to)
+    assert report.recoded == ["s0", "s1"] and "re-encoded the chunks of 2 arrays" in report.format()
+    for level in ("s0", "s1"):
+        assert _codec_names(image_04_lz4 / level) == ["bytes", "blosc"]
+        assert sorted(p.name for p in (image_04_lz4 / level).iterdir()) == ["c", "zarr.json"]
+    assert _codec_names(image_04_lz4 / "labels" / "mask" / "s0") == ["bytes", "zstd"]
+    assert _chunks(image_04_lz4 / "labels") == label_chunks  # Zstd is specified: untouched
+    after = open_image(str(image_04_lz4))
+    for level, expected in zip(after.levels, pixels, strict=True):
+        np.testing.assert_array_equal(np.asarray(level), expected)
+    assert validate(str(image_04_lz4)).valid
+    verified = run_cli("verify", str(image_04_lz4))  # every chunk still stored, all decode
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    read = nz.from_ngff_zarr(str(image_04_lz4), validate=True)
+    np.testing.assert_array_equal(np.asarray(read.images[0].data), pixels[0])
+
+
+def test_a_re_encoding_upgrade_stopped_anywhere_is_readable_and_finished_by_a_rerun(
+    image_04_lz4: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stopped while chunks are copied (hidden staging directories left) or at any rename:
+    until the top group's rename a zarr v2 reader reads the old pixels; a re-run finishes,
+    leaving no staging directory and no old chunk."""
+    module = importlib.import_module("omezarr.write.upgrade")
+    pixels = np.asarray(open_image(str(image_04_lz4)).levels[0])
+    real_recode = module._recode_chunks
+
+    def recode_then_stop(directory: Path, document: Any) -> Path:
+        real_recode(directory, document)
+        raise KeyboardInterrupt
+
+    renames = 2 + 7  # two chunk directories moved, then three groups and four arrays
+    for limit in range(-1, renames):
+        copy = tmp_path / f"stopped-{limit}.zarr"
+        shutil.copytree(image_04_lz4, copy)
+        if limit < 0:
+            monkeypatch.setattr(module, "_recode_chunks", recode_then_stop)
+        else:
+            monkeypatch.setattr(module.os, "replace", _interrupted_upgrade_renames(limit))
+        with pytest.raises(KeyboardInterrupt):
+            upgrade(str(copy), "0.6")
+        monkeypatch.undo()
+        assert not (copy / "zarr.json").exists()
+        old = zarr.open_array(str(copy / "s0"), mode="r", zarr_format=2)
+        np.testing.assert_array_equal(old[...], pixels)
+        upgrade(str(copy), "0.6")
+        assert _versions(copy) == {"0.6"} and validate(str(copy)).valid
+        np.testing.assert_array_equal(np.asarray(open_image(str(copy)).levels[0]), pixels)
+        assert not list(copy.rglob(".upgrade-*")) and not list(copy.rglob(".z*"))
+        assert sorted(p.name for p in (copy / "s0").iterdir()) == ["c", "zarr.json"]
+
+
+def _interrupted_upgrade_renames(limit: int) -> Any:
+    """os.replace that stops after ``limit`` of the upgrade's own renames (documents and chunk
+    directories); zarr's renames of the chunk files it writes go through."""
+    real = os.replace
+    done = [0]
+
+    def replace(source: Any, target: Any) -> None:
+        if Path(target).name in ("zarr.json", "c"):
+            if done[0] >= limit:
+                raise KeyboardInterrupt
+            done[0] += 1
+        real(source, target)
+
+    return replace

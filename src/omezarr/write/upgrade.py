@@ -23,11 +23,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import uuid
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ..io.storage import is_partial_file
 from ..ngff.documents import build_multiscale
@@ -58,6 +61,9 @@ class UpgradeReport:
     dry_run: bool = False
     arrays: int = 0
     """Arrays whose zarr v2 metadata became zarr v3 (an upgrade from 0.4)."""
+    recoded: list[str] = field(default_factory=list)
+    """Arrays whose chunks were (or would be) rewritten: their zarr v2 codecs have no zarr v3
+    equivalent in the specification (e.g. LZ4, Delta), so other readers could not decode them."""
 
     def format(self) -> str:
         verb = "would upgrade" if self.dry_run else "upgraded"
@@ -67,6 +73,13 @@ class UpgradeReport:
             + (f" ({len(self.current)} already {self.to})" if self.current else "")
         ]
         lines += [f"  {path}" for path in self.changed]
+        if self.recoded:
+            verb = "would re-encode" if self.dry_run else "re-encoded"
+            lines.append(
+                f"{verb} the chunks of {len(self.recoded)} arrays whose codecs zarr v3 does not "
+                "specify, with omezarr's default (Blosc zstd):"
+            )
+            lines += [f"  {path}" for path in self.recoded]
         return "\n".join(lines)
 
 
@@ -151,21 +164,132 @@ def upgrade(
         if pending[p].get("node_type") == "group"
     ]
     arrays = sum(1 for d in pending.values() if d.get("node_type") == "array")
-    report = UpgradeReport(os.fspath(target), to, changed, sorted(current), dry_run, arrays)
+    recoded = sorted(
+        (r for r, d in pending.items() if from_v2 and _unspecified_codecs(d)), key=_deepest_first
+    )
+    for relative in recoded:
+        pending[relative] = _recoded_document(pending[relative])
+    report = UpgradeReport(
+        os.fspath(target), to, changed, sorted(current), dry_run, arrays,
+        [r.as_posix() for r in recoded],
+    )  # fmt: skip
     if dry_run:
         return report
     _remove_pending_files(root, documents)
+    # Chunks that must change are written first, in a hidden directory beside the old ones
+    # (which v2 readers keep reading), then moved to where the new documents point.
+    staged = [(root / r, _recode_chunks(root / r, pending[r])) for r in recoded]
     written = []
     for relative in sorted(pending, key=_deepest_first):
         written.append(_write_beside(root / relative, pending[relative]))
+    for directory, staging in staged:
+        shutil.rmtree(directory / "c", ignore_errors=True)  # a killed run's, unreferenced
+        os.replace(staging / "c", directory / "c")
+        shutil.rmtree(staging)
     for document_path, new_path in written:  # deepest first: the top group changes last
         os.replace(new_path, document_path)
-    # Only now, with every zarr v3 document in place, do the v2 ones go (also those a
-    # killed run left).
+    # Only now, with every zarr v3 document in place, do the v2 chunks that were re-encoded
+    # and the v2 documents go (also those a killed run left).
     for relative in documents:
+        _remove_old_chunks(root / relative)
         for name in _V2_DOCUMENTS:
             (root / relative / name).unlink(missing_ok=True)
     return report
+
+
+_SPECIFIED_CODECS = frozenset(
+    {"bytes", "transpose", "blosc", "gzip", "zstd", "crc32c", "sharding_indexed"}
+)
+"""Codecs of the zarr v3 specification (and its registered extensions every reader has)."""
+
+
+def _unspecified_codecs(document: Mapping[str, Any]) -> list[str]:
+    """The codecs of an array document that the zarr v3 specification does not define."""
+    if document.get("node_type") != "array":
+        return []
+    return [
+        str(codec.get("name"))
+        for codec in document.get("codecs", [])
+        if isinstance(codec, Mapping) and codec.get("name") not in _SPECIFIED_CODECS
+    ]
+
+
+def _recoded_document(document: JSONDict) -> JSONDict:
+    """``document`` with specified codecs (a transpose kept, then bytes and omezarr's default
+    compressor) and the default chunk key encoding, whose keys ("c/...") differ from every v2
+    key, so the old chunks stay readable until the new ones are complete."""
+    import numpy as np
+    import zarr
+    from zarr.storage import MemoryStore
+
+    from ..io.codecs import default_compressors
+
+    scratch = zarr.create_array(
+        MemoryStore(),
+        shape=tuple(document["shape"]),
+        chunks=tuple(document["chunk_grid"]["configuration"]["chunk_shape"]),
+        dtype=np.dtype(str(document["data_type"])),  # v3 names numeric types as NumPy does
+        compressors=default_compressors(3),
+    )
+    codecs = list(cast(list[Any], scratch.metadata.to_dict()["codecs"]))
+    kept = [c for c in document.get("codecs", []) if c.get("name") == "transpose"]
+    return {
+        **document,
+        "codecs": [*kept, *codecs],
+        "chunk_key_encoding": {"name": "default", "configuration": {"separator": "/"}},
+    }
+
+
+def _recode_chunks(directory: Path, document: JSONDict) -> Path:
+    """Copy the stored chunks of the zarr v2 array in ``directory`` into a new array with
+    ``document``'s codecs, in a hidden staging directory beside them; one chunk at a time."""
+    import numpy as np
+    import zarr
+    from zarr.storage import LocalStore
+
+    for stale in directory.glob(".upgrade-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    staging = directory / f".upgrade-{uuid.uuid4().hex}"
+    staging.mkdir()
+    (staging / "zarr.json").write_text(json.dumps(document, indent=2), encoding="utf-8")
+    source = zarr.open_array(LocalStore(directory, read_only=True), zarr_format=2, mode="r")
+    target = zarr.open_array(LocalStore(staging), zarr_format=3, mode="r+")
+    separator = json.loads((directory / ".zarray").read_text()).get("dimension_separator", ".")
+    chunks = source.chunks
+    grid = [-(-n // c) for n, c in zip(source.shape, chunks, strict=True)]
+    with zarr.config.set({"array.write_empty_chunks": True}):  # stored stays stored
+        for index in np.ndindex(*grid):
+            key = separator.join(str(i) for i in index) if index else "0"
+            if not (directory / key).is_file():
+                continue  # absent stays absent (the fill value)
+            region = tuple(
+                slice(i * c, min((i + 1) * c, n))
+                for i, c, n in zip(index, chunks, source.shape, strict=True)
+            )
+            target[region] = source[region]
+    return staging
+
+
+_V2_CHUNK_NAME = re.compile(r"^\d+(\.\d+)*$")
+
+
+def _remove_old_chunks(directory: Path) -> None:
+    """The zarr v2 chunks of an array whose chunks were re-encoded (its zarr.json uses the
+    default "c/..." keys while its .zarray is still there): removed, before the .zarray."""
+    if not (directory / ".zarray").is_file() or not (directory / "zarr.json").is_file():
+        return
+    try:
+        document = json.loads((directory / "zarr.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if document.get("chunk_key_encoding", {}).get("name") != "default":
+        return  # chunks read where they are: nothing to remove
+    for entry in directory.iterdir():
+        if _V2_CHUNK_NAME.match(entry.name):
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink(missing_ok=True)
 
 
 _V2_DOCUMENTS = (".zgroup", ".zarray", ".zattrs", ".zmetadata")
@@ -191,7 +315,12 @@ def _migrated_v2(root: Path) -> dict[Path, JSONDict]:
     memory = MemoryStore()
     try:
         # zarr opens the input for writing, but writes only to ``output_store``.
-        migrate_v2_to_v3(input_store=LocalStore(root), output_store=memory)
+        with warnings.catch_warnings():
+            # Codecs outside the zarr v3 specification are re-encoded (see _recoded_document).
+            warnings.filterwarnings("ignore", "Numcodecs codecs are not in the Zarr version 3")
+            # A killed run's pending documents, removed before anything is written.
+            warnings.filterwarnings("ignore", "Object at .* is not recognized as a component")
+            migrate_v2_to_v3(input_store=LocalStore(root), output_store=memory)
     except Exception as error:
         raise ValueError(
             f"{root}: its zarr v2 metadata cannot become zarr v3 without rewriting chunks "
