@@ -443,3 +443,23 @@ def test_ome_zarr_models_validates_a_plate(tmp_path: Path) -> None:
         warnings.simplefilter("ignore")
         plate = HCS.from_zarr(zarr.open_group(path, mode="r"))
     assert [w.path for w in plate.ome_attributes.plate.wells] == ["A/1"]
+
+
+def test_an_image_links_its_system_to_a_label_images_as_the_spec_allows(tmp_path: Path) -> None:
+    link = {"type": "identity", "input": {"name": "intrinsic"},
+            "output": {"name": "intrinsic", "path": "labels/cells"}}  # fmt: skip
+    path = tmp_path / "linked.zarr"
+    write_image(np.zeros((16, 16), np.uint8), str(path), fmt=FormatV06(), axes="yx",
+                scale_factors=[], coordinateTransformations=[link])  # fmt: skip
+    write_labels(np.ones((16, 16), np.uint8), str(path), name="cells", fmt=FormatV06(), axes="yx")
+    report = validate(str(path))
+    assert report.valid, report.format()
+    for wrong, message in (
+        ({**link, "type": "affine", "affine": [[1, 0, 0], [0, 1, 0]]}, "is identity, scale"),
+        ({**link, "output": {"name": "intrinsic", "path": "other/cells"}}, "only in its labels"),
+    ):
+        refused = tmp_path / "refused.zarr"
+        with pytest.raises(ValueError, match=message):
+            write_image(np.zeros((16, 16), np.uint8), str(refused), fmt=FormatV06(), axes="yx",
+                        scale_factors=[], coordinateTransformations=[wrong])  # fmt: skip
+        assert not refused.exists()

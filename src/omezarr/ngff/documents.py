@@ -380,6 +380,19 @@ def _check_additional_transformations(
             ends.append(end)
         if all(end.get("path") is not None for end in ends):
             raise ValueError(f"{where}: one end must be a coordinate system of this image")
+        linked = next((end["path"] for end in ends if end.get("path") is not None), None)
+        if linked is not None:
+            # The spec's rule for links to a label image's system (the validator's too).
+            if not (is_child_path(linked) and str(linked).startswith("labels/")):
+                raise ValueError(
+                    f"{where}: a multiscales transformation may name a group only in its "
+                    f"labels ('labels/<name>'), not {linked!r}"
+                )
+            if not is_one_of_or_scaled_shift(transform, LABEL_LINK_TYPES):
+                raise ValueError(
+                    f"{where}: a transformation to a label image is identity, scale, translation "
+                    f"or a sequence of scale and translation, not {transform.get('type')!r}"
+                )
         if transform.get("type") in ("displacements", "coordinates"):
             _check_field_reference(transform, ends, dims, where)
             continue
@@ -396,6 +409,25 @@ def _check_additional_transformations(
                 )
         if problem := rotation_problem(transform):
             raise ValueError(f"{where}: {problem}")
+
+
+LABEL_LINK_TYPES = frozenset({"identity", "scale", "translation"})
+"""What a multiscales transformation to a label image's system may be (or a scaled shift)."""
+
+
+def is_one_of_or_scaled_shift(transform: Mapping[str, Any], single: frozenset[str]) -> bool:
+    """Whether ``transform`` is one of the ``single`` types, or a sequence of one scale and
+    one translation (what datasets and label links may be)."""
+    kind = transform.get("type")
+    if kind in single:
+        return True
+    steps = transform.get("transformations")
+    if kind == "sequence" and isinstance(steps, list):
+        return [s.get("type") if isinstance(s, Mapping) else None for s in steps] == [
+            "scale",
+            "translation",
+        ]
+    return False
 
 
 def is_child_path(path: Any) -> bool:

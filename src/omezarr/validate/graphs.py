@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..ngff.axes import axes_problems
+from ..ngff.documents import LABEL_LINK_TYPES, is_one_of_or_scaled_shift
 from .report import _Findings, _short
 from .transforms import (
     LinkedImage,
@@ -36,7 +37,6 @@ __all__ = [
 
 _DATASET_TYPES = "a single scale, identity, or sequence of one scale and one translation"
 _DATASET_SINGLE_TYPES = frozenset({"scale", "identity"})
-_LABEL_LINK_TYPES = frozenset({"identity", "scale", "translation"})
 _FIELD_AXIS_TYPE = {"displacements": "displacement", "coordinates": "coordinate"}
 
 
@@ -308,7 +308,7 @@ def check_multiscale_v06(
                     f"a multiscales transformation may name a group only in its labels, not {other[0]!r}",
                     "transformation-reference",
                 )
-            elif not _is_one_of_or_scaled_shift(transform, _LABEL_LINK_TYPES):
+            elif not is_one_of_or_scaled_shift(transform, LABEL_LINK_TYPES):
                 findings.add(
                     at,
                     f"a transformation to a label image is identity, scale, translation or a "
@@ -350,21 +350,6 @@ def _local_components(graph: _Graph) -> _Graph:
     return local
 
 
-def _is_one_of_or_scaled_shift(transform: Mapping[str, Any], single: frozenset[str]) -> bool:
-    """Whether ``transform`` is one of the ``single`` types, or a sequence of one scale and
-    one translation (what datasets and label links may be)."""
-    kind = transform.get("type")
-    if kind in single:
-        return True
-    steps = transform.get("transformations")
-    if kind == "sequence" and isinstance(steps, list):
-        return [s.get("type") if isinstance(s, Mapping) else None for s in steps] == [
-            "scale",
-            "translation",
-        ]
-    return False
-
-
 def _check_datasets(
     multiscale: Mapping[str, Any], where: Where, local: Mapping[str, int], findings: _Findings
 ) -> Intrinsic | None:
@@ -383,7 +368,7 @@ def _check_datasets(
             )
         for t_index, transform in _dicts(transforms):
             here = (*at, t_index)
-            if not _is_one_of_or_scaled_shift(transform, _DATASET_SINGLE_TYPES):
+            if not is_one_of_or_scaled_shift(transform, _DATASET_SINGLE_TYPES):
                 findings.add(
                     here,
                     f"a dataset's transformation is {_DATASET_TYPES}",
