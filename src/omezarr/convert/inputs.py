@@ -24,6 +24,7 @@ _TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _JPEG_MAGIC = b"\xff\xd8\xff"
 _NPY_MAGIC = b"\x93NUMPY"
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a ZIP archive: a single-file OME-Zarr (.ozx)
 
 
 def _detect_kind(path: Path) -> str:
@@ -41,8 +42,11 @@ def _detect_kind(path: Path) -> str:
         return "PNG"
     if head.startswith(_JPEG_MAGIC):
         return "JPEG"
+    if head.startswith(_ZIP_MAGIC) or path.suffix.lower() == ".ozx":
+        return "zarr"  # read through a ZIP store, which names what is wrong with the archive
     raise ConversionError(
-        f"{path}: unsupported format (expected TIFF/OME-TIFF, .npy, PNG, JPEG or a zarr array)"
+        f"{path}: unsupported format (expected TIFF/OME-TIFF, .npy, PNG, JPEG, a zarr array "
+        "or a single-file OME-Zarr)"
     )
 
 

@@ -14,7 +14,7 @@ import zarr.errors
 import zarr.storage
 
 from ..io.staging import clean_stale, held, new_token, staging_path, swap_into_place
-from ..io.storage import existing_group, is_read_only_url, local_path, remote_url
+from ..io.storage import OZX_SUFFIX, existing_group, is_read_only_url, local_path, remote_url
 from ..io.zarr_internals import delete_prefix, key_exists, prefix_is_empty
 from .errors import ConversionError, ConversionWarning, Parameter
 from .zarr_input import _ZARR_METADATA_KEYS, _is_zarr_hierarchy
@@ -57,6 +57,12 @@ def check_output(output: str | os.PathLike[str], *, overwrite: bool = False) -> 
         target = local_path(output, "output")
     except ValueError as error:
         raise ConversionError(str(error)) from None
+    if target.suffix.lower() == OZX_SUFFIX:
+        raise ConversionError(
+            f"{target}: writing single-file OME-Zarr ({OZX_SUFFIX}) is not supported yet, and a "
+            f"directory is never written under that name; write a directory such as "
+            f"{target.with_suffix('.ome.zarr').name!r}"
+        )
     if target.exists():
         if not overwrite:
             raise _exists_error(target)

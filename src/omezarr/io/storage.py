@@ -22,6 +22,7 @@ import os
 import posixpath
 import re
 import stat
+import zipfile
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,7 +32,7 @@ from urllib.parse import unquote, urlsplit
 import zarr
 import zarr.errors
 from zarr.abc.store import Store
-from zarr.storage import FsspecStore, LocalStore
+from zarr.storage import FsspecStore, LocalStore, ZipStore
 
 from .._budget import MEMORY_BUDGET_ENV, memory_budget_from
 from ..types import JSONDict
@@ -502,6 +503,104 @@ class GuardedLocalStore(LocalStore):
         return await super().get_partial_values(prototype, ranges)
 
 
+# --------------------------------------------------------------------------------------------
+# Single-file OME-Zarr (RFC-9): a ZIP archive whose root is the hierarchy's root
+# --------------------------------------------------------------------------------------------
+
+OZX_SUFFIX = ".ozx"
+
+
+def is_zip_target(target: str | os.PathLike[str]) -> bool:
+    """Whether a local path names a single-file OME-Zarr: a name ending in ``.ozx``, or an
+    existing regular file (a directory is a zarr hierarchy; a ``.zip`` is read as one too)."""
+    path = Path(os.fspath(target))
+    if path.suffix.lower() == OZX_SUFFIX:
+        return True
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+class GuardedZipStore(ZipStore):
+    """zarr's ZIP store, read-only, refusing metadata members larger than the local store
+    allows (their sizes come from the archive's central directory, before anything is read)."""
+
+    def __init__(self, path: Path, sizes: Mapping[str, int]) -> None:
+        super().__init__(path, mode="r", read_only=True)
+        self._metadata_sizes = dict(sizes)
+
+    async def get(
+        self, key: str, prototype: Any = None, byte_range: Any = None
+    ) -> Any:  # the signature of zarr's ZipStore.get
+        size = self._metadata_sizes.get(key)
+        limit = _max_metadata_bytes()
+        if byte_range is None and size is not None and size > limit:
+            raise RefusedFileError(
+                f"{self.path}/{key}: {size:,} bytes of metadata, more than the memory budget "
+                f"allows ({limit:,}); refused"
+            )
+        return await super().get(key, prototype, byte_range)
+
+
+def open_zip_store(path: Path, mode: str, what: str) -> GuardedZipStore:
+    """A read-only store over the single-file OME-Zarr at ``path``, after checking that it is
+    one: a whole, single-part ZIP archive with ``zarr.json`` at its root (RFC-9).
+
+    Raises
+    ------
+    ValueError
+        For a writing mode (writing ``.ozx`` is not supported yet: never a directory named so),
+        a missing file, a directory named ``.ozx``, a file that is no ZIP archive (or is cut
+        short), a multi-part archive, or an archive with no ``zarr.json`` at its root.
+    """
+    if mode != _READ_MODE:
+        raise ValueError(
+            f"{what}: {path}: writing single-file OME-Zarr ({OZX_SUFFIX}) is not supported yet, "
+            f"and a directory is never written under that name; write a directory such as "
+            f"{path.with_suffix('.ome.zarr').name!r}"
+        )
+    if not path.exists():
+        raise FileNotFoundError(f"{what}: {path}: no such file")
+    if path.is_dir():
+        raise ValueError(
+            f"{what}: {path}: a directory named {OZX_SUFFIX}; a single-file OME-Zarr is a ZIP "
+            "archive (rename the directory to read it as a zarr hierarchy)"
+        )
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+            sizes = {
+                info.filename: info.file_size
+                for info in archive.infolist()
+                if posixpath.basename(info.filename) in _METADATA_FILES
+            }
+    except zipfile.BadZipFile as error:
+        raise UnreadableMetadataError(
+            f"{what}: {path}: not a ZIP archive, or one cut short (no central directory: "
+            f"{error}); a single-file OME-Zarr must be whole"
+        ) from None
+    except NotImplementedError as error:  # e.g. "multi-disk zip files are not supported"
+        raise UnreadableMetadataError(
+            f"{what}: {path}: {error}; give a single-part archive"
+        ) from None
+    except OSError as error:
+        raise RefusedFileError(f"{path}: cannot be read ({error.strerror or error})") from None
+    if "zarr.json" not in names and ".zgroup" not in names:
+        nested = sorted(n for n in names if n.endswith("/zarr.json") and n.count("/") == 1)
+        hint = (
+            f" (the hierarchy is in the folder {nested[0].split('/')[0]!r}; RFC-9 puts it at the "
+            "archive's root)"
+            if nested
+            else ""
+        )
+        raise ValueError(
+            f"{what}: {path}: not a single-file OME-Zarr: no zarr.json at the root of the "
+            f"archive{hint}"
+        )
+    return GuardedZipStore(path, sizes)
+
+
 def _location(
     target: object, mode: str, storage_options: Mapping[str, Any] | None, what: str
 ) -> str | Store:
@@ -530,10 +629,17 @@ def _location(
                 "as in 'simplecache::s3://bucket/image.zarr')"
             )
         _no_storage_options(storage_options, f"the local path {target!r}")
+        if is_zip_target(target):
+            return open_zip_store(Path(target), mode, what)
         return GuardedLocalStore(str(Path(target)), read_only=mode == _READ_MODE)
     if _is_file_url(target):
         _no_storage_options(storage_options, f"the file URL {target!r}")
         return GuardedLocalStore(file_url_path(target, what), read_only=mode == _READ_MODE)
+    if urlsplit(target).path.lower().rstrip("/").endswith(OZX_SUFFIX):
+        raise ValueError(
+            f"{what}: {target}: single-file OME-Zarr ({OZX_SUFFIX}) is read from local paths "
+            "only for now; download it, or give the URL of a zarr directory"
+        )
     if mode != _READ_MODE and is_read_only_url(target):
         raise ValueError(
             f"{what}: {target} cannot be written: HTTP(S) URLs are read-only; "

@@ -27,6 +27,7 @@ import re
 import shutil
 import uuid
 import warnings
+import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,6 +121,12 @@ def upgrade(
     if to not in _TARGETS:
         raise ValueError(f"to: expected one of {list(_TARGETS)}, not {to!r}")
     root = Path(os.fspath(target))
+    if root.is_file() and zipfile.is_zipfile(root):
+        raise ValueError(
+            f"{root}: a single-file OME-Zarr (ZIP archive) cannot be upgraded in place; convert "
+            f"it to a directory first (omezarr convert {root.name} "
+            f"{root.with_suffix('.ome.zarr').name})"
+        )
     if not root.is_dir():
         raise ValueError(f"{root}: not a local OME-Zarr directory")
     from_v2 = not (root / "zarr.json").is_file()
