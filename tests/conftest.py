@@ -54,8 +54,38 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             marks |= {"subprocess", "slow"}
         if module in _SLOW_MODULES:
             marks.add("slow")
+        if "established_library" in fixtures:  # a venv built from the package registry
+            marks |= {"subprocess", "slow"}
         for mark in sorted(marks):
             item.add_marker(mark)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start building the established library's venv if a selected test needs it, so that it
+    is built while the other tests run."""
+    if any("established_library" in getattr(i, "fixturenames", ()) for i in session.items):
+        from _established import EstablishedLibrary
+
+        session.config.stash[_ESTABLISHED] = EstablishedLibrary()
+
+
+_ESTABLISHED = pytest.StashKey[Any]()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    library = config.stash.get(_ESTABLISHED, None)
+    if library is not None:
+        library.stop()
+
+
+@pytest.fixture(scope="session")
+def established_library(request: pytest.FixtureRequest) -> Any:
+    """The established library's venv (see tests/_established.py); skipped where no Python
+    >= 3.12 is on the machine, which its releases that read 0.6 need."""
+    library = request.config.stash.get(_ESTABLISHED, None)
+    if library is None or library.interpreter is None:
+        pytest.skip("no Python >= 3.12 on this machine, which ome-zarr >= 0.21 needs")
+    return library
 
 
 @pytest.fixture

@@ -469,7 +469,6 @@ def test_an_image_links_its_system_to_a_label_images_as_the_spec_allows(tmp_path
 # The established library (ome-zarr >= 0.21 needs Python >= 3.12), in its own environment
 # ---------------------------------------------------------------------------------------------
 
-_ESTABLISHED = "ome-zarr==0.21.0"
 _READ_WITH_OME_ZARR = """
 import json, sys
 import numpy as np
@@ -485,51 +484,21 @@ print(json.dumps({
 """
 
 
-def _python_312() -> str | None:
-    """A working interpreter of Python 3.12 or newer on this machine (pyenv's, or on PATH)."""
-    import shutil
-    import subprocess
-
-    candidates = [
-        str(root / "bin" / "python")
-        for root in sorted(Path.home().glob(".pyenv/versions/3.1[2-9]*"))
-    ]
-    candidates += [found for name in ("python3.12", "python3.13") if (found := shutil.which(name))]
-    for candidate in candidates:
-        check = "import sys; sys.exit(sys.version_info < (3, 12))"
-        try:
-            if subprocess.run([candidate, "-c", check], timeout=30, check=False).returncode == 0:
-                return candidate
-        except OSError:
-            continue
-    return None
-
-
 @pytest.fixture(scope="module")
 def read_by_the_established_library(
-    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path_factory: pytest.TempPathFactory, established_library: Any
 ) -> tuple[dict[str, Any], list[np.ndarray]]:
-    """What ome-zarr 0.21 (in a fresh Python >= 3.12 venv) reads of an omezarr 0.6 image."""
+    """What ome-zarr 0.21 (in a Python >= 3.12 venv, tests/_established.py) reads of an
+    omezarr 0.6 image."""
     import subprocess
 
-    interpreter = _python_312()
-    if interpreter is None:
-        pytest.skip("no Python >= 3.12 on this machine, which ome-zarr >= 0.21 needs")
     root = tmp_path_factory.mktemp("established")
     pixels = np.random.default_rng(8).integers(0, 4000, (2, 48, 40), dtype=np.uint16)
     image = root / "img.ome.zarr"
     write_image(pixels, str(image), fmt=FormatV06(), axes="cyx", scale_factors=[2])
     ours = [np.asarray(level) for level in open_image(str(image)).levels]
-    venv = root / "venv"
-    subprocess.run([interpreter, "-m", "venv", str(venv)], check=True, timeout=120)
-    python = str(venv / "bin" / "python")
-    installed = subprocess.run(
-        [python, "-m", "pip", "install", "-q", _ESTABLISHED],
-        capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
-    assert installed.returncode == 0, installed.stderr[-2000:]
     read = subprocess.run(
-        [python, "-c", _READ_WITH_OME_ZARR, str(image)],
+        [established_library.python(), "-c", _READ_WITH_OME_ZARR, str(image)],
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert read.returncode == 0, read.stderr[-2000:]
