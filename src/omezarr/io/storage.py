@@ -454,6 +454,16 @@ def _max_metadata_bytes() -> int:
     return max(_METADATA_FLOOR, memory_budget_from(None) // _METADATA_SHARE)
 
 
+def _refuse_large_metadata(where: str, size: int) -> None:
+    """Refuse, before it is read, a metadata document larger than the budget allows."""
+    limit = _max_metadata_bytes()
+    if size > limit:
+        raise RefusedFileError(
+            f"{where}: {size:,} bytes of metadata, more than the memory budget allows "
+            f"({limit:,}: 16 MiB or 1/{_METADATA_SHARE} of ${MEMORY_BUDGET_ENV}); refused"
+        )
+
+
 class GuardedLocalStore(LocalStore):
     """zarr's local store, reading only regular files of sane size.
 
@@ -480,13 +490,7 @@ class GuardedLocalStore(LocalStore):
                 f"{path}: not a regular file (a device, pipe or socket); refused"
             )
         if whole and posixpath.basename(key) in _METADATA_FILES:
-            limit = _max_metadata_bytes()
-            if status.st_size > limit:
-                raise RefusedFileError(
-                    f"{path}: {status.st_size:,} bytes of metadata, more than the memory budget "
-                    f"allows ({limit:,}: 16 MiB or 1/{_METADATA_SHARE} of "
-                    f"${MEMORY_BUDGET_ENV}); refused"
-                )
+            _refuse_large_metadata(path, status.st_size)
 
     async def get(
         self, key: str, prototype: Any = None, byte_range: Any = None
@@ -534,12 +538,8 @@ class GuardedZipStore(ZipStore):
         self, key: str, prototype: Any = None, byte_range: Any = None
     ) -> Any:  # the signature of zarr's ZipStore.get
         size = self._metadata_sizes.get(key)
-        limit = _max_metadata_bytes()
-        if byte_range is None and size is not None and size > limit:
-            raise RefusedFileError(
-                f"{self.path}/{key}: {size:,} bytes of metadata, more than the memory budget "
-                f"allows ({limit:,}); refused"
-            )
+        if byte_range is None and size is not None:
+            _refuse_large_metadata(f"{self.path}/{key}", size)
         return await super().get(key, prototype, byte_range)
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import posixpath
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -431,13 +430,12 @@ def is_one_of_or_scaled_shift(transform: Mapping[str, Any], single: frozenset[st
 
 
 def is_child_path(path: Any) -> bool:
-    """Whether ``path`` names a node below a group: relative, normalised, without ``..``."""
+    """Whether ``path`` names a node below a group: a non-empty relative path whose segments
+    are neither empty, ``.`` nor ``..`` and hold no backslash."""
     return (
         isinstance(path, str)
         and bool(path)
-        and not path.startswith("/")
-        and ".." not in path.split("/")
-        and posixpath.normpath(path) == path
+        and all(s not in ("", ".", "..") and "\\" not in s for s in path.split("/"))
     )
 
 

@@ -4,11 +4,13 @@ archive itself is laid out, beyond the hierarchy inside it."""
 from __future__ import annotations
 
 import json
+import os
 import posixpath
 import zipfile
 from pathlib import Path
 from typing import Any
 
+from ..io.storage import is_url, is_zip_target, local_path
 from .report import Severity, Violation
 
 __all__ = ["archive_violations"]
@@ -113,10 +115,6 @@ def _has_zip64_record(path: Path) -> bool:
 
 def local_archive(target: object) -> Path | None:
     """The path of ``target`` when it is a local single-file OME-Zarr (a ZIP archive)."""
-    import os
-
-    from ..io.storage import is_url, is_zip_target, local_path
-
     if not isinstance(target, str | os.PathLike) or is_url(os.fspath(target)):
         return None
     path = local_path(target, "target")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..ngff.axes import axes_problems
-from ..ngff.documents import LABEL_LINK_TYPES, is_one_of_or_scaled_shift
+from ..ngff.documents import LABEL_LINK_TYPES, is_child_path, is_one_of_or_scaled_shift
 from .report import _Findings, _short
 from .transforms import (
     LinkedImage,
@@ -75,8 +75,7 @@ def _describe_node(node: tuple[str, str]) -> str:
 
 
 def _reference_path_problem(path: str) -> str | None:
-    segments = path.split("/")
-    if path.startswith("/") or any(s in ("", ".", "..") or "\\" in s for s in segments):
+    if not is_child_path(path):
         return f"{path!r} is no relative path to a child group (no '..', no leading '/')"
     return None
 
