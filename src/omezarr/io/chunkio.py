@@ -30,6 +30,7 @@ import numpy as np
 from zarr.codecs import BloscCodec, BytesCodec, Crc32cCodec, ShardingCodec
 from zarr.storage import LocalStore
 
+from .archive import ArchiveStore, ArchiveWriter
 from .codecs import numcodecs_equivalent
 from .files import WriteBehind, direct_io_mode, use_direct_io, write_file
 
@@ -99,6 +100,8 @@ class DirectChunkWriter:
     made_folders: set[Path] = field(default_factory=set, compare=False, repr=False)
     """Folders known to exist (each is created once rather than once per chunk)."""
     direct_io: DirectIO = field(default_factory=DirectIO, compare=False)
+    archive: ArchiveWriter | None = None
+    """The single-file archive the array is in (``folder`` is then its path inside it)."""
 
     def write(
         self, start: Sequence[int], data: np.ndarray, behind: WriteBehind | None = None
@@ -160,7 +163,14 @@ class DirectChunkWriter:
         return parts
 
     def _store(self, key: tuple[int, ...], parts: list[Any]) -> None:
-        """Write ``parts`` as the file of ``key``: to a temporary file, then renamed."""
+        """Write ``parts`` as the file of ``key``: to a temporary file, then renamed (or
+        appended to the archive)."""
+        if self.archive is not None:
+            name = self.encode_key(key)
+            self.archive.append(
+                f"{self.folder.as_posix()}/{name}" if self.folder.parts else name, parts
+            )
+            return
         path = self.folder / self.encode_key(key)
         if path.parent not in self.made_folders:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -196,7 +206,10 @@ def _is_default_shard_index(sharding: Any) -> bool:
 def direct_writer(array: Any) -> DirectChunkWriter | None:
     """A :class:`DirectChunkWriter` for ``array`` when its layout allows, else None."""
     store = getattr(array, "store", None)
-    if not isinstance(store, LocalStore) or getattr(store, "read_only", False):
+    archive = store.archive if isinstance(store, ArchiveStore) else None
+    if archive is None and (
+        not isinstance(store, LocalStore) or getattr(store, "read_only", False)
+    ):
         return None
     if sys.byteorder != "little":
         return None
@@ -234,8 +247,12 @@ def direct_writer(array: Any) -> DirectChunkWriter | None:
         if metadata.compressor is not None:
             compressors.append(metadata.compressor)
     fill_value = metadata.fill_value
-    folder = Path(store.root) / array.path
-    mode = direct_io_mode()
+    if archive is not None:  # chunks are entries of the archive: no folders, no direct I/O
+        folder, mode = Path(array.path), "off"
+    else:
+        assert isinstance(store, LocalStore)
+        folder, mode = Path(store.root) / array.path, direct_io_mode()
+
     return DirectChunkWriter(
         folder=folder,
         chunks=tuple(int(c) for c in array.chunks),
@@ -246,4 +263,5 @@ def direct_writer(array: Any) -> DirectChunkWriter | None:
         encode_key=metadata.encode_chunk_key,
         shards=shards,
         direct_io=DirectIO(enabled=use_direct_io(folder, mode), strict=mode == "on"),
+        archive=archive,
     )

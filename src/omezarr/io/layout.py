@@ -23,6 +23,7 @@ __all__ = [
     "DEFAULT_CHUNK_BYTES",
     "EVERY_CHUNK_STORED",
     "LevelLayout",
+    "archive_storage_options",
     "default_chunks",
     "every_chunk_stored",
     "input_chunks",
@@ -107,6 +108,28 @@ def default_chunks(shape: Sequence[int], dims: Sequence[str], itemsize: int) -> 
         if name == "z":
             chunks[axis] = max(1, min(int(shape[axis]), DEFAULT_CHUNK_BYTES // max(1, plane)))
     return tuple(chunks)
+
+
+def archive_storage_options(storage_options: Any) -> Any:
+    """``storage_options`` for a single-file archive: ``shards="auto"`` on every level that
+    gives no shards, so that a large image is hundreds of archive entries, not millions
+    (RFC-9 recommends sharding).
+
+    Examples
+    --------
+    >>> archive_storage_options(None), archive_storage_options([{"shards": None}])
+    ({'shards': 'auto'}, [{'shards': None}])
+    """
+    if storage_options is None:
+        return {"shards": "auto"}
+    if isinstance(storage_options, Mapping):
+        return {"shards": "auto", **storage_options}
+    if isinstance(storage_options, list | tuple):
+        return [
+            {"shards": "auto", **options} if isinstance(options, Mapping) else options
+            for options in storage_options
+        ]
+    return storage_options  # refused by resolve_layouts, naming what it is
 
 
 def _retuple(value: int | Sequence[int], shape: Sequence[int]) -> tuple[int, ...]:

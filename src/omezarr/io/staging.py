@@ -30,6 +30,7 @@ except ImportError:  # Windows: no flock; staging directories are then never hel
 __all__ = [
     "clean_stale",
     "held",
+    "is_held",
     "is_staging_name",
     "new_token",
     "retired_path",
@@ -95,7 +96,9 @@ def held(directory: Path) -> Iterator[None]:
         os.close(descriptor)  # releases the lock
 
 
-def _is_held(directory: Path) -> bool:
+def is_held(directory: Path) -> bool:
+    """Whether a live process holds ``directory`` (or a partial archive file): it is being
+    written. Where that cannot be told (no ``flock``, unreadable), True: it is left alone."""
     if fcntl is None:
         return True  # cannot tell: leave it
     try:
@@ -115,7 +118,8 @@ def clean_stale(target: Path, keep: Path | None = None) -> list[str]:
     """Remove the provably stale leftovers of killed writes of ``target``; say what was done.
 
     * ``.NAME.partial-TOKEN`` that no live process holds (its writer was killed) is removed,
-      except ``keep`` (a staging directory about to be resumed);
+      except ``keep`` (a staging directory about to be resumed); a file of that name is the
+      partial archive of a killed single-file (``.ozx``) write;
     * ``.NAME.old-TOKEN`` beside an existing ``target`` (the swap had finished) is removed;
     * without ``target``, a swap was killed between its two renames: it is finished (the new
       directory of the same token was complete) or, lacking it, the old one is put back.
@@ -138,7 +142,7 @@ def clean_stale(target: Path, keep: Path | None = None) -> list[str]:
         if target.exists():
             shutil.rmtree(old, ignore_errors=True)
             done.append(f"removed {old.name} (left by a finished replacement)")
-        elif new.is_dir() and not _is_held(new):
+        elif new.is_dir() and not is_held(new):
             os.rename(new, target)
             shutil.rmtree(old, ignore_errors=True)
             done.append(f"finished the interrupted replacement of {target.name}")
@@ -146,8 +150,13 @@ def clean_stale(target: Path, keep: Path | None = None) -> list[str]:
             os.rename(old, target)
             done.append(f"put back {target.name} from {old.name}")
     for partial in (p for p in leftovers if ".partial-" in p.name):
-        if partial == keep or not partial.is_dir() or _is_held(partial):
+        if partial == keep or is_held(partial):
             continue
-        shutil.rmtree(partial, ignore_errors=True)
+        if partial.is_dir():
+            shutil.rmtree(partial, ignore_errors=True)
+        elif partial.is_file():  # a single-file archive's (see omezarr.io.archive)
+            partial.unlink(missing_ok=True)
+        else:
+            continue
         done.append(f"removed {partial.name} (left by a killed write)")
     return done

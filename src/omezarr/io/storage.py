@@ -43,6 +43,7 @@ __all__ = [
     "GroupLike",
     "RefusedFileError",
     "UnreadableMetadataError",
+    "archive_destination",
     "check_array_grid",
     "existing_group",
     "file_url_path",
@@ -340,6 +341,12 @@ def existing_group(
     if isinstance(target, zarr.Group):
         _require_writable_group(target)
         return target
+    destination = archive_destination(target)
+    if destination is not None:
+        _no_storage_options(storage_options, f"the local path {os.fspath(destination)!r}")
+        # Read-only: the writers write a new archive (see omezarr.io.archive) and use this
+        # one only to check their arguments against what is there.
+        return open_group(target, mode="r") if destination.exists() else None
     location = _location(target, "a", storage_options, "group")
     try:
         _open_location(location, _READ_MODE, None)
@@ -514,6 +521,35 @@ class GuardedLocalStore(LocalStore):
 OZX_SUFFIX = ".ozx"
 
 
+def archive_destination(target: object) -> Path | None:
+    """The local path of ``target`` when it names a single-file OME-Zarr to write: a path or
+    ``file://`` URL whose name ends in ``.ozx``; None for anything else.
+
+    Raises
+    ------
+    ValueError
+        If a directory has that name (an ``.ozx`` is never written as a directory).
+
+    Examples
+    --------
+    >>> archive_destination("cells.ozx").name, archive_destination("cells.ome.zarr")
+    ('cells.ozx', None)
+    """
+    if isinstance(target, os.PathLike):
+        target = os.fspath(target)
+    if not isinstance(target, str) or remote_url(target) is not None:
+        return None
+    path = local_path(target, "group")
+    if path.suffix.lower() != OZX_SUFFIX:
+        return None
+    if path.is_dir():
+        raise ValueError(
+            f"{path}: a directory named {OZX_SUFFIX}; a single-file OME-Zarr is a ZIP archive, "
+            "never a directory (rename the directory, or choose another name)"
+        )
+    return path
+
+
 def is_zip_target(target: str | os.PathLike[str]) -> bool:
     """Whether a local path names a single-file OME-Zarr: a name ending in ``.ozx``, or an
     existing regular file (a directory is a zarr hierarchy; a ``.zip`` is read as one too)."""
@@ -555,10 +591,15 @@ def open_zip_store(path: Path, mode: str, what: str) -> GuardedZipStore:
         short), a multi-part archive, or an archive with no ``zarr.json`` at its root.
     """
     if mode != _READ_MODE:
+        if path.suffix.lower() == OZX_SUFFIX:
+            raise ValueError(
+                f"{what}: {path}: a single-file OME-Zarr is written by omezarr's writers (given "
+                "its path) or within `with omezarr.open_ozx(path) as root:`, not through a "
+                "store opened for writing"
+            )
         raise ValueError(
-            f"{what}: {path}: writing single-file OME-Zarr ({OZX_SUFFIX}) is not supported yet, "
-            f"and a directory is never written under that name; write a directory such as "
-            f"{path.with_suffix('.ome.zarr').name!r}"
+            f"{what}: {path}: a file, not a zarr hierarchy; OME-Zarr is written to a directory "
+            f"or to a single-file archive named *{OZX_SUFFIX}"
         )
     if not path.exists():
         raise FileNotFoundError(f"{what}: {path}: no such file")
@@ -637,8 +678,8 @@ def _location(
         return GuardedLocalStore(file_url_path(target, what), read_only=mode == _READ_MODE)
     if urlsplit(target).path.lower().rstrip("/").endswith(OZX_SUFFIX):
         raise ValueError(
-            f"{what}: {target}: single-file OME-Zarr ({OZX_SUFFIX}) is read from local paths "
-            "only for now; download it, or give the URL of a zarr directory"
+            f"{what}: {target}: single-file OME-Zarr ({OZX_SUFFIX}) is read and written at local "
+            "paths only for now; download it, or give the URL of a zarr directory"
         )
     if mode != _READ_MODE and is_read_only_url(target):
         raise ValueError(

@@ -1,0 +1,783 @@
+"""Writing single-file OME-Zarr (RFC-9): a ZIP archive appended to as the engine encodes.
+
+An :class:`ArchiveWriter` builds one ``.ozx`` file in a single pass and never stages a
+directory: chunk and shard bytes are appended as *stored* ZIP entries (zarr's codecs compress
+already) the moment they are encoded — the engine's threads encode in parallel and only the
+appends are serialised — while the small ``zarr.json`` documents stay in memory until the
+archive is committed. Then they are written in breadth-first order (root first) into a region
+reserved for them at the start of the file when the first chunk came, so that they are the
+first entries of the file as well as of the central directory; should they outgrow that
+region (a hierarchy grown by later calls), they follow the data instead, and the region is
+left as an entry no directory record names. The central directory (``zarr.json`` first, which
+the archive comment's ``jsonFirst`` states), the ZIP64 end records (always: RFC-9 recommends
+ZIP64 whatever the size) and a JSON comment ``{"ome": {"version": ...}}`` end the file.
+
+Crash safety: the archive is written under a hidden temporary name beside its destination
+(``.NAME.partial-TOKEN``, the convention of :mod:`omezarr.io.staging`), held with an
+``flock`` while written, and renamed over the destination only once complete, so a kill never
+leaves an ``.ozx`` that opens as an incomplete image, and an archive being replaced stays
+whole until then. A killed write can be resumed: the entries of its partial file whose bytes
+are all there and match their CRC are kept (:func:`recover_entries`), the rest is cut off.
+
+Adding to an existing archive (labels after their image, wells of a plate) reads the old one
+and writes a new one: the old entries that are still wanted are copied into it when it is
+committed (``copy_file_range``, a reflink on file systems that have them), and the old file is
+replaced only then.
+
+:class:`ArchiveStore` is the zarr store over an :class:`ArchiveWriter`: zarr-python writes
+and reads through it; :mod:`omezarr.io.chunkio` appends the engine's encoded chunks to it
+directly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import posixpath
+import struct
+import threading
+import time
+import zipfile
+import zlib
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import zarr
+from zarr.abc.store import (
+    ByteRequest,
+    OffsetByteRequest,
+    RangeByteRequest,
+    Store,
+    SuffixByteRequest,
+)
+from zarr.core.buffer import Buffer, BufferPrototype
+
+from .staging import clean_stale, is_held, is_staging_name, new_token, staging_path
+from .storage import OZX_SUFFIX, _refuse_large_metadata, archive_destination
+
+try:
+    import fcntl
+except ImportError:  # Windows: partial archives are then never held or cleaned
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = [
+    "ArchiveStore",
+    "ArchiveWriter",
+    "is_archive_metadata",
+    "open_archive",
+    "open_ozx",
+    "recover_entries",
+]
+
+_LOCAL = struct.Struct("<IHHHHHIIIHH")  # local file header, 30 bytes
+_CENTRAL = struct.Struct("<IHHHHHHIIIHHHHHII")  # central directory record, 46 bytes
+_END64 = struct.Struct("<IQHHIIQQQQ")  # ZIP64 end of central directory record, 56 bytes
+_LOCATOR64 = struct.Struct("<IIQI")  # ZIP64 end of central directory locator, 20 bytes
+_END = struct.Struct("<IHHHHIIH")  # end of central directory record, 22 bytes
+_LOCAL_SIGNATURE = 0x04034B50
+_UTF8_NAMES = 0x0800
+_VERSION = 45  # ZIP64
+_MADE_BY = (3 << 8) | _VERSION  # Unix
+_FILE_MODE = 0o100644 << 16
+_MAX32 = 0xFFFFFFFF
+_ZIP64_FROM = _MAX32
+"""Sizes and offsets from this one on are stored in ZIP64 extra fields (a test lowers it)."""
+_PADDING_ID = 0xD935  # the extra-field id zipalign pads with; readers skip unknown ids
+_MAX_EXTRA = 0xFFFF
+_RESERVED_NAME = ".ozx-reserved"
+"""The entry filling the metadata region while it is not written (never in the directory)."""
+_MIN_REGION = 64 * 1024
+_COPY_PIECE = 8 * 1024 * 1024
+
+_METADATA_NAMES = frozenset({"zarr.json"})
+
+
+def is_archive_metadata(name: str) -> bool:
+    """Whether the entry ``name`` is a metadata document, kept in memory until the commit.
+
+    Examples
+    --------
+    >>> is_archive_metadata("0/zarr.json"), is_archive_metadata("0/c/0/0")
+    (True, False)
+    """
+    return posixpath.basename(name) in _METADATA_NAMES
+
+
+def _dos_time(moment: float) -> tuple[int, int]:
+    t = time.localtime(moment)
+    return (
+        (t.tm_hour << 11) | (t.tm_min << 5) | (t.tm_sec // 2),
+        ((max(t.tm_year, 1980) - 1980) << 9) | (t.tm_mon << 5) | t.tm_mday,
+    )
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """Where the bytes of one entry are: ``data`` is the offset of its first byte in the
+    file it was written to (``old``: the archive being replaced), ``header`` that of its
+    local header."""
+
+    header: int
+    data: int
+    size: int
+    crc: int
+    old: bool = False
+
+
+def _local_header(name: bytes, size: int, crc: int, when: tuple[int, int], extra: bytes) -> bytes:
+    if size >= _ZIP64_FROM:
+        extra = struct.pack("<HHQQ", 1, 16, size, size) + extra
+        stored = _MAX32
+    else:
+        stored = size
+    return (
+        _LOCAL.pack(
+            _LOCAL_SIGNATURE,
+            _VERSION,
+            _UTF8_NAMES,
+            0,  # stored
+            when[0],
+            when[1],
+            crc,
+            stored,
+            stored,
+            len(name),
+            len(extra),
+        )
+        + name
+        + extra
+    )
+
+
+def _padding(length: int) -> bytes:
+    """An extra field of exactly ``length`` bytes (at least 4) that readers skip."""
+    return struct.pack("<HH", _PADDING_ID, length - 4) + bytes(length - 4)
+
+
+def _crc(parts: Sequence[Any]) -> tuple[int, int]:
+    """The CRC-32 and length of ``parts`` (zlib releases the GIL for large buffers)."""
+    crc, size = 0, 0
+    for part in parts:
+        view = memoryview(part).cast("B")
+        crc = zlib.crc32(view, crc)
+        size += view.nbytes
+    return crc, size
+
+
+def _write_all(descriptor: int, parts: Iterable[Any], offset: int) -> int:
+    """Write ``parts`` at ``offset``; the offset after them."""
+    for part in parts:
+        view = memoryview(part).cast("B")
+        while view:
+            written = os.pwrite(descriptor, view, offset)
+            view = view[written:]
+            offset += written
+    return offset
+
+
+def _copy(source: int, target: int, size: int, source_offset: int, target_offset: int) -> None:
+    """Copy ``size`` bytes between descriptors, in the kernel where it can."""
+    while size > 0:
+        try:
+            copied = os.copy_file_range(source, target, size, source_offset, target_offset)
+        except (AttributeError, OSError):
+            copied = 0
+        if copied <= 0:  # unsupported here: through user space, a piece at a time
+            piece = os.pread(source, min(size, _COPY_PIECE), source_offset)
+            if not piece:
+                raise OSError(f"the archive being replaced ended {size} bytes early")
+            _write_all(target, (piece,), target_offset)
+            copied = len(piece)
+        size -= copied
+        source_offset += copied
+        target_offset += copied
+
+
+def _breadth_first(name: str) -> tuple[int, str]:
+    return (name.count("/"), name)
+
+
+class ArchiveWriter:
+    """One ``.ozx`` archive being written, under a temporary name until :meth:`commit`.
+
+    Parameters
+    ----------
+    destination : Path
+        The archive's name once complete.
+    temporary : Path
+        The hidden file written meanwhile (created or, when resumed, truncated to ``end``).
+    old : Path, optional
+        An archive whose entries (``old_entries``) and documents (``documents``) this one
+        starts with: the one at ``destination``, which it replaces when committed.
+    entries, documents, end
+        What a resumed or copied archive already holds: entries by name, metadata documents
+        by name, and the end of the valid data in ``temporary``.
+    region : int, optional
+        The bytes reserved for the metadata at the start of ``temporary`` (resumed archives).
+    """
+
+    def __init__(
+        self,
+        destination: Path,
+        temporary: Path,
+        *,
+        old: Path | None = None,
+        entries: dict[str, _Entry] | None = None,
+        documents: dict[str, bytes] | None = None,
+        end: int = 0,
+        region: int | None = None,
+    ) -> None:
+        self.destination = destination
+        self.temporary = temporary
+        self._when = _dos_time(time.time())
+        self._lock = threading.Lock()
+        self._entries: dict[str, _Entry] = dict(entries or {})
+        self._documents: dict[str, bytes] = dict(documents or {})
+        self._old_descriptor = os.open(old, os.O_RDONLY) if old is not None else None
+        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+        self._descriptor = os.open(temporary, flags, 0o644)
+        if fcntl is not None:  # held while written: a later writer tells it from a killed one
+            fcntl.flock(self._descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.ftruncate(self._descriptor, end)
+        self._end = end
+        self._region = region
+        self.closed = False
+
+    # ------------------------------------------------------------------------- writing
+
+    def append(self, name: str, parts: Sequence[Any]) -> None:
+        """Add the entry ``name`` holding ``parts`` (replacing one of that name); a metadata
+        document is kept in memory until the commit. Safe to call from several threads."""
+        if is_archive_metadata(name):
+            with self._lock:
+                self._check_open()
+                self._documents[name] = b"".join(bytes(memoryview(p).cast("B")) for p in parts)
+            return
+        crc, size = _crc(parts)  # outside the lock: threads checksum in parallel
+        encoded = name.encode("utf-8")
+        with self._lock:
+            self._check_open()
+            if self._region is None:
+                self._reserve_region()
+            header = _local_header(encoded, size, crc, self._when, b"")
+            start = self._end
+            self._end = _write_all(self._descriptor, (header, *parts), start)
+            self._entries.pop(name, None)  # a rewritten entry goes to the end of the directory
+            self._entries[name] = _Entry(start, start + len(header), size, crc)
+
+    def _reserve_region(self) -> None:
+        """Reserve the metadata's room at the start, before the first chunk: four times the
+        documents known so far (the level arrays of an image are created before its pixels)
+        plus their attributes to come, at least 64 KiB; filled by an unnamed entry."""
+        known = sum(len(d) + 256 for d in self._documents.values())
+        region = max(_MIN_REGION, 4 * known + 16 * 1024)
+        if self._end != 0:  # a resumed or copied archive: its region is known already
+            raise RuntimeError("the metadata region of an archive is reserved at its start")
+        self._fill_region(0, region)
+        self._region = region
+        self._end = region
+
+    def _fill_region(self, start: int, length: int) -> None:
+        """Write one unnamed stored entry of zeros covering ``length`` bytes from ``start``."""
+        name = _RESERVED_NAME.encode()
+        size = length - _LOCAL.size - len(name)
+        header = _local_header(name, size, zlib.crc32(bytes(size)), self._when, b"")
+        _write_all(self._descriptor, (header,), start)
+        os.ftruncate(self._descriptor, max(self._end, start + length))  # zeros, as a hole
+
+    def delete(self, name: str) -> bool:
+        """Forget the entry ``name`` (its bytes stay unnamed); whether there was one."""
+        with self._lock:
+            self._check_open()
+            found = self._documents.pop(name, None) is not None
+            return self._entries.pop(name, None) is not None or found
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise ValueError(f"{self.destination}: the archive is committed or abandoned")
+
+    # ------------------------------------------------------------------------- reading
+
+    def names(self) -> list[str]:
+        """Every entry name: documents, then the others."""
+        with self._lock:
+            return [*self._documents, *self._entries]
+
+    def contains(self, name: str) -> bool:
+        with self._lock:
+            return name in self._documents or name in self._entries
+
+    def read(self, name: str, start: int = 0, stop: int | None = None) -> bytes | None:
+        """Bytes ``start:stop`` of the entry ``name`` (None if there is none)."""
+        with self._lock:
+            document = self._documents.get(name)
+            entry = self._entries.get(name)
+        if document is not None:
+            return document[start:stop]
+        if entry is None:
+            return None
+        stop = entry.size if stop is None else min(stop, entry.size)
+        start = min(max(start, 0), stop)
+        descriptor = self._old_descriptor if entry.old else self._descriptor
+        assert descriptor is not None
+        return os.pread(descriptor, stop - start, entry.data + start)
+
+    def size(self, name: str) -> int | None:
+        with self._lock:
+            document = self._documents.get(name)
+            entry = self._entries.get(name)
+        return len(document) if document is not None else entry.size if entry else None
+
+    # ------------------------------------------------------------------------- finishing
+
+    def commit(self) -> Path:
+        """Write what is left (copied entries, documents, directory, end records), make it
+        durable and rename it over the destination; the destination's path."""
+        with self._lock:
+            self._check_open()
+            self._copy_old_entries()
+            offsets = self._write_documents()
+            self._write_directory(offsets)
+            os.fsync(self._descriptor)
+            self._close()
+        os.replace(self.temporary, self.destination)
+        _sync_directory(self.destination.parent)
+        return self.destination
+
+    def abandon(self) -> None:
+        """Stop writing and remove the temporary file; the destination is left as it was."""
+        with self._lock:
+            if self.closed:
+                return
+            self._close()
+        self.temporary.unlink(missing_ok=True)
+
+    def _close(self) -> None:
+        self.closed = True
+        os.close(self._descriptor)
+        if self._old_descriptor is not None:
+            os.close(self._old_descriptor)
+
+    def _copy_old_entries(self) -> None:
+        if self._region is None:
+            self._reserve_region()
+        for name, entry in list(self._entries.items()):
+            if not entry.old:
+                continue
+            assert self._old_descriptor is not None
+            header = _local_header(name.encode(), entry.size, entry.crc, self._when, b"")
+            start = self._end
+            _write_all(self._descriptor, (header,), start)
+            _copy(
+                self._old_descriptor, self._descriptor, entry.size, entry.data, start + len(header)
+            )
+            self._end = start + len(header) + entry.size
+            self._entries[name] = _Entry(start, start + len(header), entry.size, entry.crc)
+
+    def _write_documents(self) -> dict[str, tuple[int, int, int]]:
+        """Write the documents, breadth-first; their header offset, size and CRC by name."""
+        names = sorted(self._documents, key=_breadth_first)
+        encoded = [(n, n.encode(), self._documents[n]) for n in names]
+        headers = [_local_header(e, len(d), zlib.crc32(d), self._when, b"") for _, e, d in encoded]
+        total = sum(len(h) + len(d) for h, (_, _, d) in zip(headers, encoded, strict=True))
+        assert self._region is not None
+        gap = self._region - total
+        padding = [0] * len(names)
+        room = sum(
+            _MAX_EXTRA - (len(h) - _LOCAL.size - len(e))
+            for h, (_, e, _) in zip(headers, encoded, strict=True)
+        )
+        fits = gap == 0 or (4 <= gap <= room and names)
+        if fits:
+            left = gap
+            for i in reversed(range(len(names))):  # the last ones: the first stay contiguous
+                take = min(left, _MAX_EXTRA - (len(headers[i]) - _LOCAL.size - len(encoded[i][1])))
+                if 0 < left - take < 4:  # leave at least a whole padding field for the next
+                    take = left - 4
+                padding[i] = take if take >= 4 else 0
+                left -= padding[i]
+            fits = left == 0
+        if fits:
+            position = 0
+        else:  # after the data; the region stays one unnamed entry
+            self._fill_region(0, self._region)
+            position = self._end
+        offsets: dict[str, tuple[int, int, int]] = {}
+        for (name, raw, document), pad in zip(
+            encoded, padding if fits else [0] * len(names), strict=True
+        ):
+            crc = zlib.crc32(document)
+            header = _local_header(
+                raw, len(document), crc, self._when, _padding(pad) if pad else b""
+            )
+            offsets[name] = (position, len(document), crc)
+            position = _write_all(self._descriptor, (header, document), position)
+        if not fits:
+            self._end = position
+        return offsets
+
+    def _write_directory(self, documents: dict[str, tuple[int, int, int]]) -> None:
+        records = [
+            *((name, *documents[name]) for name in sorted(documents, key=_breadth_first)),
+            *((name, e.header, e.size, e.crc) for name, e in self._entries.items()),
+        ]
+        directory: list[bytes] = []
+        for name, offset, size, crc in records:
+            raw = name.encode("utf-8")
+            values = [v for v in (size, size, offset) if v >= _ZIP64_FROM]
+            extra = (
+                struct.pack(f"<HH{len(values)}Q", 1, 8 * len(values), *values) if values else b""
+            )
+            directory.append(
+                _CENTRAL.pack(
+                    0x02014B50,
+                    _MADE_BY,
+                    _VERSION,
+                    _UTF8_NAMES,
+                    0,
+                    *self._when,
+                    crc,
+                    _MAX32 if size >= _ZIP64_FROM else size,
+                    _MAX32 if size >= _ZIP64_FROM else size,
+                    len(raw),
+                    len(extra),
+                    0,
+                    0,
+                    0,
+                    _FILE_MODE,
+                    _MAX32 if offset >= _ZIP64_FROM else offset,
+                )
+                + raw
+                + extra
+            )
+        start = self._end
+        end = _write_all(self._descriptor, directory, start)
+        count, length = len(records), end - start
+        root = self._documents.get("zarr.json")
+        comment = json.dumps(
+            {
+                "ome": {
+                    **_declared_version(root),
+                    "zipFile": {"centralDirectory": {"jsonFirst": True}},
+                }
+            },
+            separators=(",", ":"),
+        ).encode()
+        tail = (
+            _END64.pack(0x06064B50, 44, _MADE_BY, _VERSION, 0, 0, count, count, length, start)
+            + _LOCATOR64.pack(0x07064B50, 0, end, 1)
+            + _END.pack(
+                0x06054B50,
+                0,
+                0,
+                min(count, 0xFFFF),
+                min(count, 0xFFFF),
+                _MAX32 if length >= _ZIP64_FROM else length,
+                _MAX32 if start >= _ZIP64_FROM else start,
+                len(comment),
+            )
+            + comment
+        )
+        self._end = _write_all(self._descriptor, (tail,), end)
+        os.ftruncate(self._descriptor, self._end)
+
+    def __dask_tokenize__(self) -> object:
+        return ("omezarr-archive", id(self))
+
+    def __getstate__(self) -> dict[str, Any]:
+        raise TypeError(
+            f"{self.destination}: an .ozx archive is written by one process; it cannot be sent "
+            "to dask.distributed workers (write a directory, or compute in this process)"
+        )
+
+
+def _declared_version(root: bytes | None) -> dict[str, str]:
+    """``{"version": ...}`` of the root document's ``ome`` attributes, if it has one."""
+    try:
+        version = json.loads(root or b"{}").get("attributes", {}).get("ome", {}).get("version")
+    except (ValueError, AttributeError):
+        return {}
+    return {"version": str(version)} if isinstance(version, str | int | float) else {}
+
+
+def _sync_directory(folder: Path) -> None:
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
+
+
+def recover_entries(path: Path) -> tuple[dict[str, _Entry], int, int | None]:
+    """The whole entries of the partial archive at ``path`` (a killed write's), read in file
+    order until the first one that is cut short or does not match its CRC.
+
+    Returns
+    -------
+    tuple
+        The entries by name (later ones replace earlier ones), the end of the last whole
+        one, and the size of the metadata region at the start (None if there is none).
+    """
+    entries: dict[str, _Entry] = {}
+    region: int | None = None
+    offset = 0
+    with open(path, "rb") as file:
+        total = os.fstat(file.fileno()).st_size
+        while offset + _LOCAL.size <= total:
+            file.seek(offset)
+            fields = _LOCAL.unpack(file.read(_LOCAL.size))
+            if fields[0] != _LOCAL_SIGNATURE or fields[3] != 0:
+                break
+            crc, stored, name_length, extra_length = fields[6], fields[7], fields[9], fields[10]
+            raw_name = file.read(name_length)
+            extra = file.read(extra_length)
+            size = stored
+            if stored == _MAX32 and extra[:2] == b"\x01\x00":
+                size = struct.unpack_from("<Q", extra, 4)[0]
+            data = offset + _LOCAL.size + name_length + extra_length
+            if data + size > total:
+                break
+            checksum = 0
+            file.seek(data)
+            left = size
+            while left:
+                piece = file.read(min(left, _COPY_PIECE))
+                if not piece:
+                    break
+                checksum = zlib.crc32(piece, checksum)
+                left -= len(piece)
+            if left or checksum != crc:
+                break
+            name = raw_name.decode("utf-8", "replace")
+            if offset == 0 and name == _RESERVED_NAME:
+                region = data + size
+            elif not is_archive_metadata(name):
+                entries.pop(name, None)
+                entries[name] = _Entry(offset, data, size, crc)
+            offset = data + size
+    return entries, offset, region
+
+
+class ArchiveStore(Store):
+    """The zarr store of an archive being written (see :class:`ArchiveWriter`)."""
+
+    supports_writes = True
+    supports_deletes = True
+    supports_partial_writes = False
+    supports_listing = True
+
+    def __init__(self, archive: ArchiveWriter) -> None:
+        super().__init__(read_only=False)
+        self.archive = archive
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ArchiveStore) and other.archive is self.archive
+
+    def __hash__(self) -> int:
+        return id(self.archive)
+
+    def __str__(self) -> str:
+        return f"ozx://{self.archive.destination}"
+
+    def __repr__(self) -> str:
+        return f"ArchiveStore('{self}')"
+
+    async def get(
+        self, key: str, prototype: BufferPrototype, byte_range: ByteRequest | None = None
+    ) -> Buffer | None:
+        start, stop = 0, None
+        if isinstance(byte_range, RangeByteRequest):
+            start, stop = byte_range.start, byte_range.end
+        elif isinstance(byte_range, OffsetByteRequest):
+            start = byte_range.offset
+        elif isinstance(byte_range, SuffixByteRequest):
+            size = self.archive.size(key)
+            if size is None:
+                return None
+            start = max(0, size - byte_range.suffix)
+        data = self.archive.read(key, start, stop)
+        return None if data is None else prototype.buffer.from_bytes(data)
+
+    async def get_partial_values(
+        self, prototype: BufferPrototype, key_ranges: Iterable[tuple[str, ByteRequest | None]]
+    ) -> list[Buffer | None]:
+        return [await self.get(key, prototype, byte_range) for key, byte_range in key_ranges]
+
+    async def exists(self, key: str) -> bool:
+        return self.archive.contains(key)
+
+    async def set(self, key: str, value: Buffer) -> None:
+        self._check_writable()
+        self.archive.append(key, [value.as_numpy_array()])
+
+    async def set_if_not_exists(self, key: str, value: Buffer) -> None:
+        if not self.archive.contains(key):
+            await self.set(key, value)
+
+    async def delete(self, key: str) -> None:
+        self._check_writable()
+        self.archive.delete(key)
+
+    async def list(self) -> AsyncIterator[str]:
+        for key in self.archive.names():
+            yield key
+
+    async def list_prefix(self, prefix: str) -> AsyncIterator[str]:
+        for key in self.archive.names():
+            if key.startswith(prefix):
+                yield key
+
+    async def list_dir(self, prefix: str) -> AsyncIterator[str]:
+        prefix = prefix.rstrip("/")
+        lead = f"{prefix}/" if prefix else ""
+        seen: set[str] = set()
+        for key in self.archive.names():
+            if key.startswith(lead):
+                child = key[len(lead) :].split("/", 1)[0]
+                if child and child not in seen:
+                    seen.add(child)
+                    yield child
+
+
+# ----------------------------------------------------------------------------- opening
+
+
+def open_archive(destination: Path, *, replace: bool, resume: bool = False) -> ArchiveWriter:
+    """An :class:`ArchiveWriter` for ``destination``, under a new temporary name.
+
+    Parameters
+    ----------
+    destination : Path
+        The ``.ozx`` to write.
+    replace : bool
+        True: start empty (an archive already there is replaced when the new one is
+        committed); False: start with the entries of the archive already there, if any.
+    resume : bool
+        Continue the partial archive of a killed write of ``destination`` if one is beside it
+        (its whole entries are kept; see :func:`recover_entries`); else start as without.
+
+    Raises
+    ------
+    ValueError
+        If the archive to add to has ZIP-compressed entries (RFC-9 archives store them), or
+        cannot be read as a ZIP archive.
+    """
+    destination = destination.absolute()
+    partial = _resumable_partial(destination) if resume else None
+    clean_stale(destination, keep=partial)
+    if partial is not None:
+        entries, end, region = recover_entries(partial)
+        if entries or region is not None:
+            writer = ArchiveWriter(destination, partial, entries=entries, end=end, region=region)
+            if not replace and destination.is_file():
+                writer.abandon()  # an addition to an archive is not resumed: started over
+            else:
+                return writer
+        else:
+            partial.unlink(missing_ok=True)
+    temporary = staging_path(destination, new_token())
+    if replace or not destination.is_file():
+        return ArchiveWriter(destination, temporary)
+    entries, documents = _read_old(destination)
+    return ArchiveWriter(
+        destination, temporary, old=destination, entries=entries, documents=documents
+    )
+
+
+def _resumable_partial(destination: Path) -> Path | None:
+    """The newest partial archive of a killed write of ``destination``, if any."""
+    candidates = [
+        p
+        for p in destination.parent.glob(f".{destination.name}.partial-*")
+        if is_staging_name(p.name) and p.is_file() and not is_held(p)
+    ]
+    return max(candidates, key=lambda p: p.stat().st_mtime) if candidates else None
+
+
+def _read_old(path: Path) -> tuple[dict[str, _Entry], dict[str, bytes]]:
+    """The entries (as references into ``path``) and the documents of the archive at ``path``."""
+    entries: dict[str, _Entry] = {}
+    documents: dict[str, bytes] = {}
+    try:
+        with zipfile.ZipFile(path) as archive, open(path, "rb") as file:
+            for info in archive.infolist():
+                if info.is_dir():
+                    continue
+                if info.compress_type != 0:
+                    raise ValueError(
+                        f"{path}: its entries are compressed by ZIP ({info.filename!r}); omezarr "
+                        "adds only to archives that store them (as RFC-9 recommends): convert "
+                        "it to a new .ozx first"
+                    )
+                if is_archive_metadata(info.filename):
+                    _refuse_large_metadata(f"{path}/{info.filename}", info.file_size)
+                    documents[info.filename] = archive.read(info)
+                    continue
+                file.seek(info.header_offset)
+                fields = _LOCAL.unpack(file.read(_LOCAL.size))
+                data = info.header_offset + _LOCAL.size + fields[9] + fields[10]
+                entries[info.filename] = _Entry(
+                    info.header_offset, data, info.file_size, info.CRC, old=True
+                )
+    except zipfile.BadZipFile as error:
+        raise ValueError(f"{path}: not a ZIP archive, or one cut short ({error})") from None
+    return entries, documents
+
+
+@contextlib.contextmanager
+def open_ozx(
+    path: str | os.PathLike[str], mode: str = "a", *, resume: bool = False
+) -> Iterator[Any]:
+    """Write a single-file OME-Zarr (``.ozx``) with any of omezarr's writers, in one archive.
+
+    The block gets the archive's root group; the archive is committed (its directory written,
+    then renamed into place) when the block ends without an error, and abandoned otherwise,
+    leaving what was at ``path`` as it was. Use it where several writer calls make one
+    hierarchy (a plate, an image then its labels); a writer given a ``.ozx`` path makes its
+    own archive.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The archive, a local path ending in ``.ozx``.
+    mode : {"a", "w"}, default "a"
+        "a": start with what the archive at ``path`` holds (if anything); "w": start empty.
+    resume : bool, default False
+        Continue the partial archive a killed write of ``path`` left (see
+        :func:`open_archive`).
+
+    Yields
+    ------
+    zarr.Group
+        The root group of the archive being written.
+
+    Examples
+    --------
+    >>> with open_ozx("plate.ozx", mode="w") as root:  # doctest: +SKIP
+    ...     write_plate_metadata(root, ["A"], ["1"], ["A/1"])
+    ...     write_image(image, root.require_group("A/1/0"))
+    """
+    if mode not in ("a", "w"):
+        raise ValueError(f"mode: 'a' (add to the archive) or 'w' (start empty), not {mode!r}")
+    destination = archive_destination(path)
+    if destination is None:
+        raise ValueError(f"path: {os.fspath(path)!r} is no local path ending in {OZX_SUFFIX}")
+    if not destination.absolute().parent.is_dir():
+        raise FileNotFoundError(
+            f"path: the directory {destination.absolute().parent} does not exist"
+        )
+    writer = open_archive(destination, replace=mode == "w", resume=resume)
+    try:
+        yield zarr.open_group(ArchiveStore(writer), mode="a", zarr_format=3)
+    except BaseException:
+        writer.abandon()
+        raise
+    writer.commit()
