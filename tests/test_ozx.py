@@ -1,8 +1,6 @@
 """Single-file OME-Zarr (RFC-9, ``.ozx``): read by every command and the reader, validated
-against RFC-9's archive rules; broken archives and ``.ozx`` outputs refused in one line.
-
-Writing ``.ozx`` is not supported yet: a path ending in ``.ozx`` is refused, never written as
-a directory (which other tools then fail to open)."""
+against RFC-9's archive rules; broken archives refused in one line. Writing: test_ozx_write.py.
+A path ending in ``.ozx`` is never written as a directory (which other tools fail to open)."""
 
 from __future__ import annotations
 
@@ -17,7 +15,6 @@ from typing import Any
 import ngff_zarr as nz
 import numpy as np
 import pytest
-import zarr
 
 from _cli import run_cli
 from omezarr.cli import main
@@ -170,25 +167,24 @@ def test_a_broken_archive_gets_one_clear_line(
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
 
 
-def test_an_ozx_output_is_refused_never_written_as_a_directory(
+def test_a_directory_named_ozx_is_never_written_nor_read_as_an_archive(
     tmp_path: Path, image: tuple[Path, np.ndarray]
 ) -> None:
     directory, pixels = image
     target = tmp_path / "out.ozx"
-    with pytest.raises(ValueError, match=r"writing single-file OME-Zarr \(\.ozx\) is not"):
-        write_image(pixels, str(target), axes="cyx")
-    assert not target.exists()
-    for arguments in (["convert", str(directory), str(target)], ["demo", str(target)]):
-        result = run_cli(*arguments)
-        assert result.returncode == 2 and "is not supported yet" in result.stderr, result.stderr
-        assert len(result.stderr.strip().splitlines()) == 1
-        assert not target.exists()
     os.mkdir(target)  # what older versions left behind
-    result = run_cli("info", str(target))
-    assert result.returncode != 0 and "a directory named .ozx" in result.stderr
-    with pytest.raises(ValueError, match="writing single-file"):
-        zarr.open_group(str(tmp_path / "unused.zarr"), mode="w")  # zarr itself unaffected
+    with pytest.raises(ValueError, match=r"a directory named \.ozx"):
         write_image(pixels, str(target), axes="cyx")
+    for arguments in (
+        ["convert", str(directory), str(target), "--overwrite"],
+        ["demo", str(target), "--overwrite"],
+        ["info", str(target)],
+    ):
+        result = run_cli(*arguments)
+        assert result.returncode == 2 and "a directory named .ozx" in result.stderr, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert list(target.iterdir()) == []  # nothing written into it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cells.ome.zarr", "out.ozx"]
 
 
 def test_what_is_not_supported_yet_is_said(tmp_path: Path, image: tuple[Path, np.ndarray]) -> None:
@@ -197,5 +193,5 @@ def test_what_is_not_supported_yet_is_said(tmp_path: Path, image: tuple[Path, np
     archive = _zip_hierarchy(image[0], tmp_path / "cells.ozx")
     with pytest.raises(ValueError, match="cannot be upgraded in place; convert it"):
         upgrade(str(archive), "0.6")
-    with pytest.raises(ValueError, match="read from local paths only for now"):
+    with pytest.raises(ValueError, match="read and written at local paths only for now"):
         open_image("http://127.0.0.1:9/cells.ozx")

@@ -13,7 +13,7 @@ from ..tools.describe import describe
 from ..types import JSONDict
 from ..write import write_image, write_labels
 from .orchestrate import ConversionResult, ProgressCallback, _provenance, _set_windows
-from .staging import staged_output
+from .staging import check_archive_format, local_output
 
 __all__ = [
     "write_demo",
@@ -41,6 +41,7 @@ def write_demo(
     from ..tools.sample import sample_image
 
     resolved_fmt = format_from_version(fmt) if isinstance(fmt, str) else fmt or CurrentFormat()
+    check_archive_format(output, resolved_fmt)
     start = time.perf_counter()
     pixels, labels, names, colors = sample_image(shape)
     pixel_size = {"z": 0.5, "y": 0.2, "x": 0.2}
@@ -57,10 +58,10 @@ def write_demo(
         "scale": pixel_size,
         "axes_units": units,
     }
-    with staged_output(output, overwrite=overwrite) as staging:
+    with local_output(output, overwrite=overwrite) as (staging, _):
         write_image(
             pixels,
-            str(staging),
+            staging,
             axes="czyx",
             name="demo",
             omero=omero,
@@ -71,7 +72,7 @@ def write_demo(
         _set_windows(staging)
         write_labels(
             labels,
-            str(staging),
+            staging,
             "nuclei",
             axes="zyx",
             label_metadata={"colors": _label_colors(int(labels.max()))},

@@ -39,11 +39,12 @@ from .inputs import open_input
 from .options import auto_scale_factors, normalize_unit
 from .source import InputImage
 from .staging import (
+    check_archive_format,
     check_output,
     check_remote_output,
     interrupted_stagings,
+    local_output,
     remote_output,
-    staged_output,
 )
 
 __all__ = [
@@ -161,7 +162,7 @@ def _finished_before(output: str | os.PathLike[str]) -> bool:
     return True
 
 
-def _holds_image(target: Path | str) -> bool:
+def _holds_image(target: Path | str | zarr.Group) -> bool:
     """Whether an OME-Zarr image (with its multiscales metadata) is at ``target``."""
     try:
         group = open_group(target, mode="r")
@@ -170,7 +171,7 @@ def _holds_image(target: Path | str) -> bool:
     return "multiscales" in read_ngff_attrs(group)
 
 
-def _set_windows(path: Path | str) -> None:
+def _set_windows(path: Path | str | zarr.Group) -> None:
     """Give every omero channel a window: min/max of the coarsest level (cheap and bounded)."""
     group = open_group(path, mode="a")
     attrs = read_ngff_attrs(group)
@@ -348,6 +349,7 @@ def convert(
     budget = memory_budget_from(memory_budget)
     resolved_method = resolve_method(method, Methods.RESIZE)
     remote = remote_url(output)
+    check_archive_format(output, resolved_fmt)
     if not dry_run:
         # Refused before the input is opened; checked again right before writing.
         if remote is None and resume and _finished_before(output):
@@ -403,12 +405,12 @@ def convert(
             return ConversionResult(os.fspath(output), image, info, 0.0, True, budget)
         start = time.perf_counter()
 
-        def write(target: Path | str, resuming: bool) -> None:
+        def write(target: str | zarr.Group, resuming: bool) -> None:
             # A conversion killed after its pyramid was complete only needs its windows set.
             if not (resuming and _holds_image(target)):
                 write_image(
                     image.data,
-                    str(target),
+                    target,
                     progress=None if progress is None else (lambda p: progress("image", p)),
                     resume=resuming,
                     **arguments,
@@ -417,9 +419,8 @@ def convert(
                 _set_windows(target)
 
         if remote is None:
-            with staged_output(output, overwrite=overwrite, resume=resume) as staging:
-                # staged_output creates the directory: only one with content is resumed.
-                write(staging, resume and any(staging.iterdir()))
+            with local_output(output, overwrite=overwrite, resume=resume) as (target, resuming):
+                write(target, resuming)
             written: Path | str = local_path(output, "output")
         else:
             with remote_output(remote, overwrite=overwrite, resume=resume) as resuming:

@@ -6,6 +6,7 @@ import contextlib
 import os
 import shutil
 import warnings
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,15 +14,19 @@ import zarr
 import zarr.errors
 import zarr.storage
 
+from ..io.archive import open_ozx
 from ..io.staging import clean_stale, held, new_token, staging_path, swap_into_place
 from ..io.storage import OZX_SUFFIX, existing_group, is_read_only_url, local_path, remote_url
 from ..io.zarr_internals import delete_prefix, key_exists, prefix_is_empty
-from .errors import ConversionError, ConversionWarning, Parameter
+from ..ngff.format import Format
+from .errors import ConversionError, ConversionWarning, InvalidParameterError, Parameter
 from .zarr_input import _ZARR_METADATA_KEYS, _is_zarr_hierarchy
 
 __all__ = [
+    "check_archive_format",
     "check_output",
     "check_remote_output",
+    "local_output",
     "remote_output",
     "staged_output",
 ]
@@ -58,11 +63,7 @@ def check_output(output: str | os.PathLike[str], *, overwrite: bool = False) -> 
     except ValueError as error:
         raise ConversionError(str(error)) from None
     if target.suffix.lower() == OZX_SUFFIX:
-        raise ConversionError(
-            f"{target}: writing single-file OME-Zarr ({OZX_SUFFIX}) is not supported yet, and a "
-            f"directory is never written under that name; write a directory such as "
-            f"{target.with_suffix('.ome.zarr').name!r}"
-        )
+        return _check_archive_output(target, overwrite)
     if target.exists():
         if not overwrite:
             raise _exists_error(target)
@@ -74,6 +75,77 @@ def check_output(output: str | os.PathLike[str], *, overwrite: bool = False) -> 
     if not parent.is_dir():
         raise ConversionError(f"{target}: the directory {parent} does not exist")
     return target
+
+
+def check_archive_format(output: str | os.PathLike[str], fmt: Format) -> None:
+    """Refuse an OME-NGFF version a single-file archive cannot hold (zarr v2: 0.4 and older).
+
+    Raises
+    ------
+    InvalidParameterError
+        Naming ``fmt``, if ``output`` is a local ``.ozx`` and ``fmt`` is stored as zarr v2.
+    """
+    if fmt.zarr_format == 3 or remote_url(output) is not None:
+        return
+    if local_path(output, "output").suffix.lower() == OZX_SUFFIX:
+        raise InvalidParameterError(
+            Parameter("fmt", "0.5"),
+            f" or later: a single-file OME-Zarr ({OZX_SUFFIX}) holds zarr v3, which OME-NGFF "
+            f"{fmt.version} does not use",
+        )
+
+
+def _check_archive_output(target: Path, overwrite: bool) -> Path:
+    """:func:`check_output` for a single-file OME-Zarr (``.ozx``)."""
+    if target.is_dir():
+        raise ConversionError(
+            f"{target}: a directory named {OZX_SUFFIX}; a single-file OME-Zarr is a ZIP archive, "
+            "never a directory: choose another name"
+        )
+    if target.exists():
+        if not overwrite:
+            raise _exists_error(target)
+        if not zipfile.is_zipfile(target):
+            raise ConversionError(f"{target}: exists and is no ZIP archive; refusing to replace it")
+    parent = target.absolute().parent
+    if not parent.is_dir():
+        raise ConversionError(f"{target}: the directory {parent} does not exist")
+    return target
+
+
+@contextlib.contextmanager
+def local_output(
+    output: str | os.PathLike[str], *, overwrite: bool = False, resume: bool = False
+) -> Iterator[tuple[str | zarr.Group, bool]]:
+    """Where a conversion to the local ``output`` writes, and whether it resumes one.
+
+    A directory is written through :func:`staged_output` (the block gets its staging
+    directory's path); a name ending in ``.ozx`` is a single-file archive written under a
+    temporary name and renamed into place when the block succeeds (the block gets its root
+    group; see :func:`omezarr.io.archive.open_ozx`). Either way a failed or killed block
+    leaves ``output`` as it was, and ``resume`` continues what a killed one wrote.
+
+    Raises
+    ------
+    ConversionError
+        As :func:`check_output`, before the block runs.
+    """
+    target = check_output(output, overwrite=overwrite)
+    if target.suffix.lower() != OZX_SUFFIX:
+        with staged_output(output, overwrite=overwrite, resume=resume) as staging:
+            # staged_output creates the directory: only one with content is resumed.
+            yield str(staging), resume and any(staging.iterdir())
+        return
+    for line in clean_stale(target, keep=_newest(interrupted_stagings(target)) if resume else None):
+        warnings.warn(ConversionWarning(f"{target}: {line}"), stacklevel=3)
+    with open_ozx(target, mode="w", resume=resume) as root:
+        yield root, resume
+        if target.exists() and not overwrite:  # created by someone else while we were writing
+            raise ConversionError(f"{target}: appeared while writing; nothing replaced")
+
+
+def _newest(paths: list[Path]) -> Path | None:
+    return paths[-1] if paths else None
 
 
 @contextlib.contextmanager
@@ -123,7 +195,9 @@ def interrupted_stagings(output: str | os.PathLike[str]) -> list[Path]:
     """Staging directories of conversions to ``output`` that were killed, oldest first."""
     target = local_path(output, "output")
     parent = target.absolute().parent
-    found = [p for p in parent.glob(f".{target.name}.partial-*") if p.is_dir()]
+    found = [  # directories; files for a single-file archive
+        p for p in parent.glob(f".{target.name}.partial-*") if p.is_dir() or p.is_file()
+    ]
     return sorted(found, key=lambda p: p.stat().st_mtime)
 
 

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass, replace
 from typing import Any
 
 import zarr
 
 from ..engine.backends import EngineRun, Executor, execute, level_sink, pick_executor
 from ..engine.targets import LevelTarget
+from ..io.archive import ArchiveStore, ArchiveWriter, open_archive
+from ..io.layout import archive_storage_options
 from ..io.locking import metadata_lock
 from ..io.staging import held
-from ..io.storage import GroupLike, open_group, read_ngff_attrs, remove_member, write_ngff_attrs
+from ..io.storage import (
+    GroupLike,
+    archive_destination,
+    open_group,
+    read_ngff_attrs,
+    remove_member,
+    write_ngff_attrs,
+)
 from ..ngff.documents import build_image_label
 from ..ngff.format import CurrentFormat, Format
 from .levels import (
@@ -79,7 +89,10 @@ def write_pixels(group: GroupLike, request: PixelRequest, fmt: Any) -> list:
     broken write units are written again. Returns ``[]``, or one ``dask.delayed`` object for
     ``compute=False``.
     """
+    destination = archive_destination(group)
     existing, resolved_fmt = _resolve_target(group, fmt)
+    if destination is not None or _in_archive(group):
+        request = _archive_request(request, resolved_fmt)
     image_levels = None
     if request.label is not None and existing is not None:
         request, image_levels = _follow_image_levels(existing, request)
@@ -97,6 +110,37 @@ def write_pixels(group: GroupLike, request: PixelRequest, fmt: Any) -> list:
     _check_storable(attrs, resolved_fmt, "metadata" if label is None else "label_metadata")
     planned = _planned_arrays(plan)
     # Every argument is checked: from here on, things are written.
+    archive = None
+    if destination is not None:
+        if pick_executor(request.compute) is Executor.DISTRIBUTED:
+            raise ValueError(
+                f"group: {destination}: an .ozx archive is written by one process, not by "
+                "dask.distributed workers; write a directory, or close the client"
+            )
+        archive = open_archive(destination, replace=False, resume=request.resume)
+        group = zarr.open_group(ArchiveStore(archive), mode="a", zarr_format=3)
+        existing = group if existing is not None else None
+    try:
+        return _write_into(group, existing, request, plan, attrs, planned, archive)
+    except BaseException:
+        if archive is not None:
+            archive.abandon()
+        raise
+
+
+def _write_into(
+    group: GroupLike,
+    existing: zarr.Group | None,
+    request: PixelRequest,
+    plan: WritePlan,
+    attrs: dict,
+    planned: list,
+    archive: ArchiveWriter | None,
+) -> list:
+    """The writing half of :func:`write_pixels`; ``archive`` is committed once the metadata
+    is written."""
+    resolved_fmt = plan.fmt
+    label = request.label
     root = (
         existing
         if existing is not None
@@ -129,7 +173,9 @@ def write_pixels(group: GroupLike, request: PixelRequest, fmt: Any) -> list:
                 _clear_image(old, plan)
             arrays = _create_level_arrays(target, plan)
         write_arrays(target, plan.parameter_arrays)  # before the metadata that names them
-        final = _FinalWrite(((target, attrs),), listing, swap, resumed=request.resume)
+        final: Any = _FinalWrite(((target, attrs),), listing, swap, resumed=request.resume)
+        if archive is not None:
+            final = _Committing(final, archive)
         runs = _engine_runs(plan, arrays, request.resume)
         if swap is not None and pick_executor(request.compute) is Executor.THREADS:
             # Held while written, so that a later write can tell it from a killed one's.
@@ -142,6 +188,32 @@ def write_pixels(group: GroupLike, request: PixelRequest, fmt: Any) -> list:
         if created_labels_group:
             _remove_unlisted_labels_group(root)
         raise
+
+
+@dataclass(frozen=True)
+class _Committing:
+    """The final step of a write into an archive: the metadata, then the archive's commit."""
+
+    final: Any
+    archive: ArchiveWriter
+
+    def __call__(self, *done: Any) -> None:
+        self.final(*done)
+        self.archive.commit()
+
+
+def _in_archive(group: GroupLike) -> bool:
+    return isinstance(group, zarr.Group) and isinstance(group.store, ArchiveStore)
+
+
+def _archive_request(request: PixelRequest, fmt: Format) -> PixelRequest:
+    """``request`` for a single-file archive: zarr v3 only, sharded unless shards are given."""
+    if fmt.zarr_format != 3:
+        raise ValueError(
+            f"fmt: a single-file OME-Zarr (.ozx) holds zarr v3, so OME-NGFF 0.5 or later; "
+            f"not {fmt.version}"
+        )
+    return replace(request, storage_options=archive_storage_options(request.storage_options))
 
 
 def _remove_unlisted_labels_group(root: zarr.Group) -> None:

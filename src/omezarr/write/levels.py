@@ -169,7 +169,11 @@ def _create_level_arrays(group: zarr.Group, plan: WritePlan) -> list[Any]:
     return [_create_level_array(group, plan, level) for level in range(len(plan.shapes))]
 
 
-def _create_level_array(group: zarr.Group, plan: WritePlan, level: int) -> Any:
+def _create_level_array(
+    group: zarr.Group, plan: WritePlan, level: int, keep_chunks: bool = False
+) -> Any:
+    """Create level ``level``; chunks stored under its name are removed, unless ``keep_chunks``
+    (a resumed write whose level metadata was lost, as in a killed ``.ozx`` write)."""
     layout = plan.layouts[level]
     kwargs: dict[str, Any] = dict(layout.extra)
     kwargs.setdefault("fill_value", False if plan.dtype.kind == "b" else 0)
@@ -190,7 +194,7 @@ def _create_level_array(group: zarr.Group, plan: WritePlan, level: int) -> Any:
         dtype=plan.dtype,
         chunks=layout.chunks,
         compressors=layout.compressors,
-        overwrite=True,
+        overwrite=not keep_chunks,
         **kwargs,
     )
 
@@ -240,7 +244,7 @@ def _resume_arrays(
     arrays = []
     for level, (name, planned_array) in enumerate(zip(names, planned, strict=True)):
         if name not in target:
-            arrays.append(_create_level_array(target, plan, level))
+            arrays.append(_create_level_array(target, plan, level, keep_chunks=True))
             continue
         member = target[name]
         if not isinstance(member, zarr.Array) or _array_layout(member) != _array_layout(

@@ -319,7 +319,7 @@ def _chunks_are(storage_options: StorageOptions, chunks: tuple[int, ...]) -> boo
         isinstance(options, Mapping)
         and isinstance(options.get("chunks"), tuple | list)
         and tuple(options["chunks"]) == chunks
-        and options.get("shards") is None
+        and options.get("shards") in (None, "auto")
         for options in per_level or ()
     )
 
@@ -332,7 +332,7 @@ def _chunks_unset(storage_options: StorageOptions) -> bool:
     return all(
         isinstance(options, Mapping)
         and options.get("chunks") in (None, "auto")
-        and options.get("shards") is None
+        and options.get("shards") in (None, "auto")
         for options in per_level
     )
 

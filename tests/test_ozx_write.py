@@ -1,0 +1,353 @@
+"""Writing single-file OME-Zarr (RFC-9, ``.ozx``) directly: every writer, convert and demo;
+read back by omezarr, zarr's ZipStore, ngff-zarr and ``unzip -t``; crash-safe and resumable."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import dask
+import ngff_zarr as nz
+import numpy as np
+import pytest
+import zarr
+
+from _cli import run_cli
+from omezarr.format import FormatV04, FormatV06
+from omezarr.io import archive as archive_module
+from omezarr.io.archive import open_ozx, recover_entries
+from omezarr.reader import open_image, open_label, open_plate
+from omezarr.validate import validate
+from omezarr.writer import (
+    write_image,
+    write_labels,
+    write_plate_metadata,
+    write_well_metadata,
+)
+
+_UNZIP = shutil.which("unzip")
+
+
+def _check_archive(path: Path, version: str = "0.5") -> zipfile.ZipFile:
+    """What every archive omezarr writes must be: RFC-9 without a warning, tested by unzip."""
+    report = validate(str(path))
+    assert report.valid and report.version == version, report.format()
+    assert not report.violations, report.format()  # the RFC's recommendations included
+    if _UNZIP is not None:
+        tested = subprocess.run([_UNZIP, "-t", str(path)], capture_output=True, text=True)
+        assert tested.returncode == 0 and "No errors detected" in tested.stdout, tested.stdout
+    handle = zipfile.ZipFile(path)
+    infos = handle.infolist()
+    assert all(info.compress_type == zipfile.ZIP_STORED for info in infos)
+    names = [info.filename for info in infos]
+    assert len(names) == len(set(names))  # an entry written twice is listed once
+    documents = [n for n in names if n.endswith("zarr.json")]
+    assert names[: len(documents)] == sorted(documents, key=lambda n: (n.count("/"), n))
+    offsets = {info.filename: info.header_offset for info in infos}
+    # First in the file as well as in the directory.
+    assert max(offsets[n] for n in documents) < min(
+        (offsets[n] for n in names if n not in documents), default=2**63
+    )
+    comment = json.loads(handle.comment)
+    assert comment == {
+        "ome": {"version": version, "zipFile": {"centralDirectory": {"jsonFirst": True}}}
+    }
+    return handle
+
+
+def _only(folder: Path) -> list[str]:
+    """The names in ``folder``, hidden ones included (no staging directory or partial file)."""
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_write_image_writes_an_archive_read_by_every_reader(
+    tmp_path: Path, cells_image: Callable[..., np.ndarray]
+) -> None:
+    pixels = cells_image((2, 300, 400), "uint16", 5)
+    target = tmp_path / "cells.ozx"
+    assert write_image(pixels, str(target), axes="cyx", scale_factors=[2, 4]) == []
+    assert _only(tmp_path) == ["cells.ozx"]  # one file: no directory, no staging copy
+    handle = _check_archive(target)
+    assert handle.namelist()[0] == "zarr.json"
+    ours = open_image(str(target))
+    assert all(ours.group[path].shards is not None for path in ours.paths)  # sharded by default
+    np.testing.assert_array_equal(np.asarray(ours.levels[0]), pixels)
+    theirs = zarr.open_group(zarr.storage.ZipStore(target, mode="r"), mode="r")
+    np.testing.assert_array_equal(theirs["s0"][...], pixels)
+    np.testing.assert_array_equal(theirs["s2"][...], np.asarray(ours.levels[2]))
+    multiscales = nz.from_ngff_zarr(str(target))
+    np.testing.assert_array_equal(np.asarray(multiscales.images[0].data), pixels)
+
+
+def test_many_shards_encoded_in_parallel_are_all_there(
+    tmp_path: Path, cells_image: Callable[..., np.ndarray]
+) -> None:
+    pixels = cells_image((1, 1024, 1536), "uint16", 7)
+    target = tmp_path / "tiles.ozx"
+    write_image(
+        pixels,
+        str(target),
+        axes="cyx",
+        scale_factors=[2],
+        storage_options={"chunks": (1, 64, 64), "shards": (1, 128, 256)},
+    )
+    handle = _check_archive(target)
+    assert sum(n.startswith("s0/c/") for n in handle.namelist()) == 8 * 6
+    np.testing.assert_array_equal(np.asarray(open_image(str(target)).levels[0]), pixels)
+
+
+def test_labels_are_added_to_an_archive_that_stays_whole_until_then(
+    tmp_path: Path, cells_image: Callable[..., np.ndarray]
+) -> None:
+    pixels = cells_image((2, 200, 240), "uint16", 3)
+    target = tmp_path / "cells.ozx"
+    write_image(pixels, str(target), axes="cyx", scale_factors=[2])
+    before = target.read_bytes()
+    labels = (pixels[0] > np.median(pixels[0])).astype(np.uint8)[None]
+    with pytest.raises(TypeError, match="integer dtype"):  # refused before anything is written
+        write_labels(labels.astype(np.float32), str(target), "cells", axes="cyx")
+    assert target.read_bytes() == before and _only(tmp_path) == ["cells.ozx"]
+
+    class Failing:  # fails half-way through the label's pixels
+        shape, dtype, ndim = labels.shape, labels.dtype, labels.ndim
+
+        def __getitem__(self, key: object) -> np.ndarray:
+            if isinstance(key, tuple) and key[1].start:
+                raise OSError("the disk went away")
+            return labels[key]
+
+    with pytest.raises(OSError, match="the disk went away"):
+        write_labels(
+            Failing(),
+            str(target),
+            "cells",
+            axes="cyx",
+            storage_options={"chunks": (1, 64, 64), "shards": (1, 64, 128)},
+        )
+    assert target.read_bytes() == before and _only(tmp_path) == ["cells.ozx"]
+
+    write_labels(labels, str(target), "cells", axes="cyx")
+    _check_archive(target)
+    image = open_image(str(target))
+    np.testing.assert_array_equal(np.asarray(image.levels[0]), pixels)
+    assert image.label_names == ["cells"]
+    label = open_label(image.group["labels/cells"])
+    np.testing.assert_array_equal(np.asarray(label.levels[0]), labels)
+    assert [level.shape for level in label.levels] == [(1, 200, 240), (1, 100, 120)]
+
+
+def test_a_plate_is_written_into_one_archive(
+    tmp_path: Path, cells_image: Callable[..., np.ndarray]
+) -> None:
+    target = tmp_path / "plate.ozx"
+    fields = {
+        (well, field): cells_image((1, 96, 128), "uint16", i)
+        for i, (well, field) in enumerate((w, f) for w in ("A/1", "A/2", "B/1") for f in ("0", "1"))
+    }
+    with open_ozx(target, mode="w") as root:
+        write_plate_metadata(root, ["A", "B"], ["1", "2"], ["A/1", "A/2", "B/1"])
+        for well in ("A/1", "A/2", "B/1"):
+            group = root.require_group(well)
+            write_well_metadata(group, ["0", "1"])
+            for field in ("0", "1"):
+                write_image(
+                    fields[well, field], group.require_group(field), axes="cyx", scale_factors=[2]
+                )
+        assert _only(tmp_path) != ["plate.ozx"]  # nothing at the name before the block ends
+    assert _only(tmp_path) == ["plate.ozx"]
+    _check_archive(target)
+    plate = open_plate(str(target))
+    for (well, field), expected in fields.items():
+        image = plate.well(well).image(field)
+        np.testing.assert_array_equal(np.asarray(image.levels[0]), expected)
+
+
+def test_a_failed_block_leaves_what_was_there(tmp_path: Path) -> None:
+    target = tmp_path / "kept.ozx"
+    write_image(np.ones((64, 64), np.uint8), str(target), scale_factors=[])
+    before = target.read_bytes()
+    with pytest.raises(RuntimeError, match="stop"), open_ozx(target, mode="w") as root:
+        write_image(np.zeros((64, 64), np.uint8), root, scale_factors=[])
+        raise RuntimeError("stop")
+    assert target.read_bytes() == before and _only(tmp_path) == ["kept.ozx"]
+
+
+def test_version_0_6_archives_are_read_by_ngff_zarr(
+    tmp_path: Path, cells_image: Callable[..., np.ndarray]
+) -> None:
+    pixels = cells_image((2, 120, 160), "uint16", 2)
+    target = tmp_path / "cells6.ozx"
+    write_image(pixels, str(target), axes="cyx", scale_factors=[2], fmt=FormatV06())
+    _check_archive(target, "0.6")
+    multiscales = nz.from_ngff_zarr(str(target))
+    np.testing.assert_array_equal(np.asarray(multiscales.images[0].data), pixels)
+    assert list(multiscales.images[0].dims) == ["c", "y", "x"]
+
+
+def test_compute_false_writes_the_archive_when_computed(tmp_path: Path) -> None:
+    pixels = np.arange(128 * 96, dtype=np.uint16).reshape(128, 96)
+    target = tmp_path / "later.ozx"
+    delayed = write_image(pixels, str(target), scale_factors=[2], compute=False)
+    assert not target.exists()
+    dask.compute(*delayed, scheduler="threads")
+    _check_archive(target)
+    np.testing.assert_array_equal(np.asarray(open_image(str(target)).levels[0]), pixels)
+
+
+def test_large_sizes_and_offsets_use_zip64_fields(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 4 GiB are too much for a test: the threshold is lowered so that every size and offset
+    # above 100 bytes takes the ZIP64 path that a large archive takes.
+    monkeypatch.setattr(archive_module, "_ZIP64_FROM", 100)
+    pixels = np.random.default_rng(3).integers(0, 60000, (200, 300), dtype=np.uint16)
+    target = tmp_path / "big.ozx"
+    write_image(
+        pixels,
+        str(target),
+        scale_factors=[2],
+        storage_options={"chunks": (50, 64), "shards": (100, 128)},
+    )
+    handle = _check_archive(target)
+    with target.open("rb") as file:  # the chunk entries' central records carry ZIP64 fields
+        infos = [i for i in handle.infolist() if "/c/" in i.filename]
+        assert infos and all(i.header_offset >= 100 for i in infos)
+        assert all(any(e[0] == 1 for e in _extra_fields(i.extra)) for i in infos), file.name
+    np.testing.assert_array_equal(
+        zarr.open_group(zarr.storage.ZipStore(target, mode="r"), mode="r")["s0"][...], pixels
+    )
+
+
+def _extra_fields(extra: bytes) -> list[tuple[int, int]]:
+    fields, offset = [], 0
+    while offset + 4 <= len(extra):
+        kind, size = (
+            int.from_bytes(extra[offset : offset + 2], "little"),
+            int.from_bytes(extra[offset + 2 : offset + 4], "little"),
+        )
+        fields.append((kind, size))
+        offset += 4 + size
+    return fields
+
+
+def test_what_cannot_be_written_is_refused_in_one_line(tmp_path: Path) -> None:
+    source = tmp_path / "x.npy"
+    np.save(source, np.zeros((2, 32, 32), np.uint8))
+    with pytest.raises(ValueError, match=r"fmt: a single-file OME-Zarr \(\.ozx\) holds zarr v3"):
+        write_image(np.zeros((8, 8), np.uint8), str(tmp_path / "a.ozx"), fmt=FormatV04())
+    result = run_cli("convert", str(source), str(tmp_path / "b.ozx"), "--format", "0.4")
+    assert result.returncode == 2 and "--format 0.5 or later" in result.stderr
+    (tmp_path / "c.ozx").write_text("not an archive")
+    for extra in ([], ["--overwrite"]):
+        result = run_cli("convert", str(source), str(tmp_path / "c.ozx"), *extra)
+        assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "exists and is no ZIP archive" in result.stderr
+    with zipfile.ZipFile(tmp_path / "d.ozx", "w", zipfile.ZIP_DEFLATED) as handle:
+        handle.writestr("zarr.json", json.dumps({"zarr_format": 3, "node_type": "group"}))
+    with pytest.raises(ValueError, match="compressed by ZIP"):
+        write_image(np.zeros((8, 8), np.uint8), str(tmp_path / "d.ozx"), scale_factors=[])
+    with pytest.raises(ValueError, match=r"no local path ending in \.ozx"):
+        open_ozx(tmp_path / "e.zarr").__enter__()
+    assert _only(tmp_path) == ["c.ozx", "d.ozx", "x.npy"]
+
+
+def test_convert_and_demo_write_archives_and_read_them_back(tmp_path: Path) -> None:
+    pixels = np.random.default_rng(8).integers(0, 255, (2, 300, 260), dtype=np.uint8)
+    source = tmp_path / "x.npy"
+    np.save(source, pixels)
+    target = tmp_path / "x.ozx"
+    result = run_cli("convert", str(source), str(target), "--axes", "cyx", "-q")
+    assert result.returncode == 0, result.stderr
+    _check_archive(target)
+    back = tmp_path / "back.ome.zarr"
+    assert run_cli("convert", str(target), str(back), "-q").returncode == 0
+    np.testing.assert_array_equal(np.asarray(open_image(str(back)).levels[0]), pixels)
+    again = tmp_path / "again.ozx"
+    assert run_cli("convert", str(back), str(again), "-q").returncode == 0
+    np.testing.assert_array_equal(np.asarray(open_image(str(again)).levels[0]), pixels)
+    demo = tmp_path / "demo.ozx"
+    assert run_cli("demo", str(demo)).returncode == 0
+    _check_archive(demo)
+    assert open_image(str(demo)).label_names == ["nuclei"]
+
+
+def _convert(source: Path, output: Path, *extra: str) -> list[str]:
+    return [
+        sys.executable, "-m", "omezarr", "convert", str(source), str(output), "-q",
+        "--axes", "zyx", "--scale-factors", "2", "--chunks", "1,128,128",
+        "--shards", "4,256,256", *extra,
+    ]  # fmt: skip
+
+
+def test_a_killed_archive_write_leaves_no_archive_and_resumes(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    pixels = rng.integers(0, 3000, (32, 1024, 1024), dtype=np.uint16)
+    source = tmp_path / "stack.npy"
+    np.save(source, pixels)
+    del pixels
+    target = tmp_path / "out.ozx"
+    child = subprocess.Popen(
+        _convert(source, target), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 120
+    partial: list[Path] = []
+    while child.poll() is None and time.monotonic() < deadline:
+        partial = list(tmp_path.glob(".out.ozx.partial-*"))
+        if partial and partial[0].stat().st_size > 8 * 2**20:  # chunks are being appended
+            break
+        time.sleep(0.005)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    assert partial, "the write ended before it could be killed"
+    assert not target.exists()  # never an archive that opens as an incomplete image
+    entries, end, region = recover_entries(partial[0])
+    assert entries and region is not None and end <= partial[0].stat().st_size
+    assert all(not n.endswith("zarr.json") for n in entries)  # documents come at the commit
+    inode = partial[0].stat().st_ino
+
+    resumed = subprocess.run(
+        _convert(source, target, "--resume"), capture_output=True, text=True, timeout=300
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert _only(tmp_path) == ["out.ozx", "stack.npy"]
+    assert target.stat().st_ino == inode  # the partial file was continued, not started over
+    _check_archive(target)
+    expected = np.load(source, mmap_mode="r")
+    image = open_image(str(target))
+    np.testing.assert_array_equal(np.asarray(image.levels[0]), expected)
+    verified = run_cli("verify", str(target))
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_recovery_keeps_only_whole_entries(tmp_path: Path) -> None:
+    pixels = np.random.default_rng(5).integers(0, 60000, (256, 256), dtype=np.uint16)
+    whole = tmp_path / "whole.ozx"
+    write_image(
+        pixels,
+        str(whole),
+        scale_factors=[],
+        storage_options={"chunks": (64, 64), "shards": (64, 128)},
+    )
+    data = whole.read_bytes()
+    with zipfile.ZipFile(whole) as handle:
+        chunks = sorted(
+            (i for i in handle.infolist() if "/c/" in i.filename), key=lambda i: i.header_offset
+        )
+    last = chunks[-1]
+    cut = tmp_path / "cut"
+    cut.write_bytes(data[: last.header_offset + 40])  # the last chunk entry is cut short
+    entries, end, _ = recover_entries(cut)
+    assert sorted(entries) == sorted(i.filename for i in chunks[:-1]) and end == last.header_offset
+    broken = bytearray(data[: last.header_offset])
+    second = chunks[1]
+    broken[second.header_offset + 60] ^= 0xFF  # a flipped bit in the second chunk's bytes
+    cut.write_bytes(bytes(broken))
+    entries, end, _ = recover_entries(cut)
+    assert sorted(entries) == [chunks[0].filename] and end == second.header_offset
