@@ -24,6 +24,7 @@ __all__ = [
     "EVERY_CHUNK_STORED",
     "LevelLayout",
     "archive_storage_options",
+    "auto_shard_limit",
     "default_chunks",
     "every_chunk_stored",
     "input_chunks",
@@ -177,6 +178,18 @@ def _auto_shards(
     return _trim_shards(shards, chunks, shape)
 
 
+def auto_shard_limit(memory_budget: int) -> int:
+    """The most bytes a shard chosen by ``shards="auto"`` holds at first: 128 MiB, at most a
+    quarter of the budget.
+
+    Examples
+    --------
+    >>> auto_shard_limit(256 * 2**20) // 2**20
+    64
+    """
+    return min(AUTO_SHARD_MAX_BYTES, memory_budget // 4)
+
+
 def _trim_shards(
     shards: Sequence[int], chunks: Sequence[int], shape: Sequence[int]
 ) -> tuple[int, ...]:
@@ -192,6 +205,7 @@ def resolve_layouts(
     zarr_format: int,
     level0_chunks: Sequence[int],
     memory_budget: int,
+    shard_limit: int | None = None,
 ) -> list[LevelLayout]:
     """One :class:`LevelLayout` per level from the user's ``storage_options``.
 
@@ -215,6 +229,9 @@ def resolve_layouts(
         clipped to each level's shape.
     memory_budget : int
         Bytes; ``shards="auto"`` stays within a quarter of it.
+    shard_limit : int, optional
+        Bytes a shard chosen by ``shards="auto"`` may hold instead (the planner lowers it
+        until the write fits the budget).
     """
     n_levels = len(shapes)
     if storage_options is None:
@@ -263,7 +280,7 @@ def resolve_layouts(
                     f"{where}: shards need zarr v3 (OME-NGFF 0.5); this is zarr v{zarr_format}"
                 )
             if shards_opt == "auto":
-                limit = min(AUTO_SHARD_MAX_BYTES, memory_budget // 4)
+                limit = shard_limit or auto_shard_limit(memory_budget)
                 shards = _auto_shards(chunks, shape, itemsize, limit)
             else:
                 # Trimmed like chunks: a level smaller than a chunk has its chunks clipped.

@@ -17,7 +17,13 @@ from .._errors import InvalidParameterError, Parameter
 from ..engine.memory import memory_budget_from
 from ..engine.plan import PyramidPlan, plan_pyramid
 from ..engine.targets import LevelTarget, Progress
-from ..io.layout import LevelLayout, default_chunks, input_chunks, resolve_layouts
+from ..io.layout import (
+    LevelLayout,
+    auto_shard_limit,
+    default_chunks,
+    input_chunks,
+    resolve_layouts,
+)
 from ..io.storage import remove_partial_files, write_ngff_attrs
 from ..ngff.axes import pixel_sizes
 from ..ngff.documents import axis_names, binning_offsets, level_transformations, valid_axes
@@ -324,6 +330,15 @@ def _chunks_are(storage_options: StorageOptions, chunks: tuple[int, ...]) -> boo
     )
 
 
+def _asks_auto_shards(storage_options: StorageOptions) -> bool:
+    """Whether some level leaves its shards to omezarr (``shards="auto"``)."""
+    per_level = [storage_options] if isinstance(storage_options, Mapping) else storage_options
+    return any(
+        isinstance(options, Mapping) and options.get("shards") == "auto"
+        for options in per_level or ()
+    )
+
+
 def _chunks_unset(storage_options: StorageOptions) -> bool:
     """Whether the user left every level's chunks and shards to omezarr."""
     if storage_options is None:
@@ -384,10 +399,30 @@ def plan_write(request: PixelRequest, fmt: Format) -> WritePlan:
         _check_input_chunks(what if not computed_levels else f"pyramid[{i}]", source, budget)
     given_chunks = input_chunks(sources[0])
     chunks0 = given_chunks or default_chunks(shape0, dims, dtype.itemsize)
-    layouts = resolve_layouts(
-        request.storage_options, shapes, dims, dtype.itemsize, fmt.zarr_format, chunks0, budget
-    )
-    engine_plans = _engine_plans(sources, shapes, factors, steps, layouts, dtype, budget)
+
+    def fitted(
+        options: StorageOptions, chunks: tuple[int, ...]
+    ) -> tuple[list[LevelLayout], tuple[PyramidPlan, ...]]:
+        """Layouts and engine plans for ``options``; shards omezarr chooses ("auto") as large
+        as fit the budget (halved until they do, down to single chunks)."""
+        tried = resolve_layouts(
+            options, shapes, dims, dtype.itemsize, fmt.zarr_format, chunks, budget
+        )
+        plans = _engine_plans(sources, shapes, factors, steps, tried, dtype, budget)
+        limit = auto_shard_limit(budget)
+        smallest = min(math.prod(layout.chunks) for layout in tried) * dtype.itemsize
+        while not all(p.fits for p in plans) and _asks_auto_shards(options) and limit > smallest:
+            limit //= 2
+            smaller = resolve_layouts(
+                options, shapes, dims, dtype.itemsize, fmt.zarr_format, chunks, budget, limit
+            )
+            tried, plans = (
+                smaller,
+                _engine_plans(sources, shapes, factors, steps, smaller, dtype, budget),
+            )
+        return tried, plans
+
+    layouts, engine_plans = fitted(request.storage_options, chunks0)
     if not all(plan.fits for plan in engine_plans):
         default = default_chunks(shape0, dims, dtype.itemsize)
         unset = _chunks_unset(request.storage_options)
@@ -399,10 +434,7 @@ def plan_write(request: PixelRequest, fmt: Format) -> WritePlan:
                     if unset
                     else _with_chunks(request.storage_options, candidate)
                 )
-                tried = resolve_layouts(
-                    options, shapes, dims, dtype.itemsize, fmt.zarr_format, candidate, budget
-                )
-                tried_plans = _engine_plans(sources, shapes, factors, steps, tried, dtype, budget)
+                tried, tried_plans = fitted(options, candidate)
                 if all(plan.fits for plan in tried_plans):
                     whose = "the input's chunks" if unset and given_chunks else "chunks"
                     warnings.warn(
