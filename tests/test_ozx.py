@@ -190,8 +190,13 @@ def test_a_directory_named_ozx_is_never_written_nor_read_as_an_archive(
 def test_what_is_not_supported_yet_is_said(tmp_path: Path, image: tuple[Path, np.ndarray]) -> None:
     from omezarr import upgrade
 
-    archive = _zip_hierarchy(image[0], tmp_path / "cells.ozx")
-    with pytest.raises(ValueError, match="cannot be upgraded in place; convert it"):
-        upgrade(str(archive), "0.6")
+    archive = _zip_hierarchy(image[0], tmp_path / "cells.zip")
+    deflated = _zip_hierarchy(image[0], tmp_path / "d.ozx", compression=zipfile.ZIP_DEFLATED)
+    before = deflated.read_bytes()
+    with pytest.raises(ValueError, match="compressed by ZIP"):
+        upgrade(str(deflated), "0.6")
+    assert deflated.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cells.ome.zarr", "cells.zip", "d.ozx"]
+    assert archive.exists()
     with pytest.raises(ValueError, match="read and written at local paths only for now"):
         open_image("http://127.0.0.1:9/cells.ozx")

@@ -8,7 +8,10 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
+import urllib.error
+import urllib.request
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -18,12 +21,16 @@ import ngff_zarr as nz
 import numpy as np
 import pytest
 import zarr
+from zarr.storage import FsspecStore
 
 from _cli import run_cli
+from omezarr import upgrade
+from omezarr.cli import main
 from omezarr.format import FormatV04, FormatV06
 from omezarr.io import archive as archive_module
 from omezarr.io.archive import open_ozx, recover_entries
 from omezarr.reader import open_image, open_label, open_plate
+from omezarr.tools.viewer import create_server
 from omezarr.validate import validate
 from omezarr.writer import (
     write_image,
@@ -86,11 +93,8 @@ def test_write_image_writes_an_archive_read_by_every_reader(
     np.testing.assert_array_equal(np.asarray(multiscales.images[0].data), pixels)
 
 
-def test_many_shards_encoded_in_parallel_are_all_there(
-    tmp_path: Path, cells_image: Callable[..., np.ndarray]
-) -> None:
-    pixels = cells_image((1, 1024, 1536), "uint16", 7)
-    target = tmp_path / "tiles.ozx"
+def _write_tiled(pixels: np.ndarray, target: Path) -> None:
+    """Two levels of 64 × 64 chunks in 128 × 256 shards: many entries from a small image."""
     write_image(
         pixels,
         str(target),
@@ -98,6 +102,14 @@ def test_many_shards_encoded_in_parallel_are_all_there(
         scale_factors=[2],
         storage_options={"chunks": (1, 64, 64), "shards": (1, 128, 256)},
     )
+
+
+def test_many_shards_encoded_in_parallel_are_all_there(
+    tmp_path: Path, cells_image: Callable[..., np.ndarray]
+) -> None:
+    pixels = cells_image((1, 1024, 1536), "uint16", 7)
+    target = tmp_path / "tiles.ozx"
+    _write_tiled(pixels, target)
     handle = _check_archive(target)
     assert sum(n.startswith("s0/c/") for n in handle.namelist()) == 8 * 6
     np.testing.assert_array_equal(np.asarray(open_image(str(target)).levels[0]), pixels)
@@ -351,3 +363,72 @@ def test_recovery_keeps_only_whole_entries(tmp_path: Path) -> None:
     cut.write_bytes(bytes(broken))
     entries, end, _ = recover_entries(cut)
     assert sorted(entries) == [chunks[0].filename] and end == second.header_offset
+
+
+def test_an_archive_is_upgraded_to_0_6_and_stays_whole_until_then(
+    tmp_path: Path, cells_image: Callable[..., np.ndarray]
+) -> None:
+    pixels = cells_image((2, 96, 128), "uint16", 9)
+    target = tmp_path / "cells.ozx"
+    write_image(pixels, str(target), axes="cyx", scale_factors=[2])
+    write_labels((pixels[:1] > 100).astype(np.uint8), str(target), "mask", axes="cyx")
+    before = target.read_bytes()
+    assert upgrade(str(target), "0.6", dry_run=True).changed and target.read_bytes() == before
+    report = upgrade(str(target), "0.6")
+    assert set(report.changed) == {".", "labels", "labels/mask"}
+    assert _only(tmp_path) == ["cells.ozx"]
+    _check_archive(target, "0.6")
+    np.testing.assert_array_equal(np.asarray(open_image(str(target)).levels[0]), pixels)
+    result = run_cli("upgrade", str(target), "--to", "0.6")  # already 0.6: nothing to change
+    assert result.returncode == 0, result.stderr
+
+
+def test_view_serves_an_archive_to_zarr_over_http_by_range(
+    tmp_path: Path, cells_image: Callable[..., np.ndarray]
+) -> None:
+    pixels = cells_image((2, 256, 256), "uint16", 4)
+    target = tmp_path / "cells.ozx"
+    _write_tiled(pixels, target)
+    server = create_server(target, port=0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with urllib.request.urlopen(server.url + "api/metadata") as response:
+            assert json.load(response)["levels"][0]["shape"] == [2, 256, 256]
+        request = urllib.request.Request(
+            server.url + "data/s0/c/0/0/0", headers={"Range": "bytes=0-99"}
+        )
+        with urllib.request.urlopen(request) as response, zipfile.ZipFile(target) as handle:
+            assert response.status == 206
+            assert response.read() == handle.read("s0/c/0/0/0")[:100]
+        store = FsspecStore.from_url(server.url + "data/", read_only=True)
+        served = zarr.open_group(store, mode="r")
+        np.testing.assert_array_equal(served["s0"][...], pixels)
+        np.testing.assert_array_equal(served["s0"][1, 70:90, 10:20], pixels[1, 70:90, 10:20])
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(server.url + "data/../cells.ozx")
+        assert missing.value.code == 404
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    (tmp_path / "plain.ozx").write_bytes(b"not a zip")
+    assert main(["view", str(tmp_path / "plain.ozx"), "--port", "0", "--no-browser"]) == 2
+
+
+@pytest.mark.parametrize("budget", ["256M", "1G"])
+def test_automatic_shards_of_a_large_image_fit_the_budget(budget: str) -> None:
+    import dask.array as da
+
+    from omezarr.write.pixels import planned_image
+
+    # 8 GiB, in the input's 2048² chunks: shards of a quarter of the budget (the first
+    # choice) need several times that on five levels, so smaller ones are chosen.
+    lazy = da.zeros((1, 1, 64, 8192, 8192), dtype=np.uint16, chunks=(1, 1, 1, 2048, 2048))
+    planned = planned_image(lazy, storage_options={"shards": "auto"}, memory_budget=budget)
+    shards = planned["s0"].shards
+    assert shards is not None and planned["s0"].chunks == (1, 1, 1, 2048, 2048)
+    shard_bytes = int(np.prod(shards)) * 2
+    assert (
+        8 * 2**20 <= shard_bytes <= int(budget[:-1]) * 2**20 * {"M": 1, "G": 1024}[budget[-1]] // 4
+    )

@@ -66,6 +66,8 @@ except ImportError:  # Windows: partial archives are then never held or cleaned
 __all__ = [
     "ArchiveStore",
     "ArchiveWriter",
+    "IndexedEntry",
+    "archive_index",
     "is_archive_metadata",
     "open_archive",
     "open_ozx",
@@ -702,33 +704,64 @@ def _resumable_partial(destination: Path) -> Path | None:
     return max(candidates, key=lambda p: p.stat().st_mtime) if candidates else None
 
 
-def _read_old(path: Path) -> tuple[dict[str, _Entry], dict[str, bytes]]:
-    """The entries (as references into ``path``) and the documents of the archive at ``path``."""
-    entries: dict[str, _Entry] = {}
-    documents: dict[str, bytes] = {}
+@dataclass(frozen=True)
+class IndexedEntry:
+    """An entry of an existing archive: where its (stored) bytes start, and what they are."""
+
+    header: int
+    data: int
+    size: int
+    crc: int
+    compressed: bool
+
+
+def archive_index(path: Path) -> dict[str, IndexedEntry]:
+    """Every file entry of the ZIP archive at ``path``, from its central directory (and each
+    entry's local header, for where its bytes start).
+
+    Raises
+    ------
+    ValueError
+        If ``path`` is not a ZIP archive, or is cut short.
+    """
+    index: dict[str, IndexedEntry] = {}
     try:
         with zipfile.ZipFile(path) as archive, open(path, "rb") as file:
             for info in archive.infolist():
                 if info.is_dir():
                     continue
-                if info.compress_type != 0:
-                    raise ValueError(
-                        f"{path}: its entries are compressed by ZIP ({info.filename!r}); omezarr "
-                        "adds only to archives that store them (as RFC-9 recommends): convert "
-                        "it to a new .ozx first"
-                    )
-                if is_archive_metadata(info.filename):
-                    _refuse_large_metadata(f"{path}/{info.filename}", info.file_size)
-                    documents[info.filename] = archive.read(info)
-                    continue
                 file.seek(info.header_offset)
                 fields = _LOCAL.unpack(file.read(_LOCAL.size))
-                data = info.header_offset + _LOCAL.size + fields[9] + fields[10]
-                entries[info.filename] = _Entry(
-                    info.header_offset, data, info.file_size, info.CRC, old=True
+                index[info.filename] = IndexedEntry(
+                    info.header_offset,
+                    info.header_offset + _LOCAL.size + fields[9] + fields[10],
+                    info.file_size,
+                    info.CRC,
+                    info.compress_type != zipfile.ZIP_STORED,
                 )
-    except zipfile.BadZipFile as error:
+    except (zipfile.BadZipFile, struct.error) as error:
         raise ValueError(f"{path}: not a ZIP archive, or one cut short ({error})") from None
+    return index
+
+
+def _read_old(path: Path) -> tuple[dict[str, _Entry], dict[str, bytes]]:
+    """The entries (as references into ``path``) and the documents of the archive at ``path``."""
+    entries: dict[str, _Entry] = {}
+    documents: dict[str, bytes] = {}
+    with open(path, "rb") as file:
+        for name, entry in archive_index(path).items():
+            if entry.compressed:
+                raise ValueError(
+                    f"{path}: its entries are compressed by ZIP ({name!r}); omezarr adds only to "
+                    "archives that store them (as RFC-9 recommends): convert it to a new .ozx "
+                    "first"
+                )
+            if is_archive_metadata(name):
+                _refuse_large_metadata(f"{path}/{name}", entry.size)
+                file.seek(entry.data)
+                documents[name] = file.read(entry.size)
+            else:
+                entries[name] = _Entry(entry.header, entry.data, entry.size, entry.crc, old=True)
     return entries, documents
 
 

@@ -568,12 +568,12 @@ class GuardedZipStore(ZipStore):
 
     def __init__(self, path: Path, sizes: Mapping[str, int]) -> None:
         super().__init__(path, mode="r", read_only=True)
-        self._metadata_sizes = dict(sizes)
+        self.metadata_sizes = dict(sizes)
 
     async def get(
         self, key: str, prototype: Any = None, byte_range: Any = None
     ) -> Any:  # the signature of zarr's ZipStore.get
-        size = self._metadata_sizes.get(key)
+        size = self.metadata_sizes.get(key)
         if byte_range is None and size is not None:
             _refuse_large_metadata(f"{self.path}/{key}", size)
         return await super().get(key, prototype, byte_range)

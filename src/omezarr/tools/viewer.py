@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import posixpath
 import threading
 from collections.abc import Callable, Mapping
 from http import HTTPStatus
@@ -45,6 +46,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import zarr
 
 from .._budget import memory_budget_from
+from ..io.archive import archive_index
+from ..io.storage import is_zip_target, open_zip_store
 from ..read import Image, LabelImage, open_image
 from ..types import JSONDict
 from .render import channel_displays, choose_level, encode_png, render_plane
@@ -250,6 +253,13 @@ class ViewerServer(ThreadingHTTPServer):
             self.image = open_image(root)
         except (ValueError, TypeError, OSError) as exc:
             self.image_error = str(exc)
+        self.entries: dict[str, tuple[int, int]] | None = None
+        if root.is_file():  # a single-file archive: its stored entries are served by range
+            self.entries = {
+                name: (entry.data, entry.size)
+                for name, entry in archive_index(root).items()
+                if not entry.compressed
+            }
         self._labels: dict[str, LabelImage] = {}
         self._labels_lock = threading.Lock()
         self._renders = threading.BoundedSemaphore(_RENDERS_AT_ONCE)
@@ -547,6 +557,16 @@ class _ViewerHandler(BaseHTTPRequestHandler):
         return target if target.is_relative_to(root) else None
 
     def _send_data_file(self, relative: str, with_body: bool) -> None:
+        entries = self.server.entries
+        if entries is not None:  # a single-file archive: its stored entries, by name
+            name = "/".join(p for p in relative.split("/") if p not in ("", "."))
+            entry = entries.get(name)
+            if entry is None:
+                self._send_text(HTTPStatus.NOT_FOUND, f"/data{relative}: no such entry", with_body)
+                return
+            with self.server.root.open("rb") as source:
+                self._send_span(source, entry[0], entry[1], posixpath.basename(name), with_body)
+            return
         target = self._data_path(relative)
         if target is None:
             message = "paths outside the dataset are not served"
@@ -557,34 +577,41 @@ class _ViewerHandler(BaseHTTPRequestHandler):
             return
         with target.open("rb") as source:
             size = os.fstat(source.fileno()).st_size
-            try:
-                span = byte_range(self.headers.get("Range"), size)
-            except RangeNotSatisfiable as exc:
-                self.send_response(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE)
-                self.send_header("Content-Range", f"bytes */{size}")
-                body = f"range not satisfiable: {exc}\n".encode()
-                self.send_header("Content-Type", "text/plain; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                if with_body:
-                    self.wfile.write(body)
-                return
-            start, stop = span if span is not None else (0, size)
-            self.send_response(HTTPStatus.PARTIAL_CONTENT if span else HTTPStatus.OK)
-            # Never what the name suggests (an .html or .svg in a dataset would run at this
-            # origin): zarr metadata as JSON, everything else as bytes, in a sandbox.
-            inert = "application/json" if target.name in _METADATA_NAMES else None
-            self.send_header("Content-Type", inert or "application/octet-stream")
-            self.send_header("Content-Security-Policy", _DATA_POLICY)
-            self.send_header("Content-Length", str(stop - start))
-            self.send_header("Accept-Ranges", "bytes")
-            self.send_header("Cache-Control", "no-cache")
-            if span is not None:
-                self.send_header("Content-Range", f"bytes {start}-{stop - 1}/{size}")
+            self._send_span(source, 0, size, target.name, with_body)
+
+    def _send_span(
+        self, source: BinaryIO, offset: int, size: int, name: str, with_body: bool
+    ) -> None:
+        """Send the ``size`` bytes of ``source`` from ``offset`` (a file, or an archive entry),
+        or the byte range of them that the request asks for."""
+        try:
+            span = byte_range(self.headers.get("Range"), size)
+        except RangeNotSatisfiable as exc:
+            self.send_response(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE)
+            self.send_header("Content-Range", f"bytes */{size}")
+            body = f"range not satisfiable: {exc}\n".encode()
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             if with_body:
-                source.seek(start)
-                _copy(source, self.wfile, stop - start)
+                self.wfile.write(body)
+            return
+        start, stop = span if span is not None else (0, size)
+        self.send_response(HTTPStatus.PARTIAL_CONTENT if span else HTTPStatus.OK)
+        # Never what the name suggests (an .html or .svg in a dataset would run at this
+        # origin): zarr metadata as JSON, everything else as bytes, in a sandbox.
+        inert = "application/json" if name in _METADATA_NAMES else None
+        self.send_header("Content-Type", inert or "application/octet-stream")
+        self.send_header("Content-Security-Policy", _DATA_POLICY)
+        self.send_header("Content-Length", str(stop - start))
+        self.send_header("Accept-Ranges", "bytes")
+        self.send_header("Cache-Control", "no-cache")
+        if span is not None:
+            self.send_header("Content-Range", f"bytes {start}-{stop - 1}/{size}")
+        self.end_headers()
+        if with_body:
+            source.seek(offset + start)
+            _copy(source, self.wfile, stop - start)
 
 
 def _copy(source: BinaryIO, target: Any, length: int) -> None:
@@ -606,8 +633,10 @@ def create_server(path: str | os.PathLike[str], *, port: int = 0) -> ViewerServe
     Parameters
     ----------
     path : str or os.PathLike
-        A local OME-Zarr directory. The viewer page shows it when it is a multiscale image;
-        any other hierarchy (a plate, a collection) is still served under ``/data/``.
+        A local OME-Zarr directory or single-file archive (``.ozx``; its stored entries are
+        served under ``/data/`` by name, with byte ranges). The viewer page shows it when it
+        is a multiscale image; any other hierarchy (a plate, a collection) is still served
+        under ``/data/``.
     port : int, default 0
         The TCP port; 0 lets the operating system pick a free one.
 
@@ -632,8 +661,10 @@ def create_server(path: str | os.PathLike[str], *, port: int = 0) -> ViewerServe
     if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
         raise ValueError(f"port: expected an integer from 0 to 65535, not {port!r}")
     root = Path(path).expanduser().resolve()
-    if not root.is_dir():
-        raise FileNotFoundError(f"path: {os.fspath(path)!r} is not a directory")
+    if root.is_file() and is_zip_target(root):
+        open_zip_store(root, "r", "path")  # one clear line for an archive that is no OME-Zarr
+    elif not root.is_dir():
+        raise FileNotFoundError(f"path: {os.fspath(path)!r} is not a directory or .ozx archive")
     return ViewerServer(root, port)
 
 

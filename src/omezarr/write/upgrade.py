@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
 import re
 import shutil
 import uuid
@@ -33,7 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from ..io.storage import is_partial_file
+from ..io.archive import open_archive
+from ..io.storage import is_partial_file, open_zip_store
 from ..ngff.documents import build_multiscale
 from ..ngff.format import FormatV06
 from ..ngff.parse import _read_transformations
@@ -92,8 +94,9 @@ def upgrade(
     Parameters
     ----------
     target : str or os.PathLike
-        A local OME-Zarr directory: an image (with its labels), a plate, a bioformats2raw
-        collection.
+        A local OME-Zarr directory, or single-file archive (``.ozx``, OME-NGFF 0.5): an image
+        (with its labels), a plate, a bioformats2raw collection. An archive gets a new one
+        with the new documents and its other entries, which replaces it once complete.
     to : str, default "0.6"
         The version to reach: "0.6" (from 0.5 or 0.4) or "0.5" (from 0.4). From 0.4 the zarr
         v2 metadata of every group and array becomes zarr v3 (the chunks stay where they
@@ -121,16 +124,13 @@ def upgrade(
     if to not in _TARGETS:
         raise ValueError(f"to: expected one of {list(_TARGETS)}, not {to!r}")
     root = Path(os.fspath(target))
-    if root.is_file() and zipfile.is_zipfile(root):
-        raise ValueError(
-            f"{root}: a single-file OME-Zarr (ZIP archive) cannot be upgraded in place; convert "
-            f"it to a directory first (omezarr convert {root.name} "
-            f"{root.with_suffix('.ome.zarr').name})"
-        )
-    if not root.is_dir():
-        raise ValueError(f"{root}: not a local OME-Zarr directory")
-    from_v2 = not (root / "zarr.json").is_file()
-    if from_v2:
+    archive = root.is_file() and zipfile.is_zipfile(root)
+    if not archive and not root.is_dir():
+        raise ValueError(f"{root}: not a local OME-Zarr directory or .ozx archive")
+    from_v2 = not archive and not (root / "zarr.json").is_file()
+    if archive:
+        documents = _archive_documents(root)
+    elif from_v2:
         if not ((root / ".zgroup").is_file() or (root / ".zattrs").is_file()):
             raise ValueError(f"{root}: not a local OME-Zarr directory (no zarr metadata)")
         documents = _migrated_v2(root)
@@ -181,6 +181,9 @@ def upgrade(
         [r.as_posix() for r in recoded],
     )  # fmt: skip
     if dry_run:
+        return report
+    if archive:
+        _write_archive_documents(root, pending)
         return report
     _remove_pending_files(root, documents)
     # Chunks that must change are written first, in a hidden directory beside the old ones
@@ -413,6 +416,37 @@ def _nodes(root: Path) -> Iterator[tuple[Path, JSONDict]]:
         for child in sorted((root / relative).iterdir()):
             if child.is_dir() and not child.is_symlink() and (child / "zarr.json").is_file():
                 stack.append((relative / child.name, depth + 1))
+
+
+def _archive_documents(root: Path) -> dict[Path, JSONDict]:
+    """The zarr v3 documents of the single-file OME-Zarr ``root``, by relative path."""
+    store = open_zip_store(root, "r", "target")  # a whole RFC-9 archive; sizes guarded
+    documents: dict[Path, JSONDict] = {}
+    with zipfile.ZipFile(root) as handle:
+        for name in sorted(store.metadata_sizes):
+            if posixpath.basename(name) != "zarr.json":
+                continue
+            try:
+                document = json.loads(handle.read(name))
+            except ValueError as error:
+                raise ValueError(f"{root}/{name}: cannot be read ({error})") from None
+            if isinstance(document, dict):
+                documents[Path(posixpath.dirname(name))] = document
+    return documents
+
+
+def _write_archive_documents(root: Path, pending: Mapping[Path, JSONDict]) -> None:
+    """Write ``pending`` documents into a new archive with the old one's other entries, which
+    replaces it once complete (see :mod:`omezarr.io.archive`): the old one stays whole."""
+    writer = open_archive(root, replace=False)
+    try:
+        for relative, document in pending.items():
+            name = f"{relative.as_posix()}/zarr.json" if relative.parts else "zarr.json"
+            writer.append(name, [json.dumps(document, indent=2).encode()])
+    except BaseException:
+        writer.abandon()
+        raise
+    writer.commit()
 
 
 def _remove_pending_files(root: Path, documents: Mapping[Path, Any]) -> None:
