@@ -18,7 +18,7 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, ClassVar
 
 import numpy as np
 import pytest
@@ -205,6 +205,8 @@ class RangeRequestHandler(http.server.SimpleHTTPRequestHandler):
     """Static files with single byte ranges (``a-b``, ``a-`` and suffix ``-n``), as zarr reads shards."""
 
     _span: tuple[int, int] | None = None
+    served: ClassVar[list[tuple[str, int]]] = []
+    """(path, bytes) of every answer with a body, for tests that count what was read."""
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet test output
         pass
@@ -237,8 +239,14 @@ class RangeRequestHandler(http.server.SimpleHTTPRequestHandler):
 
     def copyfile(self, source: BinaryIO, outputfile: BinaryIO) -> None:  # type: ignore[override]
         if self._span is None:
+            try:
+                size = os.fstat(source.fileno()).st_size
+            except (AttributeError, OSError, ValueError):  # a listing: not a file
+                size = -1
+            self.served.append((self.path, size))
             super().copyfile(source, outputfile)
             return
+        self.served.append((self.path, self._span[1] - self._span[0]))
         outputfile.write(source.read(self._span[1] - self._span[0]))
 
 

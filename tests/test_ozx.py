@@ -187,16 +187,70 @@ def test_a_directory_named_ozx_is_never_written_nor_read_as_an_archive(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cells.ome.zarr", "out.ozx"]
 
 
-def test_what_is_not_supported_yet_is_said(tmp_path: Path, image: tuple[Path, np.ndarray]) -> None:
+def test_archives_that_cannot_be_added_to_are_left_as_they_are(
+    tmp_path: Path, image: tuple[Path, np.ndarray]
+) -> None:
     from omezarr import upgrade
 
-    archive = _zip_hierarchy(image[0], tmp_path / "cells.zip")
     deflated = _zip_hierarchy(image[0], tmp_path / "d.ozx", compression=zipfile.ZIP_DEFLATED)
     before = deflated.read_bytes()
     with pytest.raises(ValueError, match="compressed by ZIP"):
         upgrade(str(deflated), "0.6")
+    with pytest.raises(ValueError, match="compressed by ZIP"):
+        write_image(image[1], str(deflated), axes="cyx", overwrite=True)
     assert deflated.read_bytes() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["cells.ome.zarr", "cells.zip", "d.ozx"]
-    assert archive.exists()
-    with pytest.raises(ValueError, match="read and written at local paths only for now"):
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cells.ome.zarr", "d.ozx"]
+
+
+def test_a_remote_archive_is_read_by_range_over_http(
+    tmp_path: Path, http_root: tuple[Path, str], cells_image: Callable[..., np.ndarray]
+) -> None:
+    from conftest import RangeRequestHandler
+
+    pixels = cells_image((1, 1024, 1536), "uint16", 6)
+    served_dir, base = http_root
+    archive = served_dir / "remote-cells.ozx"
+    write_image(
+        pixels,
+        str(archive),
+        axes="cyx",
+        scale_factors=[2],
+        storage_options={"chunks": (1, 64, 64), "shards": (1, 128, 256)},
+    )
+    url = f"{base}/remote-cells.ozx"
+    del RangeRequestHandler.served[:]
+    opened = open_image(url)
+    region = np.asarray(opened.levels[0][0, 300:340, 700:760])
+    np.testing.assert_array_equal(region, pixels[0, 300:340, 700:760])
+    # The directory, the documents and the few shards of the region: not the whole archive.
+    read = sum(size for path, size in RangeRequestHandler.served if "remote-cells" in path)
+    assert 0 < read < archive.stat().st_size // 8, (read, archive.stat().st_size)
+    np.testing.assert_array_equal(np.asarray(open_image(url).levels[0]), pixels)
+    report = validate(url)
+    assert report.valid and report.kind == "image", report.format()
+    result = run_cli("info", url)
+    assert result.returncode == 0 and "1024" in result.stdout, result.stderr
+    back = tmp_path / "back.ome.zarr"
+    assert main(["convert", url, str(back)]) == 0
+    np.testing.assert_array_equal(np.asarray(open_image(str(back)).levels[0]), pixels)
+    with pytest.raises(ValueError, match="written at local paths only for now"):
+        write_image(pixels, f"{base}/new.ozx")
+    with pytest.raises(
+        (FileNotFoundError, ConnectionError), match=r"cannot be reached|cannot read"
+    ):
         open_image("http://127.0.0.1:9/cells.ozx")
+
+
+def test_a_remote_archive_is_read_from_s3(
+    tmp_path: Path, s3_bucket: str, cells_image: Callable[..., np.ndarray]
+) -> None:
+    import fsspec
+
+    pixels = cells_image((2, 96, 128), "uint16", 2)
+    local = tmp_path / "cells.ozx"
+    write_image(pixels, str(local), axes="cyx", scale_factors=[2])
+    url = f"{s3_bucket}/cells.ozx"
+    fsspec.filesystem("s3").put_file(str(local), url)
+    np.testing.assert_array_equal(np.asarray(open_image(url).levels[0]), pixels)
+    assert validate(url).valid
+    assert main(["verify", url]) == 0

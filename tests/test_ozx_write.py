@@ -265,7 +265,7 @@ def test_what_cannot_be_written_is_refused_in_one_line(tmp_path: Path) -> None:
         handle.writestr("zarr.json", json.dumps({"zarr_format": 3, "node_type": "group"}))
     with pytest.raises(ValueError, match="compressed by ZIP"):
         write_image(np.zeros((8, 8), np.uint8), str(tmp_path / "d.ozx"), scale_factors=[])
-    with pytest.raises(ValueError, match=r"no local path ending in \.ozx"):
+    with pytest.raises(ValueError, match=r"is no local path or object-store URL ending in \.ozx"):
         open_ozx(tmp_path / "e.zarr").__enter__()
     assert _only(tmp_path) == ["c.ozx", "d.ozx", "x.npy"]
 
@@ -432,3 +432,58 @@ def test_automatic_shards_of_a_large_image_fit_the_budget(budget: str) -> None:
     assert (
         8 * 2**20 <= shard_bytes <= int(budget[:-1]) * 2**20 * {"M": 1, "G": 1024}[budget[-1]] // 4
     )
+
+
+def test_archives_are_written_to_object_storage_whole(
+    tmp_path: Path, s3_bucket: str, cells_image: Callable[..., np.ndarray]
+) -> None:
+    import tempfile
+
+    import fsspec
+
+    pixels = cells_image((2, 160, 200), "uint16", 11)
+    url = f"{s3_bucket}/cells.ozx"
+    fs = fsspec.filesystem("s3")
+    uploads = set(Path(tempfile.gettempdir()).glob(".omezarr-upload-*"))
+
+    class Failing:  # fails half-way: nothing may appear at the URL
+        shape, dtype, ndim = pixels.shape, pixels.dtype, pixels.ndim
+
+        def __getitem__(self, key: object) -> np.ndarray:
+            if isinstance(key, tuple) and key[1].start:
+                raise OSError("the microscope went away")
+            return pixels[key]
+
+    with pytest.raises(OSError, match="the microscope went away"):
+        write_image(
+            Failing(),
+            url,
+            axes="cyx",
+            storage_options={"chunks": (1, 32, 200), "shards": (1, 64, 200)},
+        )
+    assert not fs.exists(url)
+    write_image(pixels, url, axes="cyx", scale_factors=[2])
+    np.testing.assert_array_equal(np.asarray(open_image(url).levels[0]), pixels)
+    local = tmp_path / "downloaded.ozx"
+    fs.get_file(url, str(local))
+    _check_archive(local)
+    with pytest.raises(ValueError, match="exists; pass overwrite=True"):
+        write_image(pixels, url, axes="cyx")
+    with pytest.raises(ValueError, match=r"labels cannot be added to an \.ozx on object storage"):
+        write_labels((pixels[:1] > 0).astype(np.uint8), url, "mask", axes="cyx")
+    with pytest.raises(ValueError, match="cannot be resumed"):
+        write_image(pixels, url, axes="cyx", resume=True)
+    with open_ozx(url, mode="w") as root:  # image and labels, replacing the archive
+        write_image(pixels[::-1], root, axes="cyx", scale_factors=[2])
+        write_labels((pixels[:1] > 100).astype(np.uint8), root, "mask", axes="cyx")
+    image = open_image(url)
+    np.testing.assert_array_equal(np.asarray(image.levels[0]), pixels[::-1])
+    assert image.label_names == ["mask"]
+    source = tmp_path / "x.npy"
+    np.save(source, pixels)
+    converted = f"{s3_bucket}/converted.ozx"
+    assert run_cli("convert", str(source), converted, "--axes", "cyx", "-q").returncode == 0
+    np.testing.assert_array_equal(np.asarray(open_image(converted).levels[0]), pixels)
+    again = run_cli("convert", str(source), converted, "--axes", "cyx", "-q")
+    assert again.returncode == 2 and "already exists" in again.stderr
+    assert set(Path(tempfile.gettempdir()).glob(".omezarr-upload-*")) == uploads  # cleaned up

@@ -16,11 +16,13 @@ import zarr.storage
 
 from ..engine.memory import memory_budget_from
 from ..engine.targets import Progress
+from ..io.archive import open_ozx
 from ..io.layout import default_chunks
 from ..io.storage import (
     local_path,
     open_group,
     read_ngff_attrs,
+    remote_archive,
     remote_url,
     write_ngff_attrs,
 )
@@ -41,6 +43,7 @@ from .source import InputImage
 from .staging import (
     check_archive_format,
     check_output,
+    check_remote_archive_output,
     check_remote_output,
     interrupted_stagings,
     local_output,
@@ -359,6 +362,8 @@ def convert(
             )
         if remote is None:
             check_output(output, overwrite=overwrite)
+        elif remote_archive(remote) is not None:
+            check_remote_archive_output(remote, overwrite=overwrite, resume=resume)
         else:
             check_remote_output(remote, overwrite=overwrite, resume=resume)
     with open_input(input_path, axes=axes, series=series, memory_budget=budget) as image:
@@ -422,6 +427,10 @@ def convert(
             with local_output(output, overwrite=overwrite, resume=resume) as (target, resuming):
                 write(target, resuming)
             written: Path | str = local_path(output, "output")
+        elif remote_archive(remote) is not None:
+            with open_ozx(remote, mode="w") as root:  # uploaded once complete
+                write(root, False)
+            written = remote
         else:
             with remote_output(remote, overwrite=overwrite, resume=resume) as resuming:
                 write(remote, resuming)

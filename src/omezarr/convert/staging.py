@@ -14,7 +14,7 @@ import zarr
 import zarr.errors
 import zarr.storage
 
-from ..io.archive import open_ozx
+from ..io.archive import open_ozx, remote_object
 from ..io.staging import clean_stale, held, new_token, staging_path, swap_into_place
 from ..io.storage import OZX_SUFFIX, existing_group, is_read_only_url, local_path, remote_url
 from ..io.zarr_internals import delete_prefix, key_exists, prefix_is_empty
@@ -25,6 +25,7 @@ from .zarr_input import _ZARR_METADATA_KEYS, _is_zarr_hierarchy
 __all__ = [
     "check_archive_format",
     "check_output",
+    "check_remote_archive_output",
     "check_remote_output",
     "local_output",
     "remote_output",
@@ -92,6 +93,28 @@ def check_archive_format(output: str | os.PathLike[str], fmt: Format) -> None:
             Parameter("fmt", "0.5"),
             f" or later: a single-file OME-Zarr ({OZX_SUFFIX}) holds zarr v3, which OME-NGFF "
             f"{fmt.version} does not use",
+        )
+
+
+def check_remote_archive_output(url: str, *, overwrite: bool, resume: bool) -> None:
+    """Check that a single-file archive may be written at the object-store ``url``.
+
+    Raises
+    ------
+    ConversionError
+        If something is there and ``overwrite`` is False.
+    ConnectionError, PermissionError
+        If the store cannot be reached or refuses access.
+    """
+    if remote_object(url, "output")[2] and not overwrite:
+        raise _exists_error(url)
+    if resume:
+        warnings.warn(
+            ConversionWarning(
+                f"{url}: an .ozx on object storage is uploaded only once complete, so a killed "
+                "conversion left nothing to resume: converting it again"
+            ),
+            stacklevel=3,
         )
 
 

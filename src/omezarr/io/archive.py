@@ -40,23 +40,17 @@ import threading
 import time
 import zipfile
 import zlib
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import zarr
-from zarr.abc.store import (
-    ByteRequest,
-    OffsetByteRequest,
-    RangeByteRequest,
-    Store,
-    SuffixByteRequest,
-)
-from zarr.core.buffer import Buffer, BufferPrototype
+from zarr.core.buffer import Buffer
 
+from .archive_read import ArchiveKeys, local_reader
 from .staging import clean_stale, is_held, is_staging_name, new_token, staging_path
-from .storage import OZX_SUFFIX, _refuse_large_metadata, archive_destination
+from .storage import OZX_SUFFIX, _refuse_large_metadata, archive_destination, remote_archive
 
 try:
     import fcntl
@@ -66,12 +60,12 @@ except ImportError:  # Windows: partial archives are then never held or cleaned
 __all__ = [
     "ArchiveStore",
     "ArchiveWriter",
-    "IndexedEntry",
-    "archive_index",
     "is_archive_metadata",
     "open_archive",
     "open_ozx",
+    "open_remote_archive",
     "recover_entries",
+    "remote_object",
 ]
 
 _LOCAL = struct.Struct("<IHHHHHIIIHH")  # local file header, 30 bytes
@@ -231,9 +225,11 @@ class ArchiveWriter:
         documents: dict[str, bytes] | None = None,
         end: int = 0,
         region: int | None = None,
+        upload: Callable[[Path], None] | None = None,
     ) -> None:
         self.destination = destination
         self.temporary = temporary
+        self._upload = upload
         self._when = _dos_time(time.time())
         self._lock = threading.Lock()
         self._entries: dict[str, _Entry] = dict(entries or {})
@@ -345,6 +341,12 @@ class ArchiveWriter:
             self._write_directory(offsets)
             os.fsync(self._descriptor)
             self._close()
+        if self._upload is not None:  # to object storage: the finished file, then it goes
+            try:
+                self._upload(self.temporary)
+            finally:
+                self.temporary.unlink(missing_ok=True)
+            return self.destination
         os.replace(self.temporary, self.destination)
         _sync_directory(self.destination.parent)
         return self.destination
@@ -568,7 +570,7 @@ def recover_entries(path: Path) -> tuple[dict[str, _Entry], int, int | None]:
     return entries, offset, region
 
 
-class ArchiveStore(Store):
+class ArchiveStore(ArchiveKeys):
     """The zarr store of an archive being written (see :class:`ArchiveWriter`)."""
 
     supports_writes = True
@@ -592,29 +594,14 @@ class ArchiveStore(Store):
     def __repr__(self) -> str:
         return f"ArchiveStore('{self}')"
 
-    async def get(
-        self, key: str, prototype: BufferPrototype, byte_range: ByteRequest | None = None
-    ) -> Buffer | None:
-        start, stop = 0, None
-        if isinstance(byte_range, RangeByteRequest):
-            start, stop = byte_range.start, byte_range.end
-        elif isinstance(byte_range, OffsetByteRequest):
-            start = byte_range.offset
-        elif isinstance(byte_range, SuffixByteRequest):
-            size = self.archive.size(key)
-            if size is None:
-                return None
-            start = max(0, size - byte_range.suffix)
-        data = self.archive.read(key, start, stop)
-        return None if data is None else prototype.buffer.from_bytes(data)
+    def entry_names(self) -> list[str]:
+        return self.archive.names()
 
-    async def get_partial_values(
-        self, prototype: BufferPrototype, key_ranges: Iterable[tuple[str, ByteRequest | None]]
-    ) -> list[Buffer | None]:
-        return [await self.get(key, prototype, byte_range) for key, byte_range in key_ranges]
+    def entry_size(self, key: str) -> int | None:
+        return self.archive.size(key)
 
-    async def exists(self, key: str) -> bool:
-        return self.archive.contains(key)
+    def read(self, name: str, start: int = 0, stop: int | None = None) -> bytes | None:
+        return self.archive.read(name, start, stop)
 
     async def set(self, key: str, value: Buffer) -> None:
         self._check_writable()
@@ -627,26 +614,6 @@ class ArchiveStore(Store):
     async def delete(self, key: str) -> None:
         self._check_writable()
         self.archive.delete(key)
-
-    async def list(self) -> AsyncIterator[str]:
-        for key in self.archive.names():
-            yield key
-
-    async def list_prefix(self, prefix: str) -> AsyncIterator[str]:
-        for key in self.archive.names():
-            if key.startswith(prefix):
-                yield key
-
-    async def list_dir(self, prefix: str) -> AsyncIterator[str]:
-        prefix = prefix.rstrip("/")
-        lead = f"{prefix}/" if prefix else ""
-        seen: set[str] = set()
-        for key in self.archive.names():
-            if key.startswith(lead):
-                child = key[len(lead) :].split("/", 1)[0]
-                if child and child not in seen:
-                    seen.add(child)
-                    yield child
 
 
 # ----------------------------------------------------------------------------- opening
@@ -694,6 +661,62 @@ def open_archive(destination: Path, *, replace: bool, resume: bool = False) -> A
     )
 
 
+def remote_object(url: str, what: str) -> tuple[Any, str, bool]:
+    """The fsspec filesystem and path of ``url``, and whether something is there.
+
+    Raises
+    ------
+    ConnectionError, PermissionError
+        If the store cannot be reached or refuses access (the message names ``what``).
+    """
+    import fsspec
+
+    try:
+        fs, path = fsspec.core.url_to_fs(url)
+        return fs, path, bool(fs.exists(path))
+    except PermissionError as error:
+        raise PermissionError(f"{what}: access to {url} was refused ({error})") from None
+    except Exception as error:
+        raise ConnectionError(
+            f"{what}: cannot reach {url} ({type(error).__name__}: {error}); check the URL and "
+            "the endpoint (AWS_ENDPOINT_URL)"
+        ) from None
+
+
+def open_remote_archive(url: str, *, overwrite: bool, what: str = "group") -> ArchiveWriter:
+    """An :class:`ArchiveWriter` for the ``.ozx`` at the object-store ``url`` (``s3://…``).
+
+    The archive is written to a temporary local file in one pass, as a local one is, and
+    uploaded when committed (``put_file``: a multipart upload for large files, whose object
+    appears only once it is complete, so a failed or killed write leaves what was at ``url``);
+    the local file is removed then. An archive on object storage is written whole: never
+    added to, never resumed.
+
+    Raises
+    ------
+    ValueError
+        If something is at ``url`` and ``overwrite`` is False.
+    ConnectionError, PermissionError
+        If the store cannot be reached or refuses access.
+    """
+    import tempfile
+
+    fs, path, exists = remote_object(url, what)
+    if exists and not overwrite:
+        raise ValueError(
+            f"{what}: {url} exists; pass overwrite=True to replace it (an archive on object "
+            "storage is written whole, never added to)"
+        )
+    handle, name = tempfile.mkstemp(prefix=".omezarr-upload-", suffix=OZX_SUFFIX)
+    os.close(handle)
+    temporary = Path(name)
+
+    def upload(local: Path) -> None:
+        fs.put_file(os.fspath(local), path)
+
+    return ArchiveWriter(Path(path), temporary, upload=upload)
+
+
 def _resumable_partial(destination: Path) -> Path | None:
     """The newest partial archive of a killed write of ``destination``, if any."""
     candidates = [
@@ -704,64 +727,30 @@ def _resumable_partial(destination: Path) -> Path | None:
     return max(candidates, key=lambda p: p.stat().st_mtime) if candidates else None
 
 
-@dataclass(frozen=True)
-class IndexedEntry:
-    """An entry of an existing archive: where its (stored) bytes start, and what they are."""
-
-    header: int
-    data: int
-    size: int
-    crc: int
-    compressed: bool
-
-
-def archive_index(path: Path) -> dict[str, IndexedEntry]:
-    """Every file entry of the ZIP archive at ``path``, from its central directory (and each
-    entry's local header, for where its bytes start).
-
-    Raises
-    ------
-    ValueError
-        If ``path`` is not a ZIP archive, or is cut short.
-    """
-    index: dict[str, IndexedEntry] = {}
-    try:
-        with zipfile.ZipFile(path) as archive, open(path, "rb") as file:
-            for info in archive.infolist():
-                if info.is_dir():
-                    continue
-                file.seek(info.header_offset)
-                fields = _LOCAL.unpack(file.read(_LOCAL.size))
-                index[info.filename] = IndexedEntry(
-                    info.header_offset,
-                    info.header_offset + _LOCAL.size + fields[9] + fields[10],
-                    info.file_size,
-                    info.CRC,
-                    info.compress_type != zipfile.ZIP_STORED,
-                )
-    except (zipfile.BadZipFile, struct.error) as error:
-        raise ValueError(f"{path}: not a ZIP archive, or one cut short ({error})") from None
-    return index
-
-
 def _read_old(path: Path) -> tuple[dict[str, _Entry], dict[str, bytes]]:
     """The entries (as references into ``path``) and the documents of the archive at ``path``."""
     entries: dict[str, _Entry] = {}
     documents: dict[str, bytes] = {}
-    with open(path, "rb") as file:
-        for name, entry in archive_index(path).items():
+    try:
+        reader = local_reader(path, _refuse_large_metadata)
+    except (zipfile.BadZipFile, NotImplementedError) as error:
+        raise ValueError(f"{path}: not a whole, single-part ZIP archive ({error})") from None
+    try:
+        for name, entry in reader.index.items():
             if entry.compressed:
                 raise ValueError(
-                    f"{path}: its entries are compressed by ZIP ({name!r}); omezarr adds only to "
-                    "archives that store them (as RFC-9 recommends): convert it to a new .ozx "
-                    "first"
+                    f"{path}: its entries are compressed by ZIP ({name!r}); omezarr adds only "
+                    "to archives that store them (as RFC-9 recommends): convert it to a new "
+                    ".ozx first"
                 )
             if is_archive_metadata(name):
                 _refuse_large_metadata(f"{path}/{name}", entry.size)
-                file.seek(entry.data)
-                documents[name] = file.read(entry.size)
+                documents[name] = reader.read(name) or b""
             else:
-                entries[name] = _Entry(entry.header, entry.data, entry.size, entry.crc, old=True)
+                data = reader.data_offset(name)
+                entries[name] = _Entry(entry.header, data, entry.size, entry.crc, old=True)
+    finally:
+        reader.close()
     return entries, documents
 
 
@@ -800,14 +789,25 @@ def open_ozx(
     """
     if mode not in ("a", "w"):
         raise ValueError(f"mode: 'a' (add to the archive) or 'w' (start empty), not {mode!r}")
+    url = remote_archive(path)
     destination = archive_destination(path)
-    if destination is None:
-        raise ValueError(f"path: {os.fspath(path)!r} is no local path ending in {OZX_SUFFIX}")
-    if not destination.absolute().parent.is_dir():
+    if url is not None:
+        if mode != "w" or resume:
+            raise ValueError(
+                f"path: {url}: an archive on object storage is written whole: mode='w', "
+                "without resume"
+            )
+        writer = open_remote_archive(url, overwrite=True, what="path")
+    elif destination is None:
+        raise ValueError(
+            f"path: {os.fspath(path)!r} is no local path or object-store URL ending in {OZX_SUFFIX}"
+        )
+    elif not destination.absolute().parent.is_dir():
         raise FileNotFoundError(
             f"path: the directory {destination.absolute().parent} does not exist"
         )
-    writer = open_archive(destination, replace=mode == "w", resume=resume)
+    else:
+        writer = open_archive(destination, replace=mode == "w", resume=resume)
     try:
         yield zarr.open_group(ArchiveStore(writer), mode="a", zarr_format=3)
     except BaseException:

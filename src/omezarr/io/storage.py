@@ -32,10 +32,11 @@ from urllib.parse import unquote, urlsplit
 import zarr
 import zarr.errors
 from zarr.abc.store import Store
-from zarr.storage import FsspecStore, LocalStore, ZipStore
+from zarr.storage import FsspecStore, LocalStore
 
 from .._budget import MEMORY_BUDGET_ENV, memory_budget_from
 from ..types import JSONDict
+from .archive_read import ArchiveReader, local_reader, remote_reader
 from .zarr_internals import contain_failed_calls, list_keys, read_key, run_sync
 
 __all__ = [
@@ -56,6 +57,7 @@ __all__ = [
     "open_member",
     "open_node",
     "read_ngff_attrs",
+    "remote_archive",
     "remote_url",
     "remove_member",
     "remove_partial_files",
@@ -550,6 +552,21 @@ def archive_destination(target: object) -> Path | None:
     return path
 
 
+def remote_archive(target: object) -> str | None:
+    """``target`` when it is a writable remote URL (``s3://…``) naming a ``.ozx`` archive.
+
+    Examples
+    --------
+    >>> remote_archive("s3://bucket/cells.ozx"), remote_archive("https://host/cells.ozx")
+    ('s3://bucket/cells.ozx', None)
+    """
+    if isinstance(target, os.PathLike):
+        target = os.fspath(target)
+    if not isinstance(target, str) or remote_url(target) is None or is_read_only_url(target):
+        return None
+    return target if urlsplit(target).path.lower().endswith(OZX_SUFFIX) else None
+
+
 def is_zip_target(target: str | os.PathLike[str]) -> bool:
     """Whether a local path names a single-file OME-Zarr: a name ending in ``.ozx``, or an
     existing regular file (a directory is a zarr hierarchy; a ``.zip`` is read as one too)."""
@@ -562,36 +579,30 @@ def is_zip_target(target: str | os.PathLike[str]) -> bool:
         return False
 
 
-class GuardedZipStore(ZipStore):
-    """zarr's ZIP store, read-only, refusing metadata members larger than the local store
-    allows (their sizes come from the archive's central directory, before anything is read)."""
-
-    def __init__(self, path: Path, sizes: Mapping[str, int]) -> None:
-        super().__init__(path, mode="r", read_only=True)
-        self.metadata_sizes = dict(sizes)
-
-    async def get(
-        self, key: str, prototype: Any = None, byte_range: Any = None
-    ) -> Any:  # the signature of zarr's ZipStore.get
-        size = self.metadata_sizes.get(key)
-        if byte_range is None and size is not None:
-            _refuse_large_metadata(f"{self.path}/{key}", size)
-        return await super().get(key, prototype, byte_range)
-
-
-def open_zip_store(path: Path, mode: str, what: str) -> GuardedZipStore:
-    """A read-only store over the single-file OME-Zarr at ``path``, after checking that it is
-    one: a whole, single-part ZIP archive with ``zarr.json`` at its root (RFC-9).
+def open_zip_store(
+    target: Path | str,
+    mode: str,
+    what: str,
+    storage_options: Mapping[str, Any] | None = None,
+) -> ArchiveReader:
+    """A read-only store over the single-file OME-Zarr at ``target`` (a local path, or a
+    remote URL read by byte ranges), after checking that it is one: a whole, single-part ZIP
+    archive with ``zarr.json`` at its root (RFC-9).
 
     Raises
     ------
     ValueError
-        For a writing mode (writing ``.ozx`` is not supported yet: never a directory named so),
-        a missing file, a directory named ``.ozx``, a file that is no ZIP archive (or is cut
-        short), a multi-part archive, or an archive with no ``zarr.json`` at its root.
+        For a writing mode (archives are written by the writers, see
+        :mod:`omezarr.io.archive`), a directory named ``.ozx``, a file that is no ZIP archive
+        (or is cut short), a multi-part archive, or an archive with no ``zarr.json`` at its
+        root.
+    FileNotFoundError
+        If there is nothing at ``target``.
     """
+    remote = isinstance(target, str) and is_url(target)
+    path = target if remote else Path(target)
     if mode != _READ_MODE:
-        if path.suffix.lower() == OZX_SUFFIX:
+        if str(path).lower().endswith(OZX_SUFFIX):
             raise ValueError(
                 f"{what}: {path}: a single-file OME-Zarr is written by omezarr's writers (given "
                 "its path) or within `with omezarr.open_ozx(path) as root:`, not through a "
@@ -601,21 +612,19 @@ def open_zip_store(path: Path, mode: str, what: str) -> GuardedZipStore:
             f"{what}: {path}: a file, not a zarr hierarchy; OME-Zarr is written to a directory "
             f"or to a single-file archive named *{OZX_SUFFIX}"
         )
-    if not path.exists():
-        raise FileNotFoundError(f"{what}: {path}: no such file")
-    if path.is_dir():
-        raise ValueError(
-            f"{what}: {path}: a directory named {OZX_SUFFIX}; a single-file OME-Zarr is a ZIP "
-            "archive (rename the directory to read it as a zarr hierarchy)"
-        )
+    if isinstance(path, Path):
+        if not path.exists():
+            raise FileNotFoundError(f"{what}: {path}: no such file")
+        if path.is_dir():
+            raise ValueError(
+                f"{what}: {path}: a directory named {OZX_SUFFIX}; a single-file OME-Zarr is a "
+                "ZIP archive (rename the directory to read it as a zarr hierarchy)"
+            )
     try:
-        with zipfile.ZipFile(path) as archive:
-            names = archive.namelist()
-            sizes = {
-                info.filename: info.file_size
-                for info in archive.infolist()
-                if posixpath.basename(info.filename) in _METADATA_FILES
-            }
+        if isinstance(path, Path):
+            reader = local_reader(path, _refuse_large_metadata)
+        else:
+            reader = remote_reader(path, storage_options or {}, _refuse_large_metadata)
     except zipfile.BadZipFile as error:
         raise UnreadableMetadataError(
             f"{what}: {path}: not a ZIP archive, or one cut short (no central directory: "
@@ -625,9 +634,28 @@ def open_zip_store(path: Path, mode: str, what: str) -> GuardedZipStore:
         raise UnreadableMetadataError(
             f"{what}: {path}: {error}; give a single-part archive"
         ) from None
+    except FileNotFoundError:
+        if remote:  # fsspec says so for a server that does not answer too
+            raise FileNotFoundError(
+                f"{what}: {path}: no such file, or the server cannot be reached"
+            ) from None
+        raise FileNotFoundError(f"{what}: {path}: no such file") from None
+    except PermissionError as error:
+        raise PermissionError(
+            f"{what}: access to {path} was refused ({error}); check the credentials"
+        ) from None
     except OSError as error:
         raise RefusedFileError(f"{path}: cannot be read ({error.strerror or error})") from None
+    except Exception as error:  # a remote store's own errors (aiohttp, botocore, …)
+        if not remote:
+            raise
+        raise ConnectionError(
+            f"{what}: cannot read {path} ({type(error).__name__}: {error}); check the URL "
+            "and the endpoint"
+        ) from None
+    names = reader.index
     if "zarr.json" not in names and ".zgroup" not in names:
+        reader.close()
         nested = sorted(n for n in names if n.endswith("/zarr.json") and n.count("/") == 1)
         hint = (
             f" (the hierarchy is in the folder {nested[0].split('/')[0]!r}; RFC-9 puts it at the "
@@ -639,7 +667,7 @@ def open_zip_store(path: Path, mode: str, what: str) -> GuardedZipStore:
             f"{what}: {path}: not a single-file OME-Zarr: no zarr.json at the root of the "
             f"archive{hint}"
         )
-    return GuardedZipStore(path, sizes)
+    return reader
 
 
 def _location(
@@ -677,10 +705,12 @@ def _location(
         _no_storage_options(storage_options, f"the file URL {target!r}")
         return GuardedLocalStore(file_url_path(target, what), read_only=mode == _READ_MODE)
     if urlsplit(target).path.lower().rstrip("/").endswith(OZX_SUFFIX):
-        raise ValueError(
-            f"{what}: {target}: single-file OME-Zarr ({OZX_SUFFIX}) is read and written at local "
-            "paths only for now; download it, or give the URL of a zarr directory"
-        )
+        if mode != _READ_MODE:
+            raise ValueError(
+                f"{what}: {target}: single-file OME-Zarr ({OZX_SUFFIX}) is written at local "
+                "paths only for now; write it locally and upload it, or write a directory"
+            )
+        return open_zip_store(target, mode, what, storage_options)
     if mode != _READ_MODE and is_read_only_url(target):
         raise ValueError(
             f"{what}: {target} cannot be written: HTTP(S) URLs are read-only; "

@@ -30,6 +30,7 @@ http://127.0.0.1:50123/
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -46,7 +47,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import zarr
 
 from .._budget import memory_budget_from
-from ..io.archive import archive_index
+from ..io.archive_read import ArchiveReader
 from ..io.storage import is_zip_target, open_zip_store
 from ..read import Image, LabelImage, open_image
 from ..types import JSONDict
@@ -253,13 +254,9 @@ class ViewerServer(ThreadingHTTPServer):
             self.image = open_image(root)
         except (ValueError, TypeError, OSError) as exc:
             self.image_error = str(exc)
-        self.entries: dict[str, tuple[int, int]] | None = None
-        if root.is_file():  # a single-file archive: its stored entries are served by range
-            self.entries = {
-                name: (entry.data, entry.size)
-                for name, entry in archive_index(root).items()
-                if not entry.compressed
-            }
+        self.archive: ArchiveReader | None = None
+        if root.is_file():  # a single-file archive: its entries are served by name
+            self.archive = open_zip_store(root, "r", "path")
         self._labels: dict[str, LabelImage] = {}
         self._labels_lock = threading.Lock()
         self._renders = threading.BoundedSemaphore(_RENDERS_AT_ONCE)
@@ -557,15 +554,20 @@ class _ViewerHandler(BaseHTTPRequestHandler):
         return target if target.is_relative_to(root) else None
 
     def _send_data_file(self, relative: str, with_body: bool) -> None:
-        entries = self.server.entries
-        if entries is not None:  # a single-file archive: its stored entries, by name
+        archive = self.server.archive
+        if archive is not None:  # a single-file archive: its entries, by name
             name = "/".join(p for p in relative.split("/") if p not in ("", "."))
-            entry = entries.get(name)
+            entry = archive.index.get(name)
             if entry is None:
                 self._send_text(HTTPStatus.NOT_FOUND, f"/data{relative}: no such entry", with_body)
                 return
-            with self.server.root.open("rb") as source:
-                self._send_span(source, entry[0], entry[1], posixpath.basename(name), with_body)
+            if entry.compressed:  # inflated whole (RFC-9 archives store their entries)
+                source: BinaryIO = io.BytesIO(archive.read(name) or b"")
+                offset = 0
+            else:
+                source, offset = self.server.root.open("rb"), archive.data_offset(name)
+            with source:
+                self._send_span(source, offset, entry.size, posixpath.basename(name), with_body)
             return
         target = self._data_path(relative)
         if target is None:

@@ -10,7 +10,7 @@ import zarr
 
 from ..engine.backends import EngineRun, Executor, execute, level_sink, pick_executor
 from ..engine.targets import LevelTarget
-from ..io.archive import ArchiveStore, ArchiveWriter, open_archive
+from ..io.archive import ArchiveStore, ArchiveWriter, open_archive, open_remote_archive
 from ..io.layout import archive_storage_options
 from ..io.locking import metadata_lock
 from ..io.staging import held
@@ -19,6 +19,7 @@ from ..io.storage import (
     archive_destination,
     open_group,
     read_ngff_attrs,
+    remote_archive,
     remove_member,
     write_ngff_attrs,
 )
@@ -90,8 +91,13 @@ def write_pixels(group: GroupLike, request: PixelRequest, fmt: Any) -> list:
     ``compute=False``.
     """
     destination = archive_destination(group)
-    existing, resolved_fmt = _resolve_target(group, fmt)
-    if destination is not None or _in_archive(group):
+    remote = remote_archive(group)
+    if remote is not None:  # written whole, replacing what is there (see open_remote_archive)
+        _check_remote_archive_request(remote, request)
+        existing, resolved_fmt = None, _coerce_format(fmt) or CurrentFormat()
+    else:
+        existing, resolved_fmt = _resolve_target(group, fmt)
+    if destination is not None or remote is not None or _in_archive(group):
         request = _archive_request(request, resolved_fmt)
     image_levels = None
     if request.label is not None and existing is not None:
@@ -111,13 +117,17 @@ def write_pixels(group: GroupLike, request: PixelRequest, fmt: Any) -> list:
     planned = _planned_arrays(plan)
     # Every argument is checked: from here on, things are written.
     archive = None
-    if destination is not None:
+    if destination is not None or remote is not None:
         if pick_executor(request.compute) is Executor.DISTRIBUTED:
             raise ValueError(
-                f"group: {destination}: an .ozx archive is written by one process, not by "
-                "dask.distributed workers; write a directory, or close the client"
+                f"group: {destination or remote}: an .ozx archive is written by one process, "
+                "not by dask.distributed workers; write a directory, or close the client"
             )
-        archive = open_archive(destination, replace=False, resume=request.resume)
+        if remote is not None:
+            archive = open_remote_archive(remote, overwrite=request.overwrite)
+        else:
+            assert destination is not None
+            archive = open_archive(destination, replace=False, resume=request.resume)
         group = zarr.open_group(ArchiveStore(archive), mode="a", zarr_format=3)
         existing = group if existing is not None else None
     try:
@@ -200,6 +210,21 @@ class _Committing:
     def __call__(self, *done: Any) -> None:
         self.final(*done)
         self.archive.commit()
+
+
+def _check_remote_archive_request(url: str, request: PixelRequest) -> None:
+    """Refuse what an archive on object storage cannot do: be added to, or resumed."""
+    if request.label is not None:
+        raise ValueError(
+            f"group: {url}: labels cannot be added to an .ozx on object storage (it is written "
+            "whole); write the image and its labels within "
+            "`with omezarr.open_ozx(url, mode='w') as root:`"
+        )
+    if request.resume:
+        raise ValueError(
+            f"resume: {url}: an .ozx on object storage cannot be resumed (its upload starts "
+            "only once it is complete); write it again without resume"
+        )
 
 
 def _in_archive(group: GroupLike) -> bool:

@@ -420,18 +420,21 @@ def _nodes(root: Path) -> Iterator[tuple[Path, JSONDict]]:
 
 def _archive_documents(root: Path) -> dict[Path, JSONDict]:
     """The zarr v3 documents of the single-file OME-Zarr ``root``, by relative path."""
-    store = open_zip_store(root, "r", "target")  # a whole RFC-9 archive; sizes guarded
+    reader = open_zip_store(root, "r", "target")  # a whole RFC-9 archive; sizes guarded
     documents: dict[Path, JSONDict] = {}
-    with zipfile.ZipFile(root) as handle:
-        for name in sorted(store.metadata_sizes):
+    try:
+        for name in sorted(reader.index):
             if posixpath.basename(name) != "zarr.json":
                 continue
+            reader.check_metadata(f"{root}/{name}", reader.index[name].size)
             try:
-                document = json.loads(handle.read(name))
+                document = json.loads(reader.read(name) or b"")
             except ValueError as error:
                 raise ValueError(f"{root}/{name}: cannot be read ({error})") from None
             if isinstance(document, dict):
                 documents[Path(posixpath.dirname(name))] = document
+    finally:
+        reader.close()
     return documents
 
 
