@@ -107,7 +107,8 @@ class DirectChunkWriter:
         self, start: Sequence[int], data: np.ndarray, behind: WriteBehind | None = None
     ) -> None:
         """Store ``data``, which covers whole chunks (shards) from ``start``, clipped at the
-        array's end; with direct I/O, ``behind`` writes the files while encoding goes on."""
+        array's end; with direct I/O or into an archive, ``behind`` writes while encoding goes
+        on."""
         unit = self.shards or self.chunks
         grid = [
             range(s // c, -(-(s + n) // c)) for s, n, c in zip(start, data.shape, unit, strict=True)
@@ -117,7 +118,9 @@ class DirectChunkWriter:
             lo = [k * c - s for k, c, s in zip(key, unit, start, strict=True)]
             piece = data[tuple(slice(a, a + c) for a, c in zip(lo, unit, strict=True))]
             parts = [self._encode(piece)] if self.shards is None else self._shard_parts(piece)
-            if behind is not None and self.direct_io.enabled:
+            if behind is not None and (self.direct_io.enabled or self.archive is not None):
+                # Written by another thread while this one encodes (an archive's appends
+                # take turns, so an encoding thread would otherwise wait for them).
                 size = sum(memoryview(part).nbytes for part in parts)
                 behind.submit(functools.partial(self._store, key, parts), size)
             else:
