@@ -487,3 +487,17 @@ def test_archives_are_written_to_object_storage_whole(
     again = run_cli("convert", str(source), converted, "--axes", "cyx", "-q")
     assert again.returncode == 2 and "already exists" in again.stderr
     assert set(Path(tempfile.gettempdir()).glob(".omezarr-upload-*")) == uploads  # cleaned up
+
+
+def test_metadata_writers_take_an_archive_path(tmp_path: Path) -> None:
+    from omezarr.writer import add_metadata, get_metadata
+
+    target = tmp_path / "plate.ozx"
+    write_plate_metadata(str(target), ["A"], ["1"], ["A/1"])
+    add_metadata(str(target), {"note": "from a second call"})
+    attributes = get_metadata(str(target))
+    assert attributes["plate"]["wells"] == [{"path": "A/1", "rowIndex": 0, "columnIndex": 0}]
+    assert attributes["note"] == "from a second call"
+    assert _only(tmp_path) == ["plate.ozx"]
+    with pytest.raises(ValueError, match="mode='w'"):
+        add_metadata("s3://bucket/plate.ozx", {"note": "not added to object storage"})

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Mapping
-from typing import Any
+import os
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import zarr
 from zarr.storage import MemoryStore
 
+from ..io.archive import open_ozx
 from ..io.locking import fresh_group, locked_group, metadata_lock
 from ..io.storage import (
     GroupLike,
+    archive_destination,
     existing_group,
     group_zarr_format,
     open_group,
     read_ngff_attrs,
+    remote_archive,
     write_ngff_attrs,
 )
 from ..ngff.documents import (
@@ -79,6 +84,29 @@ def check_format(group: zarr.Group, fmt: Format | None = None) -> Format:
             )
         return fmt
     return FormatV04() if zarr_format == 2 else CurrentFormat()
+
+
+_Writer = TypeVar("_Writer", bound=Callable[..., Any])
+
+
+def archive_aware(writer: _Writer) -> _Writer:
+    """``writer`` (a metadata writer whose first parameter is ``group``) accepting a path
+    ending in ``.ozx``: it then writes into that archive, which is committed when it returns
+    (see :func:`omezarr.io.archive.open_ozx`)."""
+
+    @functools.wraps(writer)
+    def write(*args: Any, **kwargs: Any) -> Any:
+        group = args[0] if args else kwargs.get("group")
+        if not isinstance(group, str | os.PathLike) or (
+            archive_destination(group) is None and remote_archive(group) is None
+        ):
+            return writer(*args, **kwargs)
+        with open_ozx(group, mode="a") as root:
+            if args:
+                return writer(root, *args[1:], **kwargs)
+            return writer(**{**kwargs, "group": root})
+
+    return cast(_Writer, write)
 
 
 def check_group_fmt(
@@ -168,6 +196,7 @@ def get_metadata(group: GroupLike) -> JSONDict:
     return read_ngff_attrs(group)
 
 
+@archive_aware
 def add_metadata(group: GroupLike, metadata: JSONDict, fmt: Format | None = None) -> None:
     """Add ``metadata`` to the group's NGFF attributes, merging dicts into existing dicts."""
     if not isinstance(metadata, Mapping):
@@ -243,6 +272,7 @@ def _multiscales_attrs(
     return attrs, arrays
 
 
+@archive_aware
 def write_multiscales_metadata(
     group: GroupLike,
     datasets: list[dict],
@@ -298,6 +328,7 @@ def write_multiscales_metadata(
     _write_checked(group, existing, fmt, attrs, arrays)
 
 
+@archive_aware
 def write_plate_metadata(
     group: GroupLike,
     rows: list[str],
@@ -408,6 +439,7 @@ def _merged_plate(stored: Any, plate: JSONDict, fmt: Format) -> JSONDict:
         ) from error
 
 
+@archive_aware
 def write_well_metadata(
     group: GroupLike,
     images: list[str | dict],
@@ -453,6 +485,7 @@ def _add_label_name(labels_group: zarr.Group, name: str, fmt: Format) -> None:
         write_ngff_attrs(current, _labels_list_attrs(current, name, fmt))
 
 
+@archive_aware
 def write_label_metadata(
     group: GroupLike,
     name: str,

@@ -13,11 +13,13 @@ from ..ngff.documents import is_child_path
 from ..ngff.format import FormatV06
 from ..ngff.transforms import parse_transformation, rotation_problem
 from ..types import JSONDict
+from .metadata import archive_aware
 from .parameters import inline, stored_parameters, write_arrays
 
 __all__ = ["write_scene_metadata"]
 
 
+@archive_aware
 def write_scene_metadata(
     group: GroupLike,
     coordinate_transformations: Sequence[Mapping[str, Any]],
