@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 import multiprocessing.context
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -182,15 +183,27 @@ def inspect_hierarchy(path: str, results: Any) -> None:
 
 
 def forkserver_context() -> multiprocessing.context.ForkServerContext:
-    """A forkserver context whose server runs and has imported omezarr and its dependencies.
+    """A forkserver context whose server runs, has imported omezarr and its dependencies and
+    has done each kind of work the children do once (``_crash_warmup``), so that a child
+    spends its time writing rather than warming up.
 
-    Python 3.11's fork server does not apply the parent's ``sys.path`` to its preloads, so
-    it preloads installed modules only; the children import this small module themselves.
+    Python 3.11's fork server does not apply the parent's ``sys.path`` to its preloads: it is
+    started with this folder on ``PYTHONPATH`` so that it can import ``_crash_warmup`` (and
+    this module). Where it cannot, it preloads the installed modules only, as before.
     """
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["omezarr.writer", "dask.array", "numpy"])
+    context.set_forkserver_preload(["omezarr.writer", "dask.array", "numpy", "_crash_warmup"])
     # Start the server now, so that no timed write includes its start-up.
-    warm_up = context.Process(target=time.sleep, args=(0,))
-    warm_up.start()
+    previous = os.environ.get("PYTHONPATH")
+    here = str(Path(__file__).resolve().parent)
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (here, previous) if p)
+    try:
+        warm_up = context.Process(target=time.sleep, args=(0,))
+        warm_up.start()
+    finally:
+        if previous is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = previous
     warm_up.join()
     return context

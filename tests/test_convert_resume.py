@@ -29,51 +29,76 @@ def _levels(path: Path) -> list[np.ndarray]:
     return [group[name][...] for name in ("s0", "s1", "s2")]
 
 
+def _started(command: list[str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def _finished(process: subprocess.Popen[str]) -> tuple[int, str]:
+    """Wait for ``process`` (120 s at most, as ``subprocess.run``): its exit code and stderr."""
+    try:
+        _, stderr = process.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise
+    return process.returncode, stderr
+
+
 def test_a_killed_conversion_resumes_to_the_same_image(tmp_path: Path) -> None:
     rng = np.random.default_rng(1)
     source = tmp_path / "stack.npy"
     np.save(source, rng.integers(0, 3000, (24, 512, 512), dtype=np.uint16))
     reference = tmp_path / "reference.ome.zarr"
-    subprocess.run(_convert(source, reference), check=True, capture_output=True, timeout=120)
-    expected = _levels(reference)
-
-    chooser = random.Random(7)
-    outcomes = {"killed mid-write": 0, "finished before the kill": 0}
-    trial = 0
-    while outcomes["killed mid-write"] < 3 and trial < 10:
-        trial += 1
-        output = tmp_path / f"out{trial}.ome.zarr"
-        child = subprocess.Popen(
-            _convert(source, output), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        # Kill once the write has begun (chunk files in the staging directory), a little later.
-        deadline = time.monotonic() + 60
-        while child.poll() is None and time.monotonic() < deadline:
-            if any(any(p.rglob("c/*")) for p in interrupted_stagings(output)):
-                break
-            time.sleep(0.01)
-        time.sleep(chooser.uniform(0.0, 0.3))
-        child.send_signal(signal.SIGKILL)
-        child.wait()
-        if output.exists():
-            outcomes["finished before the kill"] += 1
-            continue
-        outcomes["killed mid-write"] += 1
-        assert interrupted_stagings(output), (
-            "a killed conversion leaves its hidden staging directory"
-        )
-        resumed = subprocess.run(
-            _convert(source, output, "--resume"),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert resumed.returncode == 0, resumed.stderr
-        assert not interrupted_stagings(output)
-        assert validate(output).valid
-        for got, want in zip(_levels(output), expected, strict=True):
-            assert np.array_equal(got, want)
+    # The uninterrupted conversion and each resume run beside the next killed conversion (the
+    # machine's other core): every one of them is still a whole `omezarr convert` process,
+    # checked as before once it has finished.
+    running = [_started(_convert(source, reference))]
+    resumes: list[tuple[Path, subprocess.Popen[str]]] = []
+    try:
+        chooser = random.Random(7)
+        outcomes = {"killed mid-write": 0, "finished before the kill": 0}
+        trial = 0
+        while outcomes["killed mid-write"] < 3 and trial < 10:
+            trial += 1
+            output = tmp_path / f"out{trial}.ome.zarr"
+            child = subprocess.Popen(
+                _convert(source, output), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            # Kill once the write has begun (chunk files in the staging directory), a little
+            # later.
+            deadline = time.monotonic() + 60
+            while child.poll() is None and time.monotonic() < deadline:
+                if any(any(p.rglob("c/*")) for p in interrupted_stagings(output)):
+                    break
+                time.sleep(0.01)
+            time.sleep(chooser.uniform(0.0, 0.3))
+            child.send_signal(signal.SIGKILL)
+            child.wait()
+            if output.exists():
+                outcomes["finished before the kill"] += 1
+                continue
+            outcomes["killed mid-write"] += 1
+            assert interrupted_stagings(output), (
+                "a killed conversion leaves its hidden staging directory"
+            )
+            resume = _started(_convert(source, output, "--resume"))
+            running.append(resume)
+            resumes.append((output, resume))
+        code, stderr = _finished(running[0])
+        assert code == 0, stderr
+        expected = _levels(reference)
+        for output, resume in resumes:
+            code, stderr = _finished(resume)
+            assert code == 0, stderr
+            assert not interrupted_stagings(output)
+            assert validate(output).valid
+            for got, want in zip(_levels(output), expected, strict=True):
+                assert np.array_equal(got, want)
+    finally:
+        for process in running:  # none is left running if the test fails
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
     print(f"convert --resume trials: {outcomes}")
     assert outcomes["killed mid-write"] >= 1
 
