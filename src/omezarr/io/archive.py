@@ -206,13 +206,16 @@ class ArchiveWriter:
     temporary : Path
         The hidden file written meanwhile (created or, when resumed, truncated to ``end``).
     old : Path, optional
-        An archive whose entries (``old_entries``) and documents (``documents``) this one
-        starts with: the one at ``destination``, which it replaces when committed.
+        The archive at ``destination`` whose entries (``entries`` marked ``old``) and
+        documents this one starts with, and which it replaces when committed.
     entries, documents, end
         What a resumed or copied archive already holds: entries by name, metadata documents
         by name, and the end of the valid data in ``temporary``.
     region : int, optional
         The bytes reserved for the metadata at the start of ``temporary`` (resumed archives).
+    upload : callable, optional
+        Called with ``temporary`` once it is complete, instead of renaming it (an archive on
+        object storage, see :func:`open_remote_archive`); the file is removed afterwards.
     """
 
     def __init__(
