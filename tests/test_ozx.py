@@ -57,7 +57,7 @@ def image(tmp_path: Path, cells_image: Callable[..., np.ndarray]) -> tuple[Path,
     return directory, pixels
 
 
-def _rules(path: Path) -> dict[str, str]:
+def _rules(path: Path | str) -> dict[str, str]:
     return {v.rule: v.severity for v in validate(str(path)).violations}
 
 
@@ -203,7 +203,10 @@ def test_archives_that_cannot_be_added_to_are_left_as_they_are(
 
 
 def test_a_remote_archive_is_read_by_range_over_http(
-    tmp_path: Path, http_root: tuple[Path, str], cells_image: Callable[..., np.ndarray]
+    tmp_path: Path,
+    http_root: tuple[Path, str],
+    cells_image: Callable[..., np.ndarray],
+    image: tuple[Path, np.ndarray],
 ) -> None:
     from conftest import RangeRequestHandler
 
@@ -228,6 +231,9 @@ def test_a_remote_archive_is_read_by_range_over_http(
     np.testing.assert_array_equal(np.asarray(open_image(url).levels[0]), pixels)
     report = validate(url)
     assert report.valid and report.kind == "image", report.format()
+    assert not report.violations, report.format()  # RFC-9's archive rules, read by range
+    theirs = _zip_hierarchy(image[0], served_dir / "zipped-by-python.ozx")
+    assert _rules(f"{base}/{theirs.name}") == {"ozx-zip64": "warning"}
     result = run_cli("info", url)
     assert result.returncode == 0 and "1024" in result.stdout, result.stderr
     back = tmp_path / "back.ome.zarr"

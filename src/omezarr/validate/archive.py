@@ -8,30 +8,34 @@ import os
 import posixpath
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
+from urllib.parse import urlsplit
 
 from ..io.storage import is_url, is_zip_target, local_path
 from .report import Severity, Violation
 
-__all__ = ["archive_violations"]
+__all__ = ["archive_target", "archive_violations"]
 
 _ZIP64_LOCATOR = b"PK\x06\x07"
 _NESTED_SUFFIXES = (".zip", ".ozx")
 
 
-def archive_violations(path: Path, root_version: str | None) -> list[Violation]:
-    """What the ZIP archive at ``path`` breaks of RFC-9: errors for what misleads readers (a
-    nested archive, a ``jsonFirst`` claim that is false, a comment declaring another version
-    than the hierarchy's), warnings for its recommendations (entries stored uncompressed,
-    ``zarr.json`` entries first and breadth-first, ZIP64, a JSON comment, the ``.ozx`` name)."""
+def archive_violations(path: Path | str, root_version: str | None) -> list[Violation]:
+    """What the ZIP archive at ``path`` (a local path, or a remote URL read by byte range)
+    breaks of RFC-9: errors for what misleads readers (a nested archive, a ``jsonFirst`` claim
+    that is false, a comment declaring another version than the hierarchy's), warnings for its
+    recommendations (entries stored uncompressed, ``zarr.json`` entries first and
+    breadth-first, ZIP64, a JSON comment, the ``.ozx`` name)."""
     violations: list[Violation] = []
 
     def add(message: str, rule: str, severity: Severity = "warning") -> None:
         violations.append(Violation(".", message, rule, severity))
 
-    with zipfile.ZipFile(path) as archive:
-        infos = archive.infolist()
-        comment = archive.comment
+    with _open(path) as file:
+        with zipfile.ZipFile(file) as archive:
+            infos = archive.infolist()
+            comment = archive.comment
+        zip64 = _has_zip64_record(file)
     names = [info.filename for info in infos]
     nested = [n for n in names if n.lower().endswith(_NESTED_SUFFIXES)]
     if nested:
@@ -58,7 +62,7 @@ def archive_violations(path: Path, root_version: str | None) -> list[Violation]:
             "RFC-9 recommends, so readers must list the whole archive to find the hierarchy",
             "ozx-order",
         )
-    if not _has_zip64_record(path):
+    if not zip64:
         add("the archive does not use the ZIP64 format, which RFC-9 recommends", "ozx-zip64")
     declared = _comment(comment)
     if declared is None:
@@ -88,8 +92,9 @@ def archive_violations(path: Path, root_version: str | None) -> list[Violation]:
                 "ozx-comment",
                 "error",
             )
-    if path.suffix.lower() != ".ozx":
-        add(f"{path.name}: RFC-9 recommends the extension .ozx", "ozx-name")
+    name = posixpath.basename(urlsplit(path).path if isinstance(path, str) else path.name)
+    if not name.lower().endswith(".ozx"):
+        add(f"{name}: RFC-9 recommends the extension .ozx", "ozx-name")
     return violations
 
 
@@ -103,19 +108,30 @@ def _comment(raw: bytes) -> dict[str, Any] | None:
     return ome if isinstance(ome, dict) else None
 
 
-def _has_zip64_record(path: Path) -> bool:
+def _has_zip64_record(file: BinaryIO) -> bool:
     """Whether the archive ends with a ZIP64 end-of-central-directory locator."""
-    with open(path, "rb") as file:
-        file.seek(0, 2)
-        size = file.tell()
-        file.seek(max(0, size - (65536 + 22 + 20)))
-        tail = file.read()
-    return _ZIP64_LOCATOR in tail
+    size = file.seek(0, 2)
+    file.seek(max(0, size - (65536 + 22 + 20)))
+    return _ZIP64_LOCATOR in file.read()
 
 
-def local_archive(target: object) -> Path | None:
-    """The path of ``target`` when it is a local single-file OME-Zarr (a ZIP archive)."""
-    if not isinstance(target, str | os.PathLike) or is_url(os.fspath(target)):
+def _open(path: Path | str) -> BinaryIO:
+    """The archive at ``path`` for reading: a local file, or a remote one read by range."""
+    if isinstance(path, Path):
+        return open(path, "rb")
+    import fsspec
+
+    fs, remote = fsspec.core.url_to_fs(path)
+    return fs.open(remote, "rb", block_size=256 * 1024, cache_type="readahead")
+
+
+def archive_target(target: object) -> Path | str | None:
+    """Where the single-file OME-Zarr ``target`` is when it is one: the path of a local ZIP
+    archive, or a remote URL whose name ends in ``.ozx``."""
+    if not isinstance(target, str | os.PathLike):
         return None
-    path = local_path(target, "target")
+    text = os.fspath(target)
+    if is_url(text) and not text.startswith("file://"):
+        return text if urlsplit(text).path.lower().endswith(".ozx") else None
+    path = local_path(text, "target")
     return path if path.is_file() and is_zip_target(path) else None

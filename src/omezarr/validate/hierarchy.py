@@ -19,7 +19,7 @@ from ..io.storage import (
     open_node,
 )
 from ..ngff.format import metadata_version
-from .archive import archive_violations, local_archive
+from .archive import archive_target, archive_violations
 from .graphs import linked_image, linked_paths, scene_paths
 from .kinds import SUPPORTED_VERSIONS, VERSION_ALIASES
 from .report import _MAX_MESSAGE, Severity, ValidationReport, Violation, _short
@@ -588,8 +588,8 @@ def validate(
     root_node = walk.root
     kind = root_node.kinds[0] if root_node is not None and root_node.kinds else None
     version = root_node.version if root_node is not None else None
-    archive = local_archive(target)
-    if archive is not None:  # RFC-9: the archive's own layout
+    archive = archive_target(target)
+    if archive is not None and root_node is not None:  # RFC-9: the archive's own layout
         walk.violations.extend(archive_violations(archive, version))
     return ValidationReport(description, walk.violations, version, kind)
 
