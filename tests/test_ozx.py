@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
 import warnings
 import zipfile
 from collections.abc import Callable
@@ -260,3 +262,43 @@ def test_a_remote_archive_is_read_from_s3(
     np.testing.assert_array_equal(np.asarray(open_image(url).levels[0]), pixels)
     assert validate(url).valid
     assert main(["verify", url]) == 0
+
+
+def test_a_multi_part_archive_is_refused_in_one_line(tmp_path: Path) -> None:
+    # As the RFC-9 test kit (ozx-tck) makes one: Info-ZIP's `zip -s` splits an archive into
+    # parts (64 KiB at the least); the last part (.zip) holds the directory.
+    noise = np.random.default_rng(2).integers(0, 2**16, (512, 512), dtype=np.uint16)
+    directory = tmp_path / "noise.ome.zarr"
+    write_image(noise, str(directory), scale_factors=[], storage_options={"chunks": (128, 128)})
+    whole = _zip_hierarchy(directory, tmp_path / "whole.ozx")
+    part = tmp_path / "split" / "cells.zip"
+    part.parent.mkdir()
+    subprocess.run(
+        [_zip_tool(), str(whole), "--out", str(part), "-s", "64k"],
+        check=True,
+        capture_output=True,
+    )
+    assert len(list(part.parent.iterdir())) > 1  # really split
+    target = tmp_path / "split.ozx"
+    target.write_bytes(part.read_bytes())
+    checked = run_cli("validate", str(target))  # its report says it; nothing could be checked
+    assert checked.returncode == 2 and "multi-part (split) ZIP archive" in checked.stdout
+    for command in ("info", "verify", "thumbnail"):
+        result = run_cli(
+            command, str(target), *([str(tmp_path / "t.png")] * (command == "thumbnail"))
+        )
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert "multi-part (split) ZIP archive" in result.stderr, result.stderr
+        assert "give a single-part archive" in result.stderr
+
+
+def _zip_tool() -> str:
+    """Info-ZIP's ``zip`` (Debian's ``zip``), installed with apt-get on first use if missing."""
+    found = shutil.which("zip")
+    if found is not None:
+        return found
+    if os.geteuid() != 0 or not Path("/usr/bin/apt-get").exists():
+        pytest.fail("Info-ZIP's zip is missing and cannot be installed here (needs root, apt-get)")
+    subprocess.run(["apt-get", "install", "-y", "-q", "zip"], check=True, capture_output=True)
+    return shutil.which("zip") or pytest.fail("apt-get installed no zip")

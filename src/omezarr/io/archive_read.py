@@ -73,13 +73,38 @@ def read_index(file: BinaryIO) -> dict[str, IndexedEntry]:
         For a multi-part archive.
     """
     with zipfile.ZipFile(file) as archive:
-        return {
-            info.filename: IndexedEntry(
-                info.header_offset, info.file_size, info.compress_size, info.CRC, info.compress_type
-            )
-            for info in archive.infolist()
-            if not info.is_dir()
-        }
+        infos = archive.infolist()
+    split = next((info.filename for info in infos if info.volume != 0), None)
+    if split is not None or _end_record_names_other_disks(file):
+        # zipfile reads the directory of a split archive's last part without a word; its
+        # entries then point into parts that are not there.
+        raise NotImplementedError(
+            "a multi-part (split) ZIP archive"
+            + (f": its entry {split!r} is in another part" if split is not None else "")
+        )
+    return {
+        info.filename: IndexedEntry(
+            info.header_offset, info.file_size, info.compress_size, info.CRC, info.compress_type
+        )
+        for info in infos
+        if not info.is_dir()
+    }
+
+
+_END = struct.Struct("<IHHHHIIH")  # end of central directory record, 22 bytes
+
+
+def _end_record_names_other_disks(file: BinaryIO) -> bool:
+    """Whether the end-of-central-directory record says the archive has several parts."""
+    size = file.seek(0, os.SEEK_END)
+    start = max(0, size - (0xFFFF + _END.size))
+    file.seek(start)
+    tail = file.read()
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or at + _END.size > len(tail):
+        return False
+    _, disk, directory_disk, here, total, _, _, _ = _END.unpack_from(tail, at)
+    return disk != 0 or directory_disk != 0 or here != total
 
 
 ReadRange = Callable[[int, int], bytes]
