@@ -8,6 +8,8 @@ input of ``benchmarks/data.py`` (``lazy4G`` by default), all writing 5 levels (y
 * ``omezarr/dir``: ``omezarr.writer.write_image(image, "out.ome.zarr", fmt=FormatV05(),
   storage_options={"shards": "auto"}, memory_budget=…)``;
 * ``omezarr/ozx``: the same call to ``"out.ozx"`` (an archive is sharded by default);
+* ``omezarr/dir-unsharded`` (only when ``--writers`` names it): the directory write without
+  ``storage_options`` (one file per chunk), to show what the shards cost;
 * ``ngff-zarr/ozx``: ``to_multiscales(to_ngff_image(image, dims=list("tczyx")),
   scale_factors=[{"z": 1, "y": f, "x": f} …], chunks=<the input's chunks>)`` then
   ``to_ngff_zarr("out.ozx", …, version="0.5")``, which writes a directory beside the archive
@@ -25,8 +27,9 @@ second time to another path and reports that warm write too. Each run is stopped
 ``--timeout`` seconds or once its resident size passes ``--max-rss``, and reported so.
 
 Every output is checked afterwards: it opens with zarr-python (``zarr.storage.ZipStore`` for
-an archive), has 5 levels of the expected shapes, and one random level-0 region (the same for
-every writer) equals the input's pixels, which the generator recomputes. Outputs live in a
+an archive, which ngff-zarr's ``from_ngff_zarr`` must read with equal pixels too), has 5
+levels of the expected shapes, and one random level-0 region (the same for every writer)
+equals the input's pixels, which the generator recomputes. Outputs live in a
 temporary directory (``--workdir``, default under ``/tmp``) until the end, then are deleted.
 
     python benchmarks/ozx.py                                # lazy4G, default budget (256 MiB)
@@ -60,8 +63,10 @@ REPO_DIR: Final = BENCH_DIR.parent
 SCALE_FACTORS: Final = (2, 4, 8, 16)
 AXES: Final = "tczyx"
 WRITERS: Final = ("omezarr/dir", "omezarr/ozx", "ngff-zarr/ozx")
+"""The writers run by default; ``omezarr/dir-unsharded`` runs when ``--writers`` names it."""
 OUTPUT_NAMES: Final = {
     "omezarr/dir": "out.ome.zarr",
+    "omezarr/dir-unsharded": "out.ome.zarr",
     "omezarr/ozx": "out.ozx",
     "ngff-zarr/ozx": "out.ozx",
 }
@@ -268,6 +273,12 @@ def _check(
         level0 = root[datasets[0]["path"]]
         layout = f"shards {level0.shards}, chunks {level0.chunks}"
         pixels = np.asarray(level0[region])[0, 0, 0]
+        if path.is_file():  # an archive: ngff-zarr's own .ozx reader must see the same pixels
+            import ngff_zarr
+
+            theirs = ngff_zarr.from_ngff_zarr(str(path)).images[0].data[region]
+            if not np.array_equal(np.asarray(theirs)[0, 0, 0], pixels):
+                problems.append("ngff-zarr reads other pixels than zarr's ZipStore")
         return problems, pixels, layout
     except Exception as error:  # an unreadable output is a finding, not a crash
         return [*problems, f"not readable: {type(error).__name__}: {error}"], None, "?"
@@ -336,6 +347,9 @@ def main() -> None:
     case = data.SIZES[args.size]
     if not case.lazy:
         parser.error(f"--size {args.size} is not a lazy input")
+    unknown = sorted(set(args.writers.split(",")) - set(OUTPUT_NAMES))
+    if unknown:
+        parser.error(f"unknown writers {unknown}; known: {', '.join(OUTPUT_NAMES)}")
     workroot = Path(args.workdir or tempfile.mkdtemp(prefix="omezarr-ozx-", dir="/tmp"))
     args.logs = str(workroot.with_name(workroot.name + "-logs"))
     region = _region(case.shape, args.seed)
