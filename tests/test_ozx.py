@@ -302,3 +302,23 @@ def _zip_tool() -> str:
         pytest.fail("Info-ZIP's zip is missing and cannot be installed here (needs root, apt-get)")
     subprocess.run(["apt-get", "install", "-y", "-q", "zip"], check=True, capture_output=True)
     return shutil.which("zip") or pytest.fail("apt-get installed no zip")
+
+
+def test_reading_archives_releases_their_files(
+    tmp_path: Path, image: tuple[Path, np.ndarray]
+) -> None:
+    import gc
+
+    from omezarr.tools.viewer import create_server
+
+    archive = _zip_hierarchy(image[0], tmp_path / "cells.ozx")
+
+    def open_files() -> int:
+        gc.collect()
+        return len(os.listdir("/proc/self/fd"))
+
+    before = open_files()
+    for _ in range(20):
+        np.asarray(open_image(str(archive)).levels[1])
+        create_server(archive, port=0).server_close()
+    assert open_files() - before < 5  # not one or more per archive opened

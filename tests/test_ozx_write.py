@@ -278,14 +278,14 @@ def test_convert_and_demo_write_archives_and_read_them_back(tmp_path: Path) -> N
     result = run_cli("convert", str(source), str(target), "--axes", "cyx", "-q")
     assert result.returncode == 0, result.stderr
     _check_archive(target)
-    back = tmp_path / "back.ome.zarr"
-    assert run_cli("convert", str(target), str(back), "-q").returncode == 0
+    back = tmp_path / "back.ome.zarr"  # in this process from here on: the CLI is tested above
+    assert main(["convert", str(target), str(back), "-q"]) == 0
     np.testing.assert_array_equal(np.asarray(open_image(str(back)).levels[0]), pixels)
     again = tmp_path / "again.ozx"
-    assert run_cli("convert", str(back), str(again), "-q").returncode == 0
+    assert main(["convert", str(back), str(again), "-q"]) == 0
     np.testing.assert_array_equal(np.asarray(open_image(str(again)).levels[0]), pixels)
     demo = tmp_path / "demo.ozx"
-    assert run_cli("demo", str(demo)).returncode == 0
+    assert main(["demo", str(demo)]) == 0
     _check_archive(demo)
     assert open_image(str(demo)).label_names == ["nuclei"]
 
@@ -319,7 +319,7 @@ def test_a_killed_archive_write_leaves_no_archive_and_resumes(tmp_path: Path) ->
     child.wait()
     assert partial, "the write ended before it could be killed"
     assert not target.exists()  # never an archive that opens as an incomplete image
-    entries, end, region = recover_entries(partial[0])
+    entries, end, region, _ = recover_entries(partial[0])
     assert entries and region is not None and end <= partial[0].stat().st_size
     assert all(not n.endswith("zarr.json") for n in entries)  # documents come at the commit
     inode = partial[0].stat().st_ino
@@ -355,13 +355,13 @@ def test_recovery_keeps_only_whole_entries(tmp_path: Path) -> None:
     last = chunks[-1]
     cut = tmp_path / "cut"
     cut.write_bytes(data[: last.header_offset + 40])  # the last chunk entry is cut short
-    entries, end, _ = recover_entries(cut)
+    entries, end, _, _ = recover_entries(cut)
     assert sorted(entries) == sorted(i.filename for i in chunks[:-1]) and end == last.header_offset
     broken = bytearray(data[: last.header_offset])
     second = chunks[1]
     broken[second.header_offset + 60] ^= 0xFF  # a flipped bit in the second chunk's bytes
     cut.write_bytes(bytes(broken))
-    entries, end, _ = recover_entries(cut)
+    entries, end, _, _ = recover_entries(cut)
     assert sorted(entries) == [chunks[0].filename] and end == second.header_offset
 
 
@@ -501,3 +501,68 @@ def test_metadata_writers_take_an_archive_path(tmp_path: Path) -> None:
     assert _only(tmp_path) == ["plate.ozx"]
     with pytest.raises(ValueError, match="mode='w'"):
         add_metadata("s3://bucket/plate.ozx", {"note": "not added to object storage"})
+
+
+_KILLED_WRITE = """
+import os, sys, time
+import numpy as np
+from omezarr.writer import write_image
+
+pixels = np.full((256, 256), 7, np.uint16)
+
+class DiesHalfWay:  # as if killed: no exception handler, no clean-up runs
+    shape, dtype, ndim = pixels.shape, pixels.dtype, pixels.ndim
+
+    def __getitem__(self, key):
+        if key[0].start:
+            time.sleep(1.0)  # the first rows' shards are appended meanwhile (written behind)
+            os._exit(9)
+        return pixels[key]
+
+write_image(DiesHalfWay(), sys.argv[1], scale_factors=[],
+            storage_options={"chunks": (64, 64), "shards": (128, 256)})
+"""
+
+
+def test_a_resumed_archive_write_is_checked_against_the_killed_one(tmp_path: Path) -> None:
+    target = tmp_path / "sevens.ozx"
+    killed = subprocess.run([sys.executable, "-c", _KILLED_WRITE, str(target)], timeout=120)
+    assert killed.returncode == 9 and not target.exists()
+    (partial,) = tmp_path.glob(".sevens.ozx.partial-*")
+    entries, _, region, documents = recover_entries(partial)
+    assert entries and region is not None and "s0/zarr.json" in documents
+    other = np.ones((512, 512), np.uint16)  # another image: refused, the partial kept
+    with pytest.raises(ValueError, match="differs from the planned one"):
+        write_image(
+            other,
+            str(target),
+            scale_factors=[],
+            storage_options={"chunks": (64, 64), "shards": (128, 256)},
+            resume=True,
+        )
+    assert not target.exists()
+    sevens = np.full((256, 256), 7, np.uint16)
+    write_image(
+        sevens,
+        str(target),
+        scale_factors=[],
+        storage_options={"chunks": (64, 64), "shards": (128, 256)},
+        resume=True,
+    )
+    _check_archive(target)
+    np.testing.assert_array_equal(np.asarray(open_image(str(target)).levels[0]), sevens)
+
+
+def test_a_write_killed_after_its_commit_began_is_resumed(tmp_path: Path) -> None:
+    pixels = np.arange(256 * 256, dtype=np.uint16).reshape(256, 256)
+    options = {"chunks": (64, 64), "shards": (128, 256)}
+    finished = tmp_path / "finished.ozx"
+    write_image(pixels, str(finished), scale_factors=[2], storage_options=options)
+    # The documents were written and the directory begun: as a partial file, it is whole
+    # entries up to where the directory starts.
+    target = tmp_path / "late.ozx"
+    shutil.copyfile(finished, tmp_path / ".late.ozx.partial-0123abcd")
+    write_image(pixels, str(target), scale_factors=[2], storage_options=options, resume=True)
+    _check_archive(target)
+    np.testing.assert_array_equal(np.asarray(open_image(str(target)).levels[0]), pixels)
+    assert _only(tmp_path) == ["finished.ozx", "late.ozx"]

@@ -43,7 +43,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import zarr
 from zarr.core.buffer import Buffer
@@ -272,22 +272,31 @@ class ArchiveWriter:
     def _reserve_region(self) -> None:
         """Reserve the metadata's room at the start, before the first chunk: four times the
         documents known so far (the level arrays of an image are created before its pixels)
-        plus their attributes to come, at least 64 KiB; filled by an unnamed entry."""
+        plus their attributes to come, at least 64 KiB; filled by an unnamed entry holding
+        those documents, so that a resumed write can check its arrays against them."""
         known = sum(len(d) + 256 for d in self._documents.values())
         region = max(_MIN_REGION, 4 * known + 16 * 1024)
         if self._end != 0:  # a resumed or copied archive: its region is known already
             raise RuntimeError("the metadata region of an archive is reserved at its start")
-        self._fill_region(0, region)
+        saved = json.dumps({n: d.decode("utf-8", "replace") for n, d in self._documents.items()})
+        self._fill_region(0, region, saved.encode())
         self._region = region
         self._end = region
 
-    def _fill_region(self, start: int, length: int) -> None:
-        """Write one unnamed stored entry of zeros covering ``length`` bytes from ``start``."""
+    def _fill_region(self, start: int, length: int, content: bytes = b"") -> None:
+        """Write one unnamed stored entry covering ``length`` bytes from ``start``: ``content``
+        (if it fits), then zeros."""
         name = _RESERVED_NAME.encode()
         size = length - _LOCAL.size - len(name)
-        header = _local_header(name, size, zlib.crc32(bytes(size)), self._when, b"")
-        _write_all(self._descriptor, (header,), start)
-        os.ftruncate(self._descriptor, max(self._end, start + length))  # zeros, as a hole
+        content = content if len(content) <= size else b""
+        crc = zlib.crc32(bytes(size - len(content)), zlib.crc32(content))
+        header = _local_header(name, size, crc, self._when, b"")
+        _write_all(self._descriptor, (header, content), start)
+        end = start + len(header) + len(content)
+        # The rest are zeros: a hole, or zeros written over what was there.
+        os.ftruncate(self._descriptor, max(self._end, start + length))
+        if end < start + length:
+            _write_all(self._descriptor, (bytes(start + length - end),), end)
 
     def delete(self, name: str) -> bool:
         """Forget the entry ``name`` (its bytes stay unnamed); whether there was one."""
@@ -337,13 +346,17 @@ class ArchiveWriter:
     def commit(self) -> Path:
         """Write what is left (copied entries, documents, directory, end records), make it
         durable and rename it over the destination; the destination's path."""
-        with self._lock:
-            self._check_open()
-            self._copy_old_entries()
-            offsets = self._write_documents()
-            self._write_directory(offsets)
-            os.fsync(self._descriptor)
-            self._close()
+        try:
+            with self._lock:
+                self._check_open()
+                self._copy_old_entries()
+                offsets = self._write_documents()
+                self._write_directory(offsets)
+                os.fsync(self._descriptor)
+                self._close()
+        except BaseException:
+            self.abandon()  # no space left, an I/O error: what was at the destination stays
+            raise
         if self._upload is not None:  # to object storage: the finished file, then it goes
             try:
                 self._upload(self.temporary)
@@ -413,6 +426,7 @@ class ArchiveWriter:
             self._fill_region(0, self._region)
             position = self._end
         offsets: dict[str, tuple[int, int, int]] = {}
+        records = []
         for (name, raw, document), pad in zip(
             encoded, padding if fits else [0] * len(names), strict=True
         ):
@@ -421,7 +435,12 @@ class ArchiveWriter:
                 raw, len(document), crc, self._when, _padding(pad) if pad else b""
             )
             offsets[name] = (position, len(document), crc)
-            position = _write_all(self._descriptor, (header, document), position)
+            records.append((position, header, document))
+            position += len(header) + len(document)
+        # Last to first: the entry at offset 0 is written last, so that a kill meanwhile
+        # leaves the region's unnamed entry whole for a resumed write to skip.
+        for start, header, document in reversed(records):
+            _write_all(self._descriptor, (header, document), start)
         if not fits:
             self._end = position
         return offsets
@@ -523,7 +542,9 @@ def _sync_directory(folder: Path) -> None:
         os.close(descriptor)
 
 
-def recover_entries(path: Path) -> tuple[dict[str, _Entry], int, int | None]:
+def recover_entries(
+    path: Path,
+) -> tuple[dict[str, _Entry], int, int | None, dict[str, bytes]]:
     """The whole entries of the partial archive at ``path`` (a killed write's), read in file
     order until the first one that is cut short or does not match its CRC.
 
@@ -531,9 +552,12 @@ def recover_entries(path: Path) -> tuple[dict[str, _Entry], int, int | None]:
     -------
     tuple
         The entries by name (later ones replace earlier ones), the end of the last whole
-        one, and the size of the metadata region at the start (None if there is none).
+        one, the size of the metadata region at the start (None if there is none), and the
+        documents the region's unnamed entry saved when it was reserved (the level arrays of
+        the write, to check a resumed write against).
     """
     entries: dict[str, _Entry] = {}
+    documents: dict[str, bytes] = {}
     region: int | None = None
     offset = 0
     with open(path, "rb") as file:
@@ -544,7 +568,7 @@ def recover_entries(path: Path) -> tuple[dict[str, _Entry], int, int | None]:
             if fields[0] != _LOCAL_SIGNATURE or fields[3] != 0:
                 break
             crc, stored, name_length, extra_length = fields[6], fields[7], fields[9], fields[10]
-            raw_name = file.read(name_length)
+            name = file.read(name_length).decode("utf-8", "replace")
             extra = file.read(extra_length)
             size = stored
             if stored == _MAX32 and extra[:2] == b"\x01\x00":
@@ -552,25 +576,48 @@ def recover_entries(path: Path) -> tuple[dict[str, _Entry], int, int | None]:
             data = offset + _LOCAL.size + name_length + extra_length
             if data + size > total:
                 break
-            checksum = 0
-            file.seek(data)
-            left = size
-            while left:
-                piece = file.read(min(left, _COPY_PIECE))
-                if not piece:
-                    break
-                checksum = zlib.crc32(piece, checksum)
-                left -= len(piece)
-            if left or checksum != crc:
-                break
-            name = raw_name.decode("utf-8", "replace")
-            if offset == 0 and name == _RESERVED_NAME:
+            placeholder = offset == 0 and name == _RESERVED_NAME
+            whole, content = _checked(file, data, size, crc, keep=placeholder)
+            if placeholder:  # the region: skipped whole even if a commit began to fill it
                 region = data + size
-            elif not is_archive_metadata(name):
+                documents = _saved_documents(content) if whole else {}
+            elif not whole:
+                break
+            elif is_archive_metadata(name):
+                if not entries and (region is None or region == offset):
+                    region = data + size  # the leading documents of a committed region
+            else:
                 entries.pop(name, None)
                 entries[name] = _Entry(offset, data, size, crc)
             offset = data + size
-    return entries, offset, region
+    return entries, offset, region, documents
+
+
+def _checked(file: BinaryIO, data: int, size: int, crc: int, *, keep: bool) -> tuple[bool, bytes]:
+    """Whether the ``size`` bytes at ``data`` match ``crc``; with ``keep``, their text part
+    (the bytes before the first zero) too."""
+    checksum, left = 0, size
+    kept: list[bytes] = []
+    file.seek(data)
+    while left:
+        piece = file.read(min(left, _COPY_PIECE))
+        if not piece:
+            return False, b""
+        checksum = zlib.crc32(piece, checksum)
+        if keep and (not kept or b"\0" not in kept[-1]):
+            kept.append(piece)
+        left -= len(piece)
+    return checksum == crc, b"".join(kept).split(b"\0", 1)[0]
+
+
+def _saved_documents(content: bytes) -> dict[str, bytes]:
+    try:
+        saved = json.loads(content or b"{}")
+    except ValueError:
+        return {}
+    if not isinstance(saved, dict):
+        return {}
+    return {str(n): str(d).encode() for n, d in saved.items() if is_archive_metadata(str(n))}
 
 
 class ArchiveStore(ArchiveKeys):
@@ -646,9 +693,11 @@ def open_archive(destination: Path, *, replace: bool, resume: bool = False) -> A
     partial = _resumable_partial(destination) if resume else None
     clean_stale(destination, keep=partial)
     if partial is not None:
-        entries, end, region = recover_entries(partial)
+        entries, end, region, documents = recover_entries(partial)
         if entries or region is not None:
-            writer = ArchiveWriter(destination, partial, entries=entries, end=end, region=region)
+            writer = ArchiveWriter(
+                destination, partial, entries=entries, documents=documents, end=end, region=region
+            )
             if not replace and destination.is_file():
                 writer.abandon()  # an addition to an archive is not resumed: started over
             else:

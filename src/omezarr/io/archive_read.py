@@ -15,6 +15,7 @@ import os
 import posixpath
 import struct
 import threading
+import weakref
 import zipfile
 import zlib
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
@@ -320,13 +321,22 @@ def local_reader(path: Path, check_metadata: Callable[[str, int], None]) -> Arch
     with open(path, "rb") as file:
         index = read_index(file)
     descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-    return ArchiveReader(
-        os.fspath(path),
-        local_range(descriptor),
-        index,
-        check_metadata,
-        lambda: os.close(descriptor),
-    )
+    closer = _Closer(descriptor)
+    reader = ArchiveReader(os.fspath(path), local_range(descriptor), index, check_metadata, closer)
+    weakref.finalize(reader, closer)  # a reader nobody closes (a group dropped) still releases it
+    return reader
+
+
+class _Closer:
+    """Closes a descriptor once, however often it is called."""
+
+    def __init__(self, descriptor: int) -> None:
+        self.descriptor: int | None = descriptor
+
+    def __call__(self) -> None:
+        descriptor, self.descriptor = self.descriptor, None
+        if descriptor is not None:
+            os.close(descriptor)
 
 
 def remote_reader(

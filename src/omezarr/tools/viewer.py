@@ -264,6 +264,11 @@ class ViewerServer(ThreadingHTTPServer):
         self.render_budget = memory_budget_from(None)
         super().__init__((LOOPBACK, port), _ViewerHandler)
 
+    def server_close(self) -> None:
+        super().server_close()
+        if self.archive is not None:
+            self.archive.close()
+
     def process_request(self, request: Any, client_address: Any) -> None:
         if not self._connections.acquire(blocking=False):  # too many at once: no thread
             self.shutdown_request(request)
@@ -664,7 +669,7 @@ def create_server(path: str | os.PathLike[str], *, port: int = 0) -> ViewerServe
         raise ValueError(f"port: expected an integer from 0 to 65535, not {port!r}")
     root = Path(path).expanduser().resolve()
     if root.is_file() and is_zip_target(root):
-        open_zip_store(root, "r", "path")  # one clear line for an archive that is no OME-Zarr
+        open_zip_store(root, "r", "path").close()  # one clear line for one that is no OME-Zarr
     elif not root.is_dir():
         raise FileNotFoundError(f"path: {os.fspath(path)!r} is not a directory or .ozx archive")
     return ViewerServer(root, port)

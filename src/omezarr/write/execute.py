@@ -208,7 +208,11 @@ class _Committing:
     archive: ArchiveWriter
 
     def __call__(self, *done: Any) -> None:
-        self.final(*done)
+        try:
+            self.final(*done)
+        except BaseException:
+            self.archive.abandon()
+            raise
         self.archive.commit()
 
 
