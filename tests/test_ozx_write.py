@@ -566,3 +566,37 @@ def test_a_write_killed_after_its_commit_began_is_resumed(tmp_path: Path) -> Non
     _check_archive(target)
     np.testing.assert_array_equal(np.asarray(open_image(str(target)).levels[0]), pixels)
     assert _only(tmp_path) == ["finished.ozx", "late.ozx"]
+
+
+_ADD_LABEL = """
+import pathlib, sys, time
+import numpy as np
+from omezarr.writer import write_labels
+
+value = int(sys.argv[2])
+labels = np.full((1, 1024, 1024), value, np.uint8)
+labels[0, ::7] = 0  # not a constant: it takes a moment to encode
+ready = pathlib.Path(sys.argv[1] + f".ready{value}")
+ready.touch()
+while not pathlib.Path(sys.argv[1] + f".ready{3 - value}").exists():  # start together
+    time.sleep(0.001)
+write_labels(labels, sys.argv[1], f"label{value}", axes="cyx")
+"""
+
+
+def test_additions_to_one_archive_from_two_processes_both_land(
+    tmp_path: Path, cells_image: Callable[..., np.ndarray]
+) -> None:
+    target = tmp_path / "shared.ozx"
+    write_image(cells_image((1, 1024, 1024), "uint16", 1), str(target), axes="cyx")
+    writers = [
+        subprocess.Popen([sys.executable, "-c", _ADD_LABEL, str(target), str(value)])
+        for value in (1, 2)
+    ]
+    assert [writer.wait(timeout=120) for writer in writers] == [0, 0]
+    image = open_image(str(target))
+    assert sorted(image.label_names) == ["label1", "label2"]  # neither addition lost
+    for value in (1, 2):
+        label = np.asarray(open_label(image.group[f"labels/label{value}"]).levels[0])
+        assert np.all(label[0, 1::7] == value) and np.all(label[0, ::7] == 0)
+    _check_archive(target)

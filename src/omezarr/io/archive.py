@@ -246,6 +246,8 @@ class ArchiveWriter:
         self._end = end
         self._region = region
         self.closed = False
+        self.held_archive: int | None = None
+        """The old archive's lock an addition holds until it is committed (open_archive)."""
 
     # ------------------------------------------------------------------------- writing
 
@@ -363,23 +365,33 @@ class ArchiveWriter:
             finally:
                 self.temporary.unlink(missing_ok=True)
             return self.destination
-        os.replace(self.temporary, self.destination)
-        _sync_directory(self.destination.parent)
+        try:
+            os.replace(self.temporary, self.destination)
+            _sync_directory(self.destination.parent)
+        finally:
+            self._release_archive()
         return self.destination
 
     def abandon(self) -> None:
         """Stop writing and remove the temporary file; the destination is left as it was."""
         with self._lock:
             if self.closed:
+                self._release_archive()
                 return
             self._close()
         self.temporary.unlink(missing_ok=True)
+        self._release_archive()
 
     def _close(self) -> None:
         self.closed = True
         os.close(self._descriptor)
         if self._old_descriptor is not None:
             os.close(self._old_descriptor)
+
+    def _release_archive(self) -> None:
+        held, self.held_archive = self.held_archive, None
+        if held is not None:
+            os.close(held)  # releases the flock: the next addition reads the new archive
 
     def _copy_old_entries(self) -> None:
         if self._region is None:
@@ -690,6 +702,20 @@ def open_archive(destination: Path, *, replace: bool, resume: bool = False) -> A
         cannot be read as a ZIP archive.
     """
     destination = destination.absolute()
+    # Additions take turns: each reads the archive only once the one before has replaced it,
+    # so that none is lost (a lock on the archive itself, held until the commit's rename).
+    held = None if replace else _hold_archive(destination)
+    try:
+        writer = _opened(destination, replace, resume)
+    except BaseException:
+        if held is not None:
+            os.close(held)
+        raise
+    writer.held_archive = held
+    return writer
+
+
+def _opened(destination: Path, replace: bool, resume: bool) -> ArchiveWriter:
     partial = _resumable_partial(destination) if resume else None
     clean_stale(destination, keep=partial)
     if partial is not None:
@@ -711,6 +737,29 @@ def open_archive(destination: Path, *, replace: bool, resume: bool = False) -> A
     return ArchiveWriter(
         destination, temporary, old=destination, entries=entries, documents=documents
     )
+
+
+def _hold_archive(path: Path) -> int | None:
+    """An exclusive ``flock`` on the archive at ``path`` as it is now (waiting for a writer
+    that holds it, then checking that it was not replaced meanwhile); None if there is none."""
+    if fcntl is None:
+        return None
+    while True:
+        try:
+            descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except FileNotFoundError:
+            return None
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            current = os.stat(path).st_ino == os.fstat(descriptor).st_ino
+        except FileNotFoundError:
+            current = False
+        except BaseException:
+            os.close(descriptor)
+            raise
+        if current:
+            return descriptor
+        os.close(descriptor)  # replaced by the writer we waited for: lock the new one
 
 
 def remote_object(url: str, what: str) -> tuple[Any, str, bool]:
