@@ -3,6 +3,7 @@ read back by omezarr, zarr's ZipStore, ngff-zarr and ``unzip -t``; crash-safe an
 
 from __future__ import annotations
 
+import inspect
 import json
 import shutil
 import signal
@@ -26,7 +27,7 @@ from zarr.storage import FsspecStore
 from _cli import run_cli
 from omezarr import upgrade
 from omezarr.cli import main
-from omezarr.format import FormatV04, FormatV06
+from omezarr.format import FormatV04, FormatV05, FormatV06
 from omezarr.io import archive as archive_module
 from omezarr.io.archive import open_ozx, recover_entries
 from omezarr.reader import open_image, open_label, open_plate
@@ -600,3 +601,24 @@ def test_additions_to_one_archive_from_two_processes_both_land(
         label = np.asarray(open_label(image.group[f"labels/label{value}"]).levels[0])
         assert np.all(label[0, 1::7] == value) and np.all(label[0, ::7] == 0)
     _check_archive(target)
+
+
+def test_automatic_shards_leave_every_core_a_task() -> None:
+    import dask.array as da
+
+    from omezarr.write.pixels import _image_request
+    from omezarr.write.request import plan_write
+
+    # Shards span their level's planes unless capped: a task owns whole shards of every
+    # level, so shards spanning every plane of a coarse level made the image one task.
+    lazy = da.zeros((1, 1, 128, 4096, 4096), dtype=np.uint16, chunks=(1, 1, 1, 2048, 2048))
+
+    def at_once(storage_options: dict | None) -> int:
+        bound = inspect.signature(write_image).bind(
+            lazy, None, storage_options=storage_options, memory_budget="256M"
+        )
+        bound.apply_defaults()
+        plan = plan_write(_image_request(bound.arguments), FormatV05())
+        return plan.engine_plans[0].concurrency
+
+    assert at_once({"shards": "auto"}) >= min(at_once(None), 2)

@@ -162,9 +162,14 @@ def _shape_option(value: Any, shape: Sequence[int], key: str, where: str) -> tup
 
 
 def _auto_shards(
-    chunks: tuple[int, ...], shape: Sequence[int], itemsize: int, limit: int
+    chunks: tuple[int, ...],
+    shape: Sequence[int],
+    itemsize: int,
+    limit: int,
+    most: Sequence[int] | None = None,
 ) -> tuple[int, ...]:
-    """Several chunks per shard, at most ``limit`` bytes, never beyond the array (rounded up)."""
+    """Several chunks per shard, at most ``limit`` bytes, never beyond the array (rounded up)
+    nor beyond ``most`` per axis (at least one chunk)."""
     shards = list(chunks)
     grew = True
     while grew:
@@ -172,6 +177,8 @@ def _auto_shards(
         for axis in reversed(range(len(shards))):
             bigger = shards[axis] * 2
             if shards[axis] >= shape[axis] or math.prod(shards) * 2 * itemsize > limit:
+                continue
+            if most is not None and bigger > max(most[axis], chunks[axis]):
                 continue
             shards[axis] = bigger
             grew = True
@@ -249,6 +256,7 @@ def resolve_layouts(
             f"storage_options: expected a dict or a list of dicts, not {type(storage_options).__name__}"
         )
     layouts = []
+    first: tuple[int, ...] | None = None  # level 0's automatic shards
     for level, (options, shape) in enumerate(zip(per_level, shapes, strict=True)):
         where = f"storage_options (level {level})"
         if not isinstance(options, Mapping):
@@ -281,7 +289,20 @@ def resolve_layouts(
                 )
             if shards_opt == "auto":
                 limit = shard_limit or auto_shard_limit(memory_budget)
-                shards = _auto_shards(chunks, shape, itemsize, limit)
+                # A coarser level's shards cover no more of the image than level 0's: a shard
+                # is written by one task, and one spanning every plane of a coarse level would
+                # make the whole image one task (one core).
+                most = (
+                    [
+                        s0 * n // max(1, n0)
+                        for s0, n, n0 in zip(first, shape, shapes[0], strict=True)
+                    ]
+                    if level and first is not None
+                    else None
+                )
+                shards = _auto_shards(chunks, shape, itemsize, limit, most)
+                if level == 0:
+                    first = shards
             else:
                 # Trimmed like chunks: a level smaller than a chunk has its chunks clipped.
                 shards = _trim_shards(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -330,6 +331,11 @@ def _chunks_are(storage_options: StorageOptions, chunks: tuple[int, ...]) -> boo
     )
 
 
+def _at_once(plans: Sequence[PyramidPlan]) -> int:
+    """How many tasks the engine runs at once under ``plans`` (the fewest of its runs)."""
+    return min(plan.concurrency for plan in plans)
+
+
 def _asks_auto_shards(storage_options: StorageOptions) -> bool:
     """Whether some level leaves its shards to omezarr (``shards="auto"``)."""
     per_level = [storage_options] if isinstance(storage_options, Mapping) else storage_options
@@ -404,14 +410,19 @@ def plan_write(request: PixelRequest, fmt: Format) -> WritePlan:
         options: StorageOptions, chunks: tuple[int, ...]
     ) -> tuple[list[LevelLayout], tuple[PyramidPlan, ...]]:
         """Layouts and engine plans for ``options``; shards omezarr chooses ("auto") as large
-        as fit the budget (halved until they do, down to single chunks)."""
+        as fit the budget with as many tasks at once as there are cores (halved until they
+        do, down to single chunks; the first that fits if none gives every core a task)."""
         tried = resolve_layouts(
             options, shapes, dims, dtype.itemsize, fmt.zarr_format, chunks, budget
         )
         plans = _engine_plans(sources, shapes, factors, steps, tried, dtype, budget)
+        if not _asks_auto_shards(options):
+            return tried, plans
+        workers = os.cpu_count() or 1
+        best = (tried, plans) if all(p.fits for p in plans) else None
         limit = auto_shard_limit(budget)
         smallest = min(math.prod(layout.chunks) for layout in tried) * dtype.itemsize
-        while not all(p.fits for p in plans) and _asks_auto_shards(options) and limit > smallest:
+        while limit > smallest and (best is None or _at_once(best[1]) < workers):
             limit //= 2
             smaller = resolve_layouts(
                 options, shapes, dims, dtype.itemsize, fmt.zarr_format, chunks, budget, limit
@@ -420,7 +431,9 @@ def plan_write(request: PixelRequest, fmt: Format) -> WritePlan:
                 smaller,
                 _engine_plans(sources, shapes, factors, steps, smaller, dtype, budget),
             )
-        return tried, plans
+            if all(p.fits for p in plans) and (best is None or _at_once(plans) > _at_once(best[1])):
+                best = (tried, plans)
+        return best if best is not None else (tried, plans)
 
     layouts, engine_plans = fitted(request.storage_options, chunks0)
     if not all(plan.fits for plan in engine_plans):
