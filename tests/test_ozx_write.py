@@ -487,6 +487,9 @@ def test_archives_are_written_to_object_storage_whole(
     np.testing.assert_array_equal(np.asarray(open_image(converted).levels[0]), pixels)
     again = run_cli("convert", str(source), converted, "--axes", "cyx", "-q")
     assert again.returncode == 2 and "already exists" in again.stderr
+    old_format = run_cli("convert", str(source), f"{s3_bucket}/v04.ozx", "--format", "0.4")
+    assert old_format.returncode == 2 and "--format 0.5 or later" in old_format.stderr
+    assert not fs.exists(f"{s3_bucket}/v04.ozx")
     assert set(Path(tempfile.gettempdir()).glob(".omezarr-upload-*")) == uploads  # cleaned up
 
 

@@ -16,7 +16,14 @@ import zarr.storage
 
 from ..io.archive import open_ozx, remote_object
 from ..io.staging import clean_stale, held, new_token, staging_path, swap_into_place
-from ..io.storage import OZX_SUFFIX, existing_group, is_read_only_url, local_path, remote_url
+from ..io.storage import (
+    OZX_SUFFIX,
+    existing_group,
+    is_read_only_url,
+    local_path,
+    remote_archive,
+    remote_url,
+)
 from ..io.zarr_internals import delete_prefix, key_exists, prefix_is_empty
 from ..ngff.format import Format
 from .errors import ConversionError, ConversionWarning, InvalidParameterError, Parameter
@@ -84,11 +91,17 @@ def check_archive_format(output: str | os.PathLike[str], fmt: Format) -> None:
     Raises
     ------
     InvalidParameterError
-        Naming ``fmt``, if ``output`` is a local ``.ozx`` and ``fmt`` is stored as zarr v2.
+        Naming ``fmt``, if ``output`` is an ``.ozx`` and ``fmt`` is stored as zarr v2.
     """
-    if fmt.zarr_format == 3 or remote_url(output) is not None:
+    if fmt.zarr_format == 3:
         return
-    if local_path(output, "output").suffix.lower() == OZX_SUFFIX:
+    url = remote_url(output)
+    archive = (
+        remote_archive(url) is not None
+        if url is not None
+        else local_path(output, "output").suffix.lower() == OZX_SUFFIX
+    )
+    if archive:
         raise InvalidParameterError(
             Parameter("fmt", "0.5"),
             f" or later: a single-file OME-Zarr ({OZX_SUFFIX}) holds zarr v3, which OME-NGFF "
