@@ -49,6 +49,14 @@ import zarr
 from zarr.core.buffer import Buffer
 
 from .archive_read import ArchiveKeys, local_reader
+from .files import (
+    _BLOCK,
+    _O_DIRECT,
+    DIRECT_IO_MIN_BYTES,
+    DirectIORefused,
+    use_direct_io,
+    write_direct_at,
+)
 from .staging import clean_stale, is_held, is_staging_name, new_token, staging_path
 from .storage import OZX_SUFFIX, _refuse_large_metadata, archive_destination, remote_archive
 
@@ -246,6 +254,8 @@ class ArchiveWriter:
         self._end = end
         self._region = region
         self.closed = False
+        self._direct: int | None = None
+        self._direct_wanted = upload is None
         self.held_archive: int | None = None
         """The old archive's lock an addition holds until it is committed (open_archive)."""
 
@@ -265,11 +275,45 @@ class ArchiveWriter:
             self._check_open()
             if self._region is None:
                 self._reserve_region()
-            header = _local_header(encoded, size, crc, self._when, b"")
             start = self._end
-            self._end = _write_all(self._descriptor, (header, *parts), start)
+            header = _local_header(encoded, size, crc, self._when, b"")
+            direct = self._direct_descriptor() if size >= DIRECT_IO_MIN_BYTES else None
+            if direct is not None:  # the data on a block boundary: written with direct I/O
+                gap = -(start + len(header)) % _BLOCK
+                gap += _BLOCK if 0 < gap < 4 else 0
+                header = _local_header(
+                    encoded, size, crc, self._when, _padding(gap) if gap else b""
+                )
+            self._end = start + len(header) + size  # reserved: the bytes go in outside the lock
+        _write_all(self._descriptor, (header,), start)
+        self._write_data(direct, start + len(header), parts)
+        with self._lock:
             self._entries.pop(name, None)  # a rewritten entry goes to the end of the directory
             self._entries[name] = _Entry(start, start + len(header), size, crc)
+
+    def _direct_descriptor(self) -> int | None:
+        """A descriptor of the temporary file with direct I/O, where the disk allows it."""
+        if self._direct is None and self._direct_wanted:
+            self._direct_wanted = False
+            if use_direct_io(self.temporary.parent):
+                try:
+                    self._direct = os.open(self.temporary, os.O_WRONLY | _O_DIRECT)
+                except OSError:
+                    self._direct = None
+        return self._direct
+
+    def _write_data(self, direct: int | None, offset: int, parts: Sequence[Any]) -> None:
+        if direct is not None:
+            try:
+                write_direct_at(direct, self._descriptor, offset, parts)
+                return
+            except DirectIORefused:
+                self._direct_wanted = False  # written buffered below, and from now on
+                with self._lock:
+                    refused, self._direct = self._direct, None
+                if refused is not None:
+                    os.close(refused)
+        _write_all(self._descriptor, parts, offset)
 
     def _reserve_region(self) -> None:
         """Reserve the metadata's room at the start, before the first chunk: four times the
@@ -385,6 +429,9 @@ class ArchiveWriter:
     def _close(self) -> None:
         self.closed = True
         os.close(self._descriptor)
+        if self._direct is not None:
+            os.close(self._direct)
+            self._direct = None
         if self._old_descriptor is not None:
             os.close(self._old_descriptor)
 

@@ -50,6 +50,7 @@ __all__ = [
     "filesystem_type",
     "release_buffers",
     "use_direct_io",
+    "write_direct_at",
     "write_file",
 ]
 
@@ -227,6 +228,23 @@ def _refused(error: OSError, path: Path) -> DirectIORefused:
     return DirectIORefused(error.errno, f"direct I/O refused: {error.strerror}", str(path))
 
 
+def _through(staging: memoryview, parts: Sequence[Any], flush: Callable[[memoryview], Any]) -> int:
+    """Copy ``parts`` into ``staging``, handing each full buffer to ``flush``; how many bytes
+    are left in it at the end."""
+    filled = 0
+    for part in parts:
+        data = memoryview(part).cast("B")
+        taken = 0
+        while taken < data.nbytes:
+            count = min(staging.nbytes - filled, data.nbytes - taken)
+            staging[filled : filled + count] = data[taken : taken + count]
+            filled, taken = filled + count, taken + count
+            if filled == staging.nbytes:
+                flush(staging)
+                filled = 0
+    return filled
+
+
 def _write_direct(path: Path, parts: Sequence[Any], total: int) -> None:
     """Write ``parts`` as a new file: whole blocks with direct I/O, then the tail buffered.
 
@@ -244,18 +262,8 @@ def _write_direct(path: Path, parts: Sequence[Any], total: int) -> None:
     memory = _STAGING.take(total)
     staging = memoryview(memory)
     try:
-        filled = 0
         try:
-            for part in parts:
-                data = memoryview(part).cast("B")
-                taken = 0
-                while taken < data.nbytes:
-                    count = min(staging.nbytes - filled, data.nbytes - taken)
-                    staging[filled : filled + count] = data[taken : taken + count]
-                    filled, taken = filled + count, taken + count
-                    if filled == staging.nbytes:
-                        _write_all(descriptor, staging)
-                        filled = 0
+            filled = _through(staging, parts, lambda full: _write_all(descriptor, full))
             aligned = filled - filled % _BLOCK
             _write_all(descriptor, staging[:aligned])
         except OSError as error:
@@ -271,6 +279,43 @@ def _write_direct(path: Path, parts: Sequence[Any], total: int) -> None:
         staging.release()
         os.close(descriptor)
         _STAGING.give_back(memory)
+
+
+def write_direct_at(direct: int, buffered: int, offset: int, parts: Sequence[Any]) -> None:
+    """Write ``parts`` at ``offset`` (a multiple of 4 KiB) of an open file: whole blocks
+    through ``direct`` (opened with ``O_DIRECT``), then the tail through ``buffered``.
+
+    Used for the entries of a single-file archive, whose data start on block boundaries.
+    Raises :class:`DirectIORefused` if the file system refuses (nothing is lost: the caller
+    writes the same bytes buffered)."""
+    total = sum(memoryview(part).nbytes for part in parts)
+    memory = _STAGING.take(total)
+    staging = memoryview(memory)
+    try:
+        position = [offset]
+
+        def flush(full: memoryview) -> None:
+            position[0] = _pwrite_all(direct, full, position[0])
+
+        filled = _through(staging, parts, flush)
+        offset = position[0]
+        aligned = filled - filled % _BLOCK
+        offset = _pwrite_all(direct, staging[:aligned], offset)
+        _pwrite_all(buffered, staging[aligned:filled], offset)
+    except OSError as error:
+        if error.errno == errno.EINVAL:
+            raise DirectIORefused(error.errno, f"direct I/O refused: {error.strerror}") from error
+        raise
+    finally:
+        staging.release()
+        _STAGING.give_back(memory)
+
+
+def _pwrite_all(descriptor: int, data: memoryview, offset: int) -> int:
+    done = 0
+    while done < data.nbytes:
+        done += os.pwrite(descriptor, data[done:], offset + done)
+    return offset + done
 
 
 def write_file(path: Path, parts: Sequence[Any], direct: bool, strict: bool = False) -> bool:
