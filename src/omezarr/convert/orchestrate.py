@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ import zarr.storage
 from ..engine.memory import memory_budget_from
 from ..engine.targets import Progress
 from ..io.archive import open_ozx
+from ..io.archive_stream import StreamedEntryError
 from ..io.layout import default_chunks
 from ..io.storage import (
     local_path,
@@ -36,7 +38,7 @@ from ..tools.verify import verify
 from ..types import JSONDict
 from ..write import write_image
 from ..write.pixels import planned_image
-from .errors import ConversionError, InvalidParameterError, Parameter
+from .errors import ConversionError, ConversionWarning, InvalidParameterError, Parameter
 from .inputs import open_input
 from .options import auto_scale_factors, normalize_unit
 from .source import InputImage
@@ -420,8 +422,19 @@ def convert(
                     resume=resuming,
                     **arguments,
                 )
-            if omero is not None:
+            if omero is None:
+                return
+            try:
                 _set_windows(target)
+            except StreamedEntryError:  # a coarsest level too large to keep while streaming
+                warnings.warn(
+                    ConversionWarning(
+                        f"{output}: the channel windows are not set: the coarsest level is "
+                        "too large to read back from an archive streamed to object storage; "
+                        "pass --scale-factors with more levels"
+                    ),
+                    stacklevel=2,
+                )
 
         if remote is None:
             with local_output(output, overwrite=overwrite, resume=resume) as (target, resuming):

@@ -66,6 +66,7 @@ except ImportError:  # Windows: partial archives are then never held or cleaned
     fcntl = None  # type: ignore[assignment]
 
 __all__ = [
+    "Archive",
     "ArchiveStore",
     "ArchiveWriter",
     "is_archive_metadata",
@@ -204,7 +205,127 @@ def _breadth_first(name: str) -> tuple[int, str]:
     return (name.count("/"), name)
 
 
-class ArchiveWriter:
+def directory_bytes(
+    records: Sequence[tuple[str, int, int, int]],
+    start: int,
+    root: bytes | None,
+    when: tuple[int, int],
+) -> bytes:
+    """The central directory of ``records`` (name, header offset, size, CRC), starting at
+    ``start``, then the ZIP64 end records and the RFC-9 comment naming the version that the
+    root document ``root`` declares."""
+    directory: list[bytes] = []
+    for name, offset, size, crc in records:
+        raw = name.encode("utf-8")
+        values = [v for v in (size, size, offset) if v >= _ZIP64_FROM]
+        extra = struct.pack(f"<HH{len(values)}Q", 1, 8 * len(values), *values) if values else b""
+        directory.append(
+            _CENTRAL.pack(
+                0x02014B50,
+                _MADE_BY,
+                _VERSION,
+                _UTF8_NAMES,
+                0,
+                *when,
+                crc,
+                _MAX32 if size >= _ZIP64_FROM else size,
+                _MAX32 if size >= _ZIP64_FROM else size,
+                len(raw),
+                len(extra),
+                0,
+                0,
+                0,
+                _FILE_MODE,
+                _MAX32 if offset >= _ZIP64_FROM else offset,
+            )
+            + raw
+            + extra
+        )
+    count, length = len(records), sum(len(d) for d in directory)
+    end = start + length
+    comment = json.dumps(
+        {"ome": {**_declared_version(root), "zipFile": {"centralDirectory": {"jsonFirst": True}}}},
+        separators=(",", ":"),
+    ).encode()
+    tail = (
+        _END64.pack(0x06064B50, 44, _MADE_BY, _VERSION, 0, 0, count, count, length, start)
+        + _LOCATOR64.pack(0x07064B50, 0, end, 1)
+        + _END.pack(
+            0x06054B50,
+            0,
+            0,
+            min(count, 0xFFFF),
+            min(count, 0xFFFF),
+            _MAX32 if length >= _ZIP64_FROM else length,
+            _MAX32 if start >= _ZIP64_FROM else start,
+            len(comment),
+        )
+        + comment
+    )
+    return b"".join(directory) + tail
+
+
+class Archive:
+    """An archive being written: what the engine and :class:`ArchiveStore` use. Entries by
+    name in ``_entries`` (anything with a ``size``), metadata documents in ``_documents``
+    until the commit; subclasses say where the bytes go: :class:`ArchiveWriter` (a local
+    file) and :class:`~omezarr.io.archive_stream.StreamedArchiveWriter` (an S3 upload)."""
+
+    destination: Path
+    closed: bool
+    _lock: threading.Lock
+    _documents: dict[str, bytes]
+    _entries: dict[str, Any]
+
+    def append(self, name: str, parts: Sequence[Any]) -> None:
+        raise NotImplementedError
+
+    def read(self, name: str, start: int = 0, stop: int | None = None) -> bytes | None:
+        raise NotImplementedError
+
+    def commit(self) -> Path:
+        raise NotImplementedError
+
+    def abandon(self) -> None:
+        raise NotImplementedError
+
+    def delete(self, name: str) -> bool:
+        """Forget the entry ``name`` (its bytes stay unnamed); whether there was one."""
+        with self._lock:
+            self._check_open()
+            found = self._documents.pop(name, None) is not None
+            return self._entries.pop(name, None) is not None or found
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise ValueError(f"{self.destination}: the archive is committed or abandoned")
+
+    def names(self) -> list[str]:
+        """Every entry name: documents, then the others."""
+        with self._lock:
+            return [*self._documents, *self._entries]
+
+    def contains(self, name: str) -> bool:
+        with self._lock:
+            return name in self._documents or name in self._entries
+
+    def size(self, name: str) -> int | None:
+        with self._lock:
+            document = self._documents.get(name)
+            entry = self._entries.get(name)
+        return len(document) if document is not None else entry.size if entry else None
+
+    def __dask_tokenize__(self) -> object:
+        return ("omezarr-archive", id(self))
+
+    def __getstate__(self) -> dict[str, Any]:
+        raise TypeError(
+            f"{self.destination}: an .ozx archive is written by one process; it cannot be sent "
+            "to dask.distributed workers (write a directory, or compute in this process)"
+        )
+
+
+class ArchiveWriter(Archive):
     """One ``.ozx`` archive being written, under a temporary name until :meth:`commit`.
 
     Parameters
@@ -344,28 +465,6 @@ class ArchiveWriter:
         if end < start + length:
             _write_all(self._descriptor, (bytes(start + length - end),), end)
 
-    def delete(self, name: str) -> bool:
-        """Forget the entry ``name`` (its bytes stay unnamed); whether there was one."""
-        with self._lock:
-            self._check_open()
-            found = self._documents.pop(name, None) is not None
-            return self._entries.pop(name, None) is not None or found
-
-    def _check_open(self) -> None:
-        if self.closed:
-            raise ValueError(f"{self.destination}: the archive is committed or abandoned")
-
-    # ------------------------------------------------------------------------- reading
-
-    def names(self) -> list[str]:
-        """Every entry name: documents, then the others."""
-        with self._lock:
-            return [*self._documents, *self._entries]
-
-    def contains(self, name: str) -> bool:
-        with self._lock:
-            return name in self._documents or name in self._entries
-
     def read(self, name: str, start: int = 0, stop: int | None = None) -> bytes | None:
         """Bytes ``start:stop`` of the entry ``name`` (None if there is none)."""
         with self._lock:
@@ -380,12 +479,6 @@ class ArchiveWriter:
         descriptor = self._old_descriptor if entry.old else self._descriptor
         assert descriptor is not None
         return os.pread(descriptor, stop - start, entry.data + start)
-
-    def size(self, name: str) -> int | None:
-        with self._lock:
-            document = self._documents.get(name)
-            entry = self._entries.get(name)
-        return len(document) if document is not None else entry.size if entry else None
 
     # ------------------------------------------------------------------------- finishing
 
@@ -509,74 +602,9 @@ class ArchiveWriter:
             *((name, *documents[name]) for name in sorted(documents, key=_breadth_first)),
             *((name, e.header, e.size, e.crc) for name, e in self._entries.items()),
         ]
-        directory: list[bytes] = []
-        for name, offset, size, crc in records:
-            raw = name.encode("utf-8")
-            values = [v for v in (size, size, offset) if v >= _ZIP64_FROM]
-            extra = (
-                struct.pack(f"<HH{len(values)}Q", 1, 8 * len(values), *values) if values else b""
-            )
-            directory.append(
-                _CENTRAL.pack(
-                    0x02014B50,
-                    _MADE_BY,
-                    _VERSION,
-                    _UTF8_NAMES,
-                    0,
-                    *self._when,
-                    crc,
-                    _MAX32 if size >= _ZIP64_FROM else size,
-                    _MAX32 if size >= _ZIP64_FROM else size,
-                    len(raw),
-                    len(extra),
-                    0,
-                    0,
-                    0,
-                    _FILE_MODE,
-                    _MAX32 if offset >= _ZIP64_FROM else offset,
-                )
-                + raw
-                + extra
-            )
-        start = self._end
-        end = _write_all(self._descriptor, directory, start)
-        count, length = len(records), end - start
-        root = self._documents.get("zarr.json")
-        comment = json.dumps(
-            {
-                "ome": {
-                    **_declared_version(root),
-                    "zipFile": {"centralDirectory": {"jsonFirst": True}},
-                }
-            },
-            separators=(",", ":"),
-        ).encode()
-        tail = (
-            _END64.pack(0x06064B50, 44, _MADE_BY, _VERSION, 0, 0, count, count, length, start)
-            + _LOCATOR64.pack(0x07064B50, 0, end, 1)
-            + _END.pack(
-                0x06054B50,
-                0,
-                0,
-                min(count, 0xFFFF),
-                min(count, 0xFFFF),
-                _MAX32 if length >= _ZIP64_FROM else length,
-                _MAX32 if start >= _ZIP64_FROM else start,
-                len(comment),
-            )
-            + comment
-        )
-        self._end = _write_all(self._descriptor, (tail,), end)
+        tail = directory_bytes(records, self._end, self._documents.get("zarr.json"), self._when)
+        self._end = _write_all(self._descriptor, (tail,), self._end)
         os.ftruncate(self._descriptor, self._end)
-
-    def __dask_tokenize__(self) -> object:
-        return ("omezarr-archive", id(self))
-
-    def __getstate__(self) -> dict[str, Any]:
-        raise TypeError(
-            f"{self.destination}: an .ozx archive is written by one process; it cannot be sent "
-            "to dask.distributed workers (write a directory, or compute in this process)"
-        )
 
 
 def _declared_version(root: bytes | None) -> dict[str, str]:
@@ -687,7 +715,7 @@ class ArchiveStore(ArchiveKeys):
     supports_partial_writes = False
     supports_listing = True
 
-    def __init__(self, archive: ArchiveWriter) -> None:
+    def __init__(self, archive: Archive) -> None:
         super().__init__(read_only=False)
         self.archive = archive
 
@@ -831,14 +859,15 @@ def remote_object(url: str, what: str) -> tuple[Any, str, bool]:
         ) from None
 
 
-def open_remote_archive(url: str, *, overwrite: bool, what: str = "group") -> ArchiveWriter:
-    """An :class:`ArchiveWriter` for the ``.ozx`` at the object-store ``url`` (``s3://…``).
+def open_remote_archive(url: str, *, overwrite: bool, what: str = "group") -> Archive:
+    """An archive writer for the ``.ozx`` at the object-store ``url`` (``s3://…``).
 
-    The archive is written to a temporary local file in one pass, as a local one is, and
-    uploaded when committed (``put_file``: a multipart upload for large files, whose object
-    appears only once it is complete, so a failed or killed write leaves what was at ``url``);
-    the local file is removed then. An archive on object storage is written whole: never
-    added to, never resumed.
+    On S3 the archive is streamed: a multipart upload fed as the entries are encoded, no local
+    file (:class:`~omezarr.io.archive_stream.StreamedArchiveWriter`). Other object stores get
+    a temporary local file written in one pass, as a local archive is, and uploaded when
+    committed (``put_file``), the local file removed then. Either way the object appears only
+    once it is complete, so a failed or killed write leaves what was at ``url``. An archive on
+    object storage is written whole: never added to, never resumed.
 
     Raises
     ------
@@ -855,6 +884,10 @@ def open_remote_archive(url: str, *, overwrite: bool, what: str = "group") -> Ar
             f"{what}: {url} exists; pass overwrite=True to replace it (an archive on object "
             "storage is written whole, never added to)"
         )
+    if callable(getattr(fs, "call_s3", None)):
+        from .archive_stream import StreamedArchiveWriter
+
+        return StreamedArchiveWriter(fs, path)
     handle, name = tempfile.mkstemp(prefix=".omezarr-upload-", suffix=OZX_SUFFIX)
     os.close(handle)
     temporary = Path(name)

@@ -30,7 +30,7 @@ import numpy as np
 from zarr.codecs import BloscCodec, BytesCodec, Crc32cCodec, ShardingCodec
 from zarr.storage import LocalStore
 
-from .archive import ArchiveStore, ArchiveWriter
+from .archive import Archive, ArchiveStore
 from .codecs import numcodecs_equivalent
 from .files import WriteBehind, direct_io_mode, use_direct_io, write_file
 
@@ -100,7 +100,7 @@ class DirectChunkWriter:
     made_folders: set[Path] = field(default_factory=set, compare=False, repr=False)
     """Folders known to exist (each is created once rather than once per chunk)."""
     direct_io: DirectIO = field(default_factory=DirectIO, compare=False)
-    archive: ArchiveWriter | None = None
+    archive: Archive | None = None
     """The single-file archive the array is in (``folder`` is then its path inside it)."""
 
     def write(

@@ -10,7 +10,7 @@ import zarr
 
 from ..engine.backends import EngineRun, Executor, execute, level_sink, pick_executor
 from ..engine.targets import LevelTarget
-from ..io.archive import ArchiveStore, ArchiveWriter, open_archive, open_remote_archive
+from ..io.archive import Archive, ArchiveStore, open_archive, open_remote_archive
 from ..io.layout import archive_storage_options
 from ..io.locking import metadata_lock
 from ..io.staging import held
@@ -145,7 +145,7 @@ def _write_into(
     plan: WritePlan,
     attrs: dict,
     planned: list,
-    archive: ArchiveWriter | None,
+    archive: Archive | None,
 ) -> list:
     """The writing half of :func:`write_pixels`; ``archive`` is committed once the metadata
     is written."""
@@ -205,7 +205,7 @@ class _Committing:
     """The final step of a write into an archive: the metadata, then the archive's commit."""
 
     final: Any
-    archive: ArchiveWriter
+    archive: Archive
 
     def __call__(self, *done: Any) -> None:
         try:

@@ -1,0 +1,296 @@
+"""Writing an ``.ozx`` (RFC-9) straight to S3: a multipart upload fed as the engine encodes.
+
+A :class:`StreamedArchiveWriter` never writes a local file: entries go into an in-memory part
+that is uploaded (one part in flight while the next fills) once it holds ``part_size``
+bytes. RFC-9 wants the ``zarr.json`` documents first, but they are complete only at the end;
+S3 assembles an object from its parts by *number*, not by upload order, so part 1 is kept
+back: it is uploaded last and holds the documents followed by the first entries (at least
+5 MiB of them, S3's smallest part). No entry's bytes depend on where it lands — local headers
+hold no offsets — so only the central directory, written with the last part, needs the
+documents' length. The object appears when the upload is completed, whole; a failed write
+aborts the upload, and a killed one leaves an incomplete upload that no reader sees (a
+bucket's ``AbortIncompleteMultipartUpload`` lifecycle rule removes it).
+
+Memory: part 1's entries (≥ 5 MiB, at most ``part_size`` plus one entry), the part being
+filled and the one being uploaded, plus the entries of small arrays (a pyramid's coarsest
+levels, at most :data:`RETAINED_BYTES` in all) kept so that they can be read back while the
+archive is written (a conversion sets its channel windows from the coarsest level). Reading
+back any other entry once it is uploaded raises :class:`StreamedEntryError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import re
+import threading
+import time
+import zlib
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .archive import (
+    Archive,
+    _breadth_first,
+    _crc,
+    _dos_time,
+    _local_header,
+    directory_bytes,
+    is_archive_metadata,
+)
+
+__all__ = ["RETAINED_BYTES", "StreamedArchiveWriter", "StreamedEntryError"]
+
+MIN_PART = 5 * 1024 * 1024
+"""S3's smallest part (all but the last): part 1 holds at least this much of the entries."""
+PART_SIZE = 16 * 1024 * 1024
+"""Parts are uploaded once they hold this much; the size doubles every 1,000 parts, so that
+S3's 10,000 parts reach its largest object (5 TiB)."""
+RETAINED_BYTES = 64 * 1024 * 1024
+"""The encoded bytes of small arrays' entries kept for reading back, in all."""
+_RETAINED_ARRAY = 16 * 1024 * 1024
+"""Arrays of at most this many uncompressed bytes have their entries kept."""
+_CHUNK_KEY = re.compile(r"^(?:(.*)/)?c(?:/\d+)+$")
+
+
+class StreamedEntryError(OSError):
+    """An entry of an archive streamed to object storage was read after it was uploaded."""
+
+
+class _Placed:
+    """An entry of the stream: ``offset`` of its local header from the start of the entries
+    (the documents come before them), the length of that header, its size and CRC."""
+
+    __slots__ = ("crc", "header", "offset", "size")
+
+    def __init__(self, offset: int, header: int, size: int, crc: int) -> None:
+        self.offset, self.header, self.size, self.crc = offset, header, size, crc
+
+
+class StreamedArchiveWriter(Archive):
+    """One ``.ozx`` written to ``s3://bucket/key`` by a multipart upload (see the module).
+
+    Parameters
+    ----------
+    fs : s3fs.S3FileSystem
+        The filesystem whose client uploads.
+    path : str
+        ``bucket/key`` of the archive.
+    part_size : int, optional
+        Bytes a part holds before it is uploaded (at least :data:`MIN_PART`; default
+        :data:`PART_SIZE`).
+    """
+
+    def __init__(self, fs: Any, path: str, *, part_size: int | None = None) -> None:
+        self.destination = Path(path)
+        self._fs = fs
+        self._bucket, self._key, _ = fs.split_path(path)
+        self._part_size = max(PART_SIZE if part_size is None else part_size, MIN_PART)
+        self._when = _dos_time(time.time())
+        self._lock = threading.Lock()
+        self._documents: dict[str, bytes] = {}
+        self._entries: dict[str, _Placed] = {}
+        self._retained: dict[str, bytes] = {}
+        self._retained_bytes = 0
+        self._head = bytearray()  # the entries of part 1, uploaded last
+        self._buffer = bytearray()  # the part being filled
+        self._buffer_start = 0  # its first byte's offset in the stream of entries
+        self._streaming = False  # part 1 is full: entries go to later parts
+        self._parts: list[dict[str, Any]] = []
+        self._pending: Future[dict[str, Any]] | None = None
+        self._uploader = ThreadPoolExecutor(1, thread_name_prefix="omezarr-upload")
+        self._upload_id: str | None = None
+        self.closed = False
+        self.held_archive = None
+
+    # ------------------------------------------------------------------------- writing
+
+    def append(self, name: str, parts: Sequence[Any]) -> None:
+        """Add the entry ``name`` holding ``parts``; documents stay in memory until the end."""
+        if is_archive_metadata(name):
+            with self._lock:
+                self._check_open()
+                self._documents[name] = b"".join(bytes(memoryview(p).cast("B")) for p in parts)
+            return
+        crc, size = _crc(parts)
+        header = _local_header(name.encode("utf-8"), size, crc, self._when, b"")
+        with self._lock:
+            self._check_open()
+            target = self._buffer if self._streaming else self._head
+            offset = self._buffer_start + len(self._buffer) if self._streaming else len(self._head)
+            target += header
+            for part in parts:
+                target += memoryview(part).cast("B")
+            self._entries.pop(name, None)
+            self._retained_bytes -= len(self._retained.pop(name, b""))
+            self._entries[name] = _Placed(offset, len(header), size, crc)
+            if self._retains(name, size):
+                start = len(target) - size
+                self._retained[name] = bytes(target[start:])
+                self._retained_bytes += size
+            if not self._streaming and len(self._head) >= MIN_PART:
+                self._streaming = True
+                self._buffer_start = len(self._head)
+            elif self._streaming and len(self._buffer) >= self._current_part_size():
+                self._send_buffer()
+
+    def _retains(self, name: str, size: int) -> bool:
+        """Whether the entry ``name`` of ``size`` bytes is kept for reading back."""
+        if self._retained_bytes + size > RETAINED_BYTES:
+            return False
+        match = _CHUNK_KEY.match(name)
+        if match is None:
+            return False
+        document = self._documents.get(
+            f"{match.group(1)}/zarr.json" if match.group(1) else "zarr.json"
+        )
+        try:
+            metadata = json.loads(document or b"{}")
+            nominal = (
+                math.prod(int(n) for n in metadata["shape"])
+                * np.dtype(metadata["data_type"]).itemsize
+            )
+        except (ValueError, TypeError, KeyError):
+            return False
+        return nominal <= _RETAINED_ARRAY
+
+    def _current_part_size(self) -> int:
+        return self._part_size << min(len(self._parts) // 1000, 9)
+
+    def _send_buffer(self) -> None:
+        """Upload the filled part (waiting for the one before: one part in flight)."""
+        self._finish_pending()
+        number = len(self._parts) + 2  # part 1 is the head, uploaded last
+        body, self._buffer = self._buffer, bytearray()  # botocore takes a bytearray as it is
+        self._buffer_start += len(body)
+        self._pending = self._uploader.submit(self._upload_part, number, body)
+
+    def _finish_pending(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            self._parts.append(pending.result())
+
+    def _upload_part(self, number: int, body: bytes | bytearray) -> dict[str, Any]:
+        if self._upload_id is None:
+            self._upload_id = self._call("create_multipart_upload")["UploadId"]
+        answer = self._call("upload_part", PartNumber=number, UploadId=self._upload_id, Body=body)
+        return {"PartNumber": number, "ETag": answer["ETag"]}
+
+    def _call(self, method: str, **arguments: Any) -> Any:
+        return self._fs.call_s3(method, Bucket=self._bucket, Key=self._key, **arguments)
+
+    def delete(self, name: str) -> bool:
+        with self._lock:
+            self._retained_bytes -= len(self._retained.pop(name, b""))
+        return super().delete(name)
+
+    # ------------------------------------------------------------------------- reading
+
+    def read(self, name: str, start: int = 0, stop: int | None = None) -> bytes | None:
+        """Bytes ``start:stop`` of the entry ``name`` (None if there is none).
+
+        Raises
+        ------
+        StreamedEntryError
+            If its bytes are uploaded already and were not kept.
+        """
+        with self._lock:
+            document = self._documents.get(name)
+            if document is not None:
+                return document[start:stop]
+            entry = self._entries.get(name)
+            if entry is None:
+                return None
+            stop = entry.size if stop is None else min(stop, entry.size)
+            start = min(max(start, 0), stop)
+            retained = self._retained.get(name)
+            if retained is not None:
+                return retained[start:stop]
+            first = entry.offset + entry.header
+            if first + entry.size <= len(self._head):
+                return bytes(self._head[first + start : first + stop])
+            if first >= self._buffer_start and first + entry.size <= self._buffer_start + len(
+                self._buffer
+            ):
+                at = first - self._buffer_start
+                return bytes(self._buffer[at + start : at + stop])
+        raise StreamedEntryError(
+            f"{name}: uploaded to s3://{self._bucket}/{self._key} already; an archive streamed "
+            "to object storage cannot be read back until it is complete"
+        )
+
+    # ------------------------------------------------------------------------- finishing
+
+    def commit(self) -> Path:
+        """Upload the last part and part 1 (the documents, then the first entries) and
+        complete the upload: the object appears, whole. The destination's path."""
+        try:
+            with self._lock:
+                self._check_open()
+                self._finish_pending()
+                documents, records = self._documents_bytes()
+                shift = len(documents)
+                records += [
+                    (name, shift + e.offset, e.size, e.crc) for name, e in self._entries.items()
+                ]
+                entries = (
+                    self._buffer_start + len(self._buffer) if self._streaming else len(self._head)
+                )
+                end = shift + entries
+                tail = directory_bytes(records, end, self._documents.get("zarr.json"), self._when)
+                head = documents + bytes(self._head)
+                self._head = bytearray()
+                if self._streaming:
+                    last = bytes(self._buffer) + tail
+                    self._parts.append(self._upload_part(len(self._parts) + 2, last))
+                    self._buffer = bytearray()
+                    self._parts.append(self._upload_part(1, head))
+                else:  # one part: everything
+                    self._parts.append(self._upload_part(1, head + tail))
+                self._parts.sort(key=lambda p: p["PartNumber"])
+                self._call(
+                    "complete_multipart_upload",
+                    UploadId=self._upload_id,
+                    MultipartUpload={"Parts": self._parts},
+                )
+                self._close()
+        except BaseException:
+            self.abandon()
+            raise
+        return self.destination
+
+    def _documents_bytes(self) -> tuple[bytes, list[tuple[str, int, int, int]]]:
+        """The documents' entries, breadth-first, and their directory records."""
+        content, records, offset = [], [], 0
+        for name in sorted(self._documents, key=_breadth_first):
+            document = self._documents[name]
+            crc = zlib.crc32(document)
+            header = _local_header(name.encode("utf-8"), len(document), crc, self._when, b"")
+            content += [header, document]
+            records.append((name, offset, len(document), crc))
+            offset += len(header) + len(document)
+        return b"".join(content), records
+
+    def abandon(self) -> None:
+        """Stop writing and abort the upload: what was at the destination stays."""
+        with self._lock:
+            if self.closed:
+                return
+            self._close()
+        if self._pending is not None:  # its failure is what is being abandoned for
+            with contextlib.suppress(BaseException):
+                self._pending.result()
+        if self._upload_id is not None:  # unreachable now: a lifecycle rule removes it
+            with contextlib.suppress(Exception):
+                self._call("abort_multipart_upload", UploadId=self._upload_id)
+
+    def _close(self) -> None:
+        self.closed = True
+        self._uploader.shutdown(wait=False)
+        self._head, self._buffer = bytearray(), bytearray()
+        self._retained.clear()
