@@ -195,7 +195,7 @@ def test_convert_streams_to_s3_with_channel_windows(
     assert [c["label"] for c in omero["channels"]] == ["DNA", "actin"]
 
 
-def test_windows_too_large_to_read_back_are_left_out_with_a_warning(
+def test_windows_too_large_to_read_back_are_the_type_range_with_a_warning(
     tmp_path: Path,
     s3_bucket: str,
     cells_image: Callable[..., np.ndarray],
@@ -213,13 +213,14 @@ def test_windows_too_large_to_read_back_are_left_out_with_a_warning(
         source, pixels, ome=True, metadata={"axes": "CYX", "Channel": {"Name": ["a", "b"]}}
     )
     url = f"{s3_bucket}/no-windows.ozx"
-    with pytest.warns(ConversionWarning, match="channel windows are not set"):
+    with pytest.warns(ConversionWarning, match="channel windows are the pixel type's range"):
         convert(str(source), url, scale_factors=[])
     np.testing.assert_array_equal(np.asarray(open_image(url).levels[0]), pixels)
     local = zarr.storage.ZipStore(_downloaded(url, tmp_path), mode="r")
     channels = zarr.open_group(local, mode="r").attrs["ome"]["omero"]["channels"]
     assert [c["label"] for c in channels] == ["a", "b"]
-    assert all("window" not in c for c in channels)
+    full_range = {"min": 0.0, "max": 65535.0, "start": 0.0, "end": 65535.0}
+    assert [c["window"] for c in channels] == [full_range, full_range]
 
 
 def test_other_object_stores_get_the_archive_uploaded_whole(

@@ -145,7 +145,13 @@ def _add_convert_arguments(parser: argparse.ArgumentParser) -> None:
         help="blosc-zstd:1 (default; 512 KiB blocks), blosc-lz4:5, zstd:3, gzip:6, lz4 or none",
     )
     parser.add_argument("--memory", help="memory budget, e.g. 512M (default 256M)")
-    parser.add_argument("--series", type=int, default=0, help="the image series of a TIFF (0)")
+    parser.add_argument(
+        "--series",
+        type=int,
+        default=None,
+        help="one image series of a TIFF (default: every series; several make a bioformats2raw"
+        " collection)",
+    )
     parser.add_argument(
         "--dry-run", action="store_true", help="print the plan (levels, chunks, codec) only"
     )
@@ -206,13 +212,23 @@ def _run_convert(args: argparse.Namespace) -> int:
     assert source is not None
     arrow, times = ("→", "×") if _can_print("→×") else ("->", "x")
     shape = times.join(str(n) for n in source.data.shape)
-    print(
-        f"{source.path} ({source.kind}, {source.source_axes} {shape} {source.data.dtype}) "
-        f"{arrow} {result.output} (OME-Zarr {result.info['version']}, {source.axes})"
-    )
-    for note in source.notes:
-        print(terminal_text(f"note: {note}"))
-    _print_images(result.info)
+    series = result.info.get("images")
+    if series is not None:  # several series: a bioformats2raw collection
+        print(
+            f"{source.path} ({source.kind}, {len(series)} series) {arrow} {result.output} "
+            f"(OME-Zarr {result.info['version']}, bioformats2raw collection)"
+        )
+        for image in series:
+            print(terminal_text(f"series {image['path']}: {image.get('name') or ''}".rstrip()))
+            _print_images(image)
+    else:
+        print(
+            f"{source.path} ({source.kind}, {source.source_axes} {shape} {source.data.dtype}) "
+            f"{arrow} {result.output} (OME-Zarr {result.info['version']}, {source.axes})"
+        )
+        for note in source.notes:
+            print(terminal_text(f"note: {note}"))
+        _print_images(result.info)
     if result.dry_run:
         print("dry run: nothing was written")
         return EXIT_OK

@@ -185,7 +185,11 @@ def _print_written(result: Any) -> int:
     from ..tools.describe import format_bytes
     from ..validate import validate
 
-    images = [result.info, *result.info.get("labels", [])]
+    images = [
+        image
+        for top in result.info.get("images", [result.info])  # a collection: every series
+        for image in (top, *top.get("labels", []))
+    ]
     raw = sum(image["bytes"] for image in images)
     stored = sum(image["stored_bytes"] for image in images)
     times = "×" if _can_print("×") else "x"

@@ -18,6 +18,7 @@ from .zarr_input import _open_zarr
 
 __all__ = [
     "open_input",
+    "series_of",
 ]
 
 _TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
@@ -127,3 +128,28 @@ def open_input(
         else:
             image = _open_picture(source, kind, axes, memory_budget)
         yield image
+
+
+def series_of(path: str | os.PathLike[str]) -> tuple[int, str | None]:
+    """How many image series the input at ``path`` holds, and its OME-XML (if it has any).
+
+    Only TIFF files hold several series; any other input (or one that cannot be read: it is
+    refused with its reason when opened) counts as one.
+
+    Examples
+    --------
+    >>> series_of("cells.npy")  # doctest: +SKIP
+    (1, None)
+    """
+    if remote_url(path) is not None:
+        return 1, None
+    source = local_path(path, "input_path")
+    try:
+        if _detect_kind(source) != "tiff":
+            return 1, None
+        import tifffile
+
+        with tifffile.TiffFile(source) as tiff:
+            return len(tiff.series) or 1, tiff.ome_metadata if tiff.is_ome else None
+    except Exception:  # refused with its reason when it is opened
+        return 1, None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -32,14 +33,21 @@ from ..ngff.axes import pixel_sizes
 from ..ngff.documents import valid_axes
 from ..ngff.format import CurrentFormat, Format, format_from_version
 from ..pyramid.methods import Methods, resolve_method
-from ..read import open_image
-from ..tools.describe import coarsest_statistics, describe, describe_level, level_totals
+from ..read import open_bioformats2raw, open_image
+from ..tools.describe import (
+    coarsest_statistics,
+    describe,
+    describe_image,
+    describe_level,
+    level_totals,
+)
 from ..tools.verify import verify
 from ..types import JSONDict
 from ..write import write_image
 from ..write.pixels import planned_image
+from .collection import write_collection_end, write_collection_start
 from .errors import ConversionError, ConversionWarning, InvalidParameterError, Parameter
-from .inputs import open_input
+from .inputs import open_input, series_of
 from .options import auto_scale_factors, normalize_unit
 from .source import InputImage
 from .staging import (
@@ -140,14 +148,25 @@ def _resolve_shape_option(
     return tuple(int(value.get(a, b)) for a, b in zip(axes, base, strict=True))
 
 
-def _omero(image: InputImage) -> JSONDict | None:
-    if "c" not in image.axes or (image.channel_names is None and image.channel_colors is None):
-        return None
-    count = image.data.shape[image.axes.index("c")]
+_DEFAULT_COLORS = ("FF0000", "00FF00", "0000FF", "FFFFFF", "00FFFF", "FF00FF", "FFFF00")
+"""Colours of channels the file gives none for (ImageJ's composite order); one channel: white."""
+
+
+def _omero(image: InputImage) -> JSONDict:
+    """The omero metadata of ``image``: its channels' names and colours, or defaults, so that
+    every viewer opens it the same way (windows are set from the data once it is written)."""
+    count = image.data.shape[image.axes.index("c")] if "c" in image.axes else 1
     names = image.channel_names or [f"Channel {c}" for c in range(count)]
-    channels: list[JSONDict] = [{"label": name, "active": True} for name in names]
-    for channel, color in zip(channels, image.channel_colors or [], strict=False):
-        channel["color"] = color
+    colors = list(image.channel_colors or [])
+    defaults = ("FFFFFF",) if count == 1 else _DEFAULT_COLORS
+    channels: list[JSONDict] = [
+        {
+            "label": name,
+            "active": True,
+            "color": colors[i] if i < len(colors) and colors[i] else defaults[i % len(defaults)],
+        }
+        for i, name in enumerate(names)
+    ]
     return {"channels": channels}
 
 
@@ -176,25 +195,78 @@ def _holds_image(target: Path | str | zarr.Group) -> bool:
     return "multiscales" in read_ngff_attrs(group)
 
 
-def _set_windows(path: Path | str | zarr.Group) -> None:
-    """Give every omero channel a window: min/max of the coarsest level (cheap and bounded)."""
+_WINDOW_PERCENTILES = (0.1, 99.9)
+"""The window a viewer opens with: these percentiles of the pixels (robust to hot pixels)."""
+_WINDOW_SAMPLE = 1 << 22
+"""Pixels per channel sampled (evenly strided) from the coarsest level for the percentiles."""
+
+
+def _set_windows(path: Path | str | zarr.Group) -> bool:
+    """Give every omero channel a window: ``min``/``max`` the coarsest level's range,
+    ``start``/``end`` its 0.1 and 99.9 percentiles (a strided sample: cheap and bounded,
+    never a second pass over level 0). False if the level could not be read back (an archive
+    streamed to object storage): the windows are the type's range then."""
     group = open_group(path, mode="a")
     attrs = read_ngff_attrs(group)
     omero = attrs.get("omero")
     if not isinstance(omero, dict) or not isinstance(omero.get("channels"), list):
-        return
-    statistics = coarsest_statistics(open_image(group))
-    for channel, (low, high, _) in zip(omero["channels"], statistics, strict=False):
-        low_value, high_value = float(low), float(high)
+        return True
+    image = open_image(group)
+    try:
+        statistics = coarsest_statistics(image)
+        bounds = _percentiles(image)
+    except StreamedEntryError:  # uploaded already, and too large to have been kept
+        statistics, bounds = [], []
+    for index, channel in enumerate(omero["channels"]):
+        low_value, high_value = math.nan, math.nan
+        if index < len(statistics):
+            low_value, high_value = float(statistics[index][0]), float(statistics[index][1])
         if not (math.isfinite(low_value) and math.isfinite(high_value)):
-            continue  # NaN or infinite pixels: JSON has no window for them
-        channel["window"] = {
-            "min": low_value,
-            "max": high_value,
-            "start": low_value,
-            "end": high_value,
-        }
+            # No finite pixel, or none read: the type's range (NGFF 0.4 requires a window).
+            low_value, high_value = _type_range(image.levels[-1].dtype)
+        bound = bounds[index] if index < len(bounds) else None
+        start, end = bound if bound is not None else (low_value, high_value)
+        channel["window"] = {"min": low_value, "max": high_value, "start": start, "end": end}
     write_ngff_attrs(group, {"omero": omero})
+    return bool(statistics)
+
+
+def _percentiles(image: Any) -> list[tuple[float, float] | None]:
+    """The window percentiles of each channel of ``image``'s coarsest level (None: no finite
+    pixel), from an evenly strided sample of at most :data:`_WINDOW_SAMPLE` pixels."""
+    import numpy as np
+
+    level = image.levels[-1]
+    axis = image.dims.index("c") if "c" in image.dims else None
+    channels = (
+        [level]
+        if axis is None
+        else [level[(slice(None),) * axis + (c,)] for c in range(level.shape[axis])]
+    )
+    result: list[tuple[float, float] | None] = []
+    for channel in channels:
+        total = math.prod(channel.shape)
+        step = 1
+        if total > _WINDOW_SAMPLE:
+            step = math.ceil((total / _WINDOW_SAMPLE) ** (1 / max(channel.ndim, 1)))
+        sample = channel[tuple(slice(None, None, step) for _ in channel.shape)]
+        values = np.asarray(sample.compute(scheduler="threads"), dtype=np.float64).ravel()
+        values = values[np.isfinite(values)]
+        if values.size == 0:
+            result.append(None)
+            continue
+        low, high = np.percentile(values, _WINDOW_PERCENTILES)
+        result.append((float(low), float(high)))
+    return result
+
+
+def _type_range(dtype: Any) -> tuple[float, float]:
+    import numpy as np
+
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        return float(info.min), float(info.max)
+    return 0.0, 1.0
 
 
 def _dry_run_info(
@@ -250,7 +322,7 @@ def convert(
     compressor: Any = "default",
     overwrite: bool = False,
     memory_budget: int | str | None = None,
-    series: int = 0,
+    series: int | None = None,
     dry_run: bool = False,
     progress: ProgressCallback | None = None,
     resume: bool = False,
@@ -302,8 +374,12 @@ def convert(
         swap it atomically).
     memory_budget : int or str, optional
         e.g. ``"512M"``; default ``$OMEZARR_MEMORY_BUDGET`` or 256 MiB.
-    series : int, default 0
-        The series of a multi-series TIFF.
+    series : int, optional
+        The one series of a multi-series TIFF to convert. By default every series is: a file
+        of one series gives one image; a file of several (a multi-series OME-TIFF, a slide
+        with its label and macro images) gives a bioformats2raw collection — series ``0/``,
+        ``1/``, … and ``OME/`` listing them, with the file's OME-XML as
+        ``OME/METADATA.ome.xml`` — the layout readers of bioformats2raw output understand.
     dry_run : bool, default False
         Plan only: ``info`` lists the levels, chunks, shards and codec; nothing is written.
     progress : callable, optional
@@ -368,73 +444,68 @@ def convert(
             check_remote_archive_output(remote, overwrite=overwrite, resume=resume)
         else:
             check_remote_output(remote, overwrite=overwrite, resume=resume)
-    with open_input(input_path, axes=axes, series=series, memory_budget=budget) as image:
-        image.scale.update(pixel_sizes(scale, tuple(image.axes)))
-        image.units.update(_resolve_units(units, image.axes))
-        shape = tuple(int(n) for n in image.data.shape)
-        # omezarr's default chunks, not the input's: TIFF strips can be a single row.
-        base_chunks = default_chunks(shape, image.axes, image.data.dtype.itemsize)
-        storage: dict[str, Any] = {
-            "compressor": compressor,
-            "chunks": _resolve_shape_option(chunks, "chunks", shape, image.axes, base_chunks),
-        }
-        if shards is not None:
-            storage["shards"] = _resolve_shape_option(
-                shards, "shards", shape, image.axes, storage["chunks"]
+    count, ome_xml = series_of(input_path) if series is None else (1, None)
+    with contextlib.ExitStack() as inputs:
+        images = [
+            inputs.enter_context(
+                open_input(input_path, axes=axes, series=index, memory_budget=budget)
             )
-        omero = _omero(image)
-        arguments: dict[str, Any] = {
-            "scale_factors": (
-                auto_scale_factors(shape, image.axes)
-                if scale_factors == "auto"
-                else list(scale_factors)
-            ),
-            "method": resolved_method,
-            "fmt": resolved_fmt,
-            "axes": image.axes,
-            "storage_options": storage,
-            "scale": dict(image.scale) or None,
-            "axes_units": dict(image.units) or None,
-            "memory_budget": budget,
-        }
-        arguments["name"] = image.name or Path(image.path).name.split(".")[0]
-        arguments["metadata"] = _provenance(
-            f"converted from {Path(image.path).name}", resolved_method
+            for index in ([series] if series is not None else range(count))
+        ]
+        options = _ImageOptions(
+            scale, units, chunks, shards, compressor, scale_factors, resolved_method, budget
         )
-        if omero is not None:
-            arguments["omero"] = omero
+        plans = [_image_arguments(image, resolved_fmt, options) for image in images]
+        image = images[0]
         if dry_run:
             # Planned, not computed: no task graph, so any size of input costs the same.
+            arguments, omero = plans[0]
             group = planned_image(image.data, **arguments)
             info = _dry_run_info(
                 group, resolved_fmt, image.axes, image.units, image.scale, omero, arguments["name"]
             )
+            if len(images) > 1:
+                info["series"] = len(images)  # each planned as this first one
             return ConversionResult(os.fspath(output), image, info, 0.0, True, budget)
         start = time.perf_counter()
 
-        def write(target: str | zarr.Group, resuming: bool) -> None:
+        def write_one(
+            source: InputImage,
+            plan: _ImagePlan,
+            target: str | zarr.Group,
+            resuming: bool,
+            what: str,
+        ) -> None:
+            arguments, _ = plan
             # A conversion killed after its pyramid was complete only needs its windows set.
             if not (resuming and _holds_image(target)):
                 write_image(
-                    image.data,
+                    source.data,
                     target,
-                    progress=None if progress is None else (lambda p: progress("image", p)),
+                    progress=None if progress is None else (lambda p: progress(what, p)),
                     resume=resuming,
                     **arguments,
                 )
-            if omero is None:
-                return
-            try:
-                _set_windows(target)
-            except StreamedEntryError:  # a coarsest level too large to keep while streaming
+            if not _set_windows(target):  # a coarsest level too large to keep while streaming
                 warnings.warn(
                     ConversionWarning(
-                        f"{output}: the channel windows are not set: the coarsest level is "
-                        "too large to read back from an archive streamed to object storage; "
-                        "pass --scale-factors with more levels"
+                        f"{output}: the channel windows are the pixel type's range: the coarsest "
+                        "level is too large to read back from an archive streamed to object "
+                        "storage; pass --scale-factors with more levels"
                     ),
                     stacklevel=2,
                 )
+
+        def write(target: str | zarr.Group, resuming: bool) -> None:
+            if len(images) == 1:
+                write_one(image, plans[0], target, resuming, "image")
+                return
+            root = open_group(target, mode="a", zarr_format=resolved_fmt.zarr_format)
+            write_collection_start(root, resolved_fmt)
+            for index, (source, plan) in enumerate(zip(images, plans, strict=True)):
+                group = root.require_group(str(index))
+                write_one(source, plan, group, resuming, f"series {index}")
+            write_collection_end(root, resolved_fmt, len(images), ome_xml)
 
         if remote is None:
             with local_output(output, overwrite=overwrite, resume=resume) as (target, resuming):
@@ -449,7 +520,72 @@ def convert(
                 write(remote, resuming)
             written = remote
         seconds = time.perf_counter() - start
-    return ConversionResult(os.fspath(output), image, describe(written), seconds, False, budget)
+    return ConversionResult(os.fspath(output), image, _described(written), seconds, False, budget)
+
+
+def _described(written: Path | str) -> JSONDict:
+    """describe() of the output; a collection's info also lists every series (``images``)."""
+    info = describe(written)
+    if info["kind"] == "bioformats2raw":
+        collection = open_bioformats2raw(written)
+        info["images"] = [
+            describe_image(collection.image(path), path=path) for path in collection.series
+        ]
+    return info
+
+
+@dataclass(frozen=True)
+class _ImageOptions:
+    """What the caller of :func:`convert` asked of every image written."""
+
+    scale: Mapping[str, float] | None
+    units: str | Mapping[str, str] | None
+    chunks: Sequence[int] | Mapping[str, int] | None
+    shards: str | Sequence[int] | Mapping[str, int] | None
+    compressor: Any
+    scale_factors: str | Sequence[int] | Sequence[dict[str, int]]
+    method: Methods
+    budget: int
+
+
+_ImagePlan = tuple[dict[str, Any], JSONDict]
+"""write_image's arguments for one input image, and its omero metadata."""
+
+
+def _image_arguments(image: InputImage, fmt: Format, options: _ImageOptions) -> _ImagePlan:
+    """write_image's arguments for ``image`` (its pixel sizes and units overridden as asked)."""
+    image.scale.update(pixel_sizes(options.scale, tuple(image.axes)))
+    image.units.update(_resolve_units(options.units, image.axes))
+    shape = tuple(int(n) for n in image.data.shape)
+    # omezarr's default chunks, not the input's: TIFF strips can be a single row.
+    base_chunks = default_chunks(shape, image.axes, image.data.dtype.itemsize)
+    storage: dict[str, Any] = {
+        "compressor": options.compressor,
+        "chunks": _resolve_shape_option(options.chunks, "chunks", shape, image.axes, base_chunks),
+    }
+    if options.shards is not None:
+        storage["shards"] = _resolve_shape_option(
+            options.shards, "shards", shape, image.axes, storage["chunks"]
+        )
+    omero = _omero(image)
+    arguments: dict[str, Any] = {
+        "scale_factors": (
+            auto_scale_factors(shape, image.axes)
+            if options.scale_factors == "auto"
+            else list(options.scale_factors)
+        ),
+        "method": options.method,
+        "fmt": fmt,
+        "axes": image.axes,
+        "storage_options": storage,
+        "scale": dict(image.scale) or None,
+        "axes_units": dict(image.units) or None,
+        "memory_budget": options.budget,
+        "name": image.name or Path(image.path).name.split(".")[0],
+        "metadata": _provenance(f"converted from {Path(image.path).name}", options.method),
+    }
+    arguments["omero"] = omero
+    return arguments, omero
 
 
 def _provenance(description: str, method: Methods) -> JSONDict:

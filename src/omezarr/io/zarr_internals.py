@@ -28,6 +28,7 @@ __all__ = [
     "prefix_is_empty",
     "read_key",
     "run_sync",
+    "write_key",
 ]
 
 T = TypeVar("T")
@@ -238,6 +239,11 @@ def read_key(store: Store, key: str) -> bytes | None:
     """
     buffer = run_sync(store.get(key, default_buffer_prototype()))
     return None if buffer is None else buffer.to_bytes()
+
+
+def write_key(store: Store, key: str, data: bytes) -> None:
+    """Store ``data`` at ``key`` (a file that is no zarr document, e.g. OME/METADATA.ome.xml)."""
+    run_sync(store.set(key, default_buffer_prototype().buffer.from_bytes(data)))
 
 
 def chunk_key_coords(array: zarr.Array, key: str) -> tuple[int, ...] | None:
