@@ -7,6 +7,7 @@ the option (``--scale``); :func:`normalize_unit` and :func:`auto_scale_factors` 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -57,8 +58,6 @@ _UNIT_SYMBOLS: dict[str, str] = {
     **{f"{symbol}s": f"{prefix}second" for symbol, prefix in _SI_SYMBOLS.items()},
     "m": "meter",
     "s": "second",
-    "sec": "second",
-    "min": "minute",
     "h": "hour",
     "d": "day",
     "Å": "angstrom",
@@ -67,10 +66,28 @@ _UNIT_SYMBOLS: dict[str, str] = {
     "yd": "yard",
     "mi": "mile",
     "pc": "parsec",
+}
+_UNIT_WORDS = {
+    # Words that microscopy software writes for units, compared without regard to case
+    # (unlike the symbols: "Mm" is a megameter, "mm" a millimeter). ImageJ writes "micron",
+    # "sec", "min" and "hr"; plurals of the NGFF names are read as the names.
     "micron": "micrometer",
     "microns": "micrometer",
-    "\\u00B5m": "micrometer",  # ImageJ writes the escape sequence literally
+    "sec": "second",
+    "secs": "second",
+    "msec": "millisecond",
+    "usec": "microsecond",
+    "µsec": "microsecond",
+    "nsec": "nanosecond",
+    "min": "minute",
+    "mins": "minute",
+    "hr": "hour",
+    "hrs": "hour",
+    "inches": "inch",
+    "feet": "foot",
 }
+_ESCAPED_CHARACTER = re.compile(r"\\u([0-9a-fA-F]{4})")
+"""ImageJ writes non-ASCII characters of its metadata as Java escapes: ``\\u00B5m``."""
 
 
 def normalize_unit(unit: str, kind: str = "space") -> str:
@@ -79,7 +96,9 @@ def normalize_unit(unit: str, kind: str = "space") -> str:
     Parameters
     ----------
     unit : str
-        A unit name (``"micrometer"``) or symbol as OME-XML and ImageJ write them.
+        A unit name (``"micrometer"``, ``"nanometers"``) or symbol as OME-XML and ImageJ
+        write them (``"µm"``, ``"um"``, ``"micron"``, ``"\\u00B5m"``, ``"sec"``, ``"hr"``).
+        Symbols are case-sensitive, words are not.
     kind : {"space", "time"}
         Which kind of axis the unit is for.
 
@@ -94,8 +113,11 @@ def normalize_unit(unit: str, kind: str = "space") -> str:
     ('micrometer', 'millisecond')
     """
     known = KNOWN_SPATIAL_UNITS if kind == "space" else KNOWN_TEMPORAL_UNITS
-    text = unit.strip()
-    name = _UNIT_SYMBOLS.get(text, text.lower())
+    text = _ESCAPED_CHARACTER.sub(lambda match: chr(int(match[1], 16)), unit.strip())
+    word = text.lower().replace("metre", "meter")
+    name = _UNIT_SYMBOLS.get(text) or _UNIT_WORDS.get(word) or word
+    if name not in known and name.endswith("s") and name[:-1] in known:
+        name = name[:-1]  # "seconds", "nanometers"
     if name not in known:
         example = "micrometer, nanometer" if kind == "space" else "second, millisecond"
         raise ValueError(f"{unit!r} is not an NGFF {kind} unit (e.g. {example})")

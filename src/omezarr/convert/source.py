@@ -71,8 +71,8 @@ class InputImage:
     path : str
         The input as given.
     kind : str
-        ``"OME-TIFF"``, ``"ImageJ TIFF"``, ``"TIFF"``, ``"NumPy"``, ``"PNG"``, ``"JPEG"``,
-        ``"zarr array"`` or ``"OME-Zarr"``.
+        ``"OME-TIFF"``, ``"ImageJ TIFF"``, ``"Aperio SVS"``, ``"TIFF"``, ``"NumPy"``, ``"PNG"``,
+        ``"JPEG"``, ``"zarr array"`` or ``"OME-Zarr"``.
     data : array-like
         Shape, dtype and ``__getitem__`` with one slice per axis, in :attr:`axes` order.
     source_axes : str
@@ -89,6 +89,13 @@ class InputImage:
         The image name in the file.
     notes : list of str
         What was guessed or dropped, for the user.
+    ome_xml : str or None
+        The input's OME-XML as the file holds it (OME-TIFF), for the writer to keep.
+    original_metadata : dict
+        What else the file says of itself, JSON-ready (arrays as lists, bytes as base64
+        text), for the writer to keep: for a TIFF its text tags (``"ImageDescription"``
+        unless it is the OME-XML, ``"Software"``, ``"DateTime"`` …) and the metadata of the
+        format tifffile recognised (``"imagej"``, ``"svs"``, ``"micromanager"`` …).
     """
 
     path: str
@@ -102,6 +109,8 @@ class InputImage:
     channel_colors: list[str] | None = None
     name: str | None = None
     notes: list[str] = field(default_factory=list)
+    ome_xml: str | None = None
+    original_metadata: dict[str, Any] = field(default_factory=dict)
 
 
 def _import_optional(module: str, package: str, what: str) -> Any:
