@@ -492,7 +492,7 @@ REFUSALS = [
     ("multiscales", {"omero": ["GFP"]}, TypeError, "omero"),
     ("multiscales", {"omero": OMERO, "metadata": {"omero": OMERO}}, ValueError, "metadata"),
     ("multiscales", {"version": "0.3"}, ValueError, "metadata"),
-    ("plate", {"rows": "AB"}, TypeError, "rows"),
+    ("plate", {"rows": 5}, TypeError, "rows"),  # a string is its letters, as in the reference
     ("plate", {"rows": ["A", "A"]}, ValueError, "rows"),
     ("plate", {"columns": ["1", "1-2"]}, ValueError, "columns"),
     ("plate", {"columns": []}, ValueError, "columns"),
@@ -505,7 +505,7 @@ REFUSALS = [
     ("plate", {"field_count": 0}, ValueError, "field_count"),
     ("plate", {"name": 7}, TypeError, "name"),
     ("well", {"images": []}, ValueError, "images"),
-    ("well", {"images": "0"}, TypeError, "images"),
+    ("well", {"images": 0}, TypeError, "images"),  # a string is its fields, as in the reference
     ("well", {"images": ["0", "a/b"]}, ValueError, "images"),
     ("well", {"images": [{"path": "0", "acquisition": "first"}]}, ValueError, "images"),
     ("well", {"images": [{"acquisition": 0}]}, ValueError, "images"),

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ._errors import MistypedParameterError
 from ._numbers import is_int
 from .ngff.documents import axis_names, valid_axes
 from .ngff.format import CurrentFormat, Format
@@ -196,11 +197,29 @@ def _get_valid_axes(
 ) -> list[str] | list[dict[str, Any]] | None:
     """Axes valid for ``fmt``: guessed as yx (2-D) or tczyx (5-D); None for 0.1/0.2.
 
+    The reference's helper: the same parameters, results and warnings (unknown units);
+    ``fmt`` None is the current format, the reference's default.
+
     Raises
     ------
     ValueError
         For 3-D/4-D data without axes, a count that differs from ``ndim``, or invalid axes.
+    TypeError
+        For axes that are no string or list (a :class:`MistypedParameterError`, also a
+        ValueError), as the reference.
+
+    Examples
+    --------
+    >>> _get_valid_axes(2)
+    [{'name': 'y', 'type': 'space'}, {'name': 'x', 'type': 'space'}]
+    >>> _get_valid_axes(3, "cyx", {"x": "micrometer"})[2]
+    {'name': 'x', 'type': 'space', 'unit': 'micrometer'}
     """
+    if axes is not None and not isinstance(axes, str | Sequence):
+        # Checked before the count, which would call a number of axes a wrong count.
+        raise MistypedParameterError(
+            f"axes: expected a string or a list of names or axis dicts, not {type(axes).__name__}"
+        )
     return valid_axes(axes, axes_units, fmt if fmt is not None else CurrentFormat(), ndim)
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 __all__ = [
     "InvalidParameterError",
     "InvalidParameterTypeError",
+    "MistypedParameterError",
     "Parameter",
     "ParameterMessage",
     "python_spelling",
@@ -100,3 +101,16 @@ class InvalidParameterError(ParameterMessage, ValueError):
 
 class InvalidParameterTypeError(ParameterMessage, TypeError):
     """A TypeError naming the parameter given a value of the wrong type."""
+
+
+class MistypedParameterError(InvalidParameterError, InvalidParameterTypeError):
+    """A parameter given a value of the wrong type where the reference API raises ValueError
+    (``wells=None``, ``datasets="s0"``): both a ValueError and a TypeError, so that code
+    written for either library keeps catching it.
+
+    Examples
+    --------
+    >>> error = MistypedParameterError(Parameter("wells"), ": expected a list, not NoneType")
+    >>> isinstance(error, ValueError), isinstance(error, TypeError), error.parameter
+    (True, True, 'wells')
+    """

@@ -1,13 +1,14 @@
 """The reference's ``ome_zarr.writer`` import path: metadata writers and pixel writers.
 
 Re-exports only; the code lives in :mod:`omezarr.write` (and the reference's private helpers
-in :mod:`omezarr._compat`). Arguments are validated, pixels go through
+that its users import in :mod:`omezarr._compat` and, ``_retuple``, :mod:`omezarr.io.layout`). Arguments are validated, pixels go through
 :mod:`omezarr.engine`, and the metadata that advertises an image is written last.
 """
 
 from __future__ import annotations
 
 from ._compat import Scaler, _extract_dims_from_axes, _get_valid_axes
+from .io.layout import _retuple
 from .ngff.format import CurrentFormat, Format, FormatV04
 from .pyramid import Methods
 from .types import AxesType, JSONDict
@@ -41,6 +42,7 @@ __all__ = [
     "Scaler",
     "_extract_dims_from_axes",
     "_get_valid_axes",
+    "_retuple",
     "add_metadata",
     "check_format",
     "check_group_fmt",

@@ -28,6 +28,7 @@ __all__ = [
     "default_chunks",
     "every_chunk_stored",
     "input_chunks",
+    "level_storage_options",
     "resolve_layouts",
 ]
 
@@ -121,8 +122,10 @@ def archive_storage_options(storage_options: Any) -> Any:
     >>> archive_storage_options(None), archive_storage_options([{"shards": None}])
     ({'shards': 'auto'}, [{'shards': None}])
     """
-    if storage_options is None:
-        return {"shards": "auto"}
+    if storage_options is None or (
+        isinstance(storage_options, list | tuple) and not storage_options
+    ):
+        return {"shards": "auto"}  # [] is no options (see level_storage_options)
     if isinstance(storage_options, Mapping):
         return {"shards": "auto", **storage_options}
     if isinstance(storage_options, list | tuple):
@@ -133,13 +136,25 @@ def archive_storage_options(storage_options: Any) -> Any:
     return storage_options  # refused by resolve_layouts, naming what it is
 
 
-def _retuple(value: int | Sequence[int], shape: Sequence[int]) -> tuple[int, ...]:
-    """Expand chunks to the array's rank: an int for every axis; a short tuple right-aligned."""
-    if isinstance(value, int):
-        return (value,) * len(shape)
-    value = tuple(value)
-    missing = len(shape) - len(value)
-    return (*tuple(shape[:missing]), *value) if missing > 0 else value
+def _retuple(chunks: int | Sequence[Any], shape: Sequence[Any]) -> tuple[Any, ...]:
+    """Expand ``chunks`` to the rank of ``shape``: an int for every axis; a shorter sequence
+    right-aligned after ``shape``'s leading sizes.
+
+    The reference's helper, with its results: a sequence longer than ``shape`` follows the
+    sizes of all but as many trailing axes as it has too many entries (callers check the
+    length first), and anything without a length raises TypeError.
+
+    Examples
+    --------
+    >>> _retuple((64, 64), (3, 4, 5, 1028, 1028))
+    (3, 4, 5, 64, 64)
+    >>> _retuple(16, (2, 32, 32))
+    (16, 16, 16)
+    """
+    if isinstance(chunks, int):
+        return tuple(chunks for _ in shape)
+    leading = tuple(shape)[: len(shape) - len(chunks)]
+    return (*leading, *chunks)
 
 
 def _shape_option(value: Any, shape: Sequence[int], key: str, where: str) -> tuple[int, ...]:
@@ -149,11 +164,11 @@ def _shape_option(value: Any, shape: Sequence[int], key: str, where: str) -> tup
         isinstance(v, int) and not isinstance(v, bool) for v in value
     ):
         raise TypeError(f"{where}: {key} must be an int or a tuple of ints, not {value!r}")
-    result = _retuple(value, shape)
-    if len(result) != len(shape):
+    if isinstance(value, Sequence) and len(value) > len(shape):
         raise ValueError(
-            f"{where}: {key} {result} has more entries than the {len(shape)} dimensions"
+            f"{where}: {key} {tuple(value)} has more entries than the {len(shape)} dimensions"
         )
+    result = _retuple(value, shape)
     if any(v < 1 for v in result):
         raise ValueError(f"{where}: {key} must be positive, got {result}")
     return tuple(
@@ -204,6 +219,59 @@ def _trim_shards(
     return tuple(min(s, ceil_div(n, c) * c) for s, c, n in zip(shards, chunks, shape, strict=True))
 
 
+def level_storage_options(storage_options: StorageOptions, n_levels: int) -> StorageOptions:
+    """``storage_options`` for a pyramid of ``n_levels``, taken as the reference takes them: a
+    list gives level ``i`` its ``i``-th entry, so entries after the last level are left out
+    (never looked at), and an empty list is no options.
+
+    Raises
+    ------
+    ValueError
+        For a list with fewer entries than levels.
+    TypeError
+        For anything but None, a dict, or a list or tuple.
+
+    Examples
+    --------
+    >>> level_storage_options([{"chunks": 8}, {"chunks": 4}, {"chunks": 2}], 2)
+    [{'chunks': 8}, {'chunks': 4}]
+    >>> level_storage_options([], 3) is None
+    True
+    """
+    if storage_options is None or isinstance(storage_options, Mapping):
+        return storage_options
+    if not isinstance(storage_options, list | tuple):
+        raise TypeError(
+            "storage_options: expected a dict or a list of dicts, not "
+            f"{type(storage_options).__name__}"
+        )
+    if not storage_options:
+        return None
+    if len(storage_options) < n_levels:
+        raise ValueError(
+            f"storage_options: a list needs one dict per level ({n_levels} levels), got "
+            f"{len(storage_options)}"
+        )
+    return list(storage_options[:n_levels])
+
+
+def _check_dimension_names(names: Any, dims: Sequence[str], zarr_format: int, where: str) -> None:
+    """``dimension_names`` given in ``storage_options``: the writer sets the axes' names, so
+    only those (or None) are accepted, and none on zarr v2, which has no dimension names."""
+    if names is None:
+        return
+    if zarr_format == 2:
+        raise ValueError(
+            f"{where}: dimension_names: zarr v2 (OME-NGFF 0.4) arrays have no dimension names; "
+            "leave it out"
+        )
+    if not isinstance(names, list | tuple) or list(names) != list(dims):
+        raise ValueError(
+            f"{where}: dimension_names {names!r} differ from the axes {list(dims)}; leave it "
+            "out (each level's dimension_names are the axes' names)"
+        )
+
+
 def resolve_layouts(
     storage_options: StorageOptions,
     shapes: Sequence[Sequence[int]],
@@ -221,8 +289,9 @@ def resolve_layouts(
     storage_options : dict, list of dict or None
         ``chunks`` (int or tuple, right-aligned; ``"auto"`` warns and uses ``level0_chunks``),
         ``shards`` (zarr v3 only; tuple, int or ``"auto"``), ``compressor``/``compressors``
-        (None for no compression), and any other :func:`zarr.create_array` option. A list
-        gives one dict per level.
+        (None for no compression), ``dimension_names`` (None or the axes' names; not on
+        zarr v2) and any other :func:`zarr.create_array` option. A list gives one dict per
+        level (see :func:`level_storage_options`).
     shapes : sequence of tuple
         Level shapes, level 0 first.
     dims : sequence of str
@@ -241,20 +310,13 @@ def resolve_layouts(
         until the write fits the budget).
     """
     n_levels = len(shapes)
+    storage_options = level_storage_options(storage_options, n_levels)
     if storage_options is None:
         per_level: list[Mapping[str, Any]] = [{}] * n_levels
     elif isinstance(storage_options, Mapping):
         per_level = [storage_options] * n_levels
-    elif isinstance(storage_options, list | tuple):
-        if len(storage_options) != n_levels:
-            raise ValueError(
-                f"storage_options: a list needs one dict per level ({n_levels} levels), got {len(storage_options)}"
-            )
-        per_level = list(storage_options)
     else:
-        raise TypeError(
-            f"storage_options: expected a dict or a list of dicts, not {type(storage_options).__name__}"
-        )
+        per_level = list(storage_options)
     layouts = []
     first: tuple[int, ...] | None = None  # level 0's automatic shards
     for level, (options, shape) in enumerate(zip(per_level, shapes, strict=True)):
@@ -262,6 +324,7 @@ def resolve_layouts(
         if not isinstance(options, Mapping):
             raise TypeError(f"{where}: expected a dict, not {type(options).__name__}")
         options = dict(options)
+        _check_dimension_names(options.pop("dimension_names", None), dims, zarr_format, where)
         unknown = sorted(set(options) - _CREATE_ARRAY_OPTIONS - {"compressor", "chunks", "shards"})
         if unknown:
             raise ValueError(f"{where}: unknown zarr array options {unknown}")

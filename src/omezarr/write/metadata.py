@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar, cast
 
 import numpy as np
 import zarr
 from zarr.storage import MemoryStore
 
+from .._errors import MistypedParameterError
 from ..io.archive import open_ozx
 from ..io.locking import fresh_group, locked_group, metadata_lock
 from ..io.storage import (
@@ -139,6 +141,26 @@ def _resolve_target(group: GroupLike, fmt: Any) -> tuple[zarr.Group | None, Form
     if existing is None:
         return None, fmt if fmt is not None else CurrentFormat()
     return existing, check_format(existing, fmt)
+
+
+@contextlib.contextmanager
+def _wrong_types_are_value_errors() -> Iterator[None]:
+    """Raise the document builders' TypeError (an argument of the wrong type: ``wells=None``,
+    ``datasets="s0"``, ``images=5``) as a :class:`MistypedParameterError`, also a ValueError:
+    the reference API raises ValueError for these, so ``except ValueError`` must catch them,
+    and ``except TypeError`` still does."""
+    try:
+        yield
+    except TypeError as error:
+        if isinstance(error, ValueError):
+            raise
+        raise MistypedParameterError(str(error)) from None
+
+
+def _names(value: Any) -> Any:
+    """Plate rows or columns, or well fields: a string is the names of its characters, as in
+    the reference (``rows="ABCD"``, like ``axes="zyx"``)."""
+    return list(value) if isinstance(value, str) else value
 
 
 def _check_storable(attrs: JSONDict, fmt: Format, parameters: str) -> None:
@@ -307,7 +329,10 @@ def write_multiscales_metadata(
     Raises
     ------
     ValueError, TypeError
-        For invalid datasets, axes, transformations or omero; nothing is written then.
+        For invalid datasets, axes, transformations or omero; nothing is written then. An
+        argument of the wrong type (``datasets="s0"``) raises a
+        :class:`~omezarr._errors.MistypedParameterError`, both a ValueError (as in the
+        reference) and a TypeError.
 
     Examples
     --------
@@ -316,14 +341,15 @@ def write_multiscales_metadata(
     """
     existing, fmt = _resolve_target(group, fmt)
     parsed_axes = None
-    if fmt.version not in ("0.1", "0.2"):
-        # Without axes, guess them as for pixels (yx or tczyx) from the length of the scale.
-        ndim = None if axes is not None else _scale_length_of(datasets)
-        parsed_axes = valid_axes(axes, axes_units, fmt, ndim)
-    default_name = existing.name if existing is not None else "/"
-    attrs, arrays = _multiscales_attrs(
-        datasets, fmt, parsed_axes, name or default_name, dict(metadata)
-    )
+    with _wrong_types_are_value_errors():
+        if fmt.version not in ("0.1", "0.2"):
+            # Without axes, guess them as for pixels (yx or tczyx) from the length of the scale.
+            ndim = None if axes is not None else _scale_length_of(datasets)
+            parsed_axes = valid_axes(axes, axes_units, fmt, ndim)
+        default_name = existing.name if existing is not None else "/"
+        attrs, arrays = _multiscales_attrs(
+            datasets, fmt, parsed_axes, name or default_name, dict(metadata)
+        )
     _check_storable(attrs, fmt, "metadata")
     _write_checked(group, existing, fmt, attrs, arrays)
 
@@ -348,7 +374,8 @@ def write_plate_metadata(
     group : zarr.Group or str
         The plate group, or a path to open or create.
     rows, columns : list of str
-        Unique alphanumeric row and column names, e.g. ``["A", "B"]`` and ``["1", "2"]``.
+        Unique alphanumeric row and column names, e.g. ``["A", "B"]`` and ``["1", "2"]``; a
+        string names one row or column per character (``"AB"``), as in the reference.
     wells : list of str or dict
         Wells as ``"A/1"`` paths or dicts with ``path``, ``rowIndex`` and ``columnIndex``.
     fmt : Format, optional
@@ -371,7 +398,10 @@ def write_plate_metadata(
     Raises
     ------
     ValueError, TypeError
-        For invalid rows, columns, wells or acquisitions; nothing is written then.
+        For invalid rows, columns, wells or acquisitions; nothing is written then. An
+        argument of the wrong type (``wells=None``) raises a
+        :class:`~omezarr._errors.MistypedParameterError`, both a ValueError (as in the
+        reference) and a TypeError.
 
     Examples
     --------
@@ -381,7 +411,9 @@ def write_plate_metadata(
     if not isinstance(merge, bool):
         raise TypeError(f"merge: expected True or False, not {merge!r}")
     existing, fmt = _resolve_target(group, fmt)
-    plate = build_plate(rows, columns, wells, fmt, acquisitions, field_count, name)
+    rows, columns = _names(rows), _names(columns)
+    with _wrong_types_are_value_errors():
+        plate = build_plate(rows, columns, wells, fmt, acquisitions, field_count, name)
     _check_storable(_plate_attrs(plate, fmt), fmt, "acquisitions, wells")
     if not merge:
         _write_checked(group, existing, fmt, _plate_attrs(plate, fmt))
@@ -452,16 +484,25 @@ def write_well_metadata(
     group : zarr.Group or str
         The well group, or a path to open or create.
     images : list of str or dict
-        Field paths (``"0"``) or dicts with ``path`` and an integer ``acquisition``.
+        Field paths (``"0"``) or dicts with ``path`` and an integer ``acquisition``; a string
+        names one field per character, as in the reference.
     fmt : Format, optional
         The NGFF version; defaults to the group's.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For invalid images; nothing is written then. An ``images`` of the wrong type raises a
+        :class:`~omezarr._errors.MistypedParameterError`, both a ValueError (as in the
+        reference) and a TypeError.
 
     Examples
     --------
     >>> write_well_metadata(path, ["0", {"path": "1", "acquisition": 0}])  # doctest: +SKIP
     """
     existing, fmt = _resolve_target(group, fmt)
-    attrs: JSONDict = {"well": build_well(images, fmt)}
+    with _wrong_types_are_value_errors():
+        attrs: JSONDict = {"well": build_well(_names(images), fmt)}
     if fmt.metadata_is_nested:
         attrs["version"] = fmt.version
     _check_storable(attrs, fmt, "images")
@@ -531,7 +572,8 @@ def write_label_metadata(
     if not isinstance(name, str) or not name:
         raise TypeError(f"name: expected a non-empty string, not {name!r}")
     existing, fmt = _resolve_target(group, fmt)
-    image_label = build_image_label(fmt, colors, properties, dict(metadata))
+    with _wrong_types_are_value_errors():
+        image_label = build_image_label(fmt, colors, properties, dict(metadata))
     _check_storable({"image-label": image_label}, fmt, "colors, properties, metadata")
     if existing is None:
         raise MissingKeyError(

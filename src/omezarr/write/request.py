@@ -23,6 +23,7 @@ from ..io.layout import (
     auto_shard_limit,
     default_chunks,
     input_chunks,
+    level_storage_options,
     resolve_layouts,
 )
 from ..io.storage import remove_partial_files, write_ngff_attrs
@@ -405,6 +406,8 @@ def plan_write(request: PixelRequest, fmt: Format) -> WritePlan:
         _check_input_chunks(what if not computed_levels else f"pyramid[{i}]", source, budget)
     given_chunks = input_chunks(sources[0])
     chunks0 = given_chunks or default_chunks(shape0, dims, dtype.itemsize)
+    # A list's entries after the last level are left out, as in the reference.
+    storage_options = level_storage_options(request.storage_options, len(shapes))
 
     def fitted(
         options: StorageOptions, chunks: tuple[int, ...]
@@ -435,18 +438,14 @@ def plan_write(request: PixelRequest, fmt: Format) -> WritePlan:
                 best = (tried, plans)
         return best if best is not None else (tried, plans)
 
-    layouts, engine_plans = fitted(request.storage_options, chunks0)
+    layouts, engine_plans = fitted(storage_options, chunks0)
     if not all(plan.fits for plan in engine_plans):
         default = default_chunks(shape0, dims, dtype.itemsize)
-        unset = _chunks_unset(request.storage_options)
-        if unset or _chunks_are(request.storage_options, default):
+        unset = _chunks_unset(storage_options)
+        if unset or _chunks_are(storage_options, default):
             # Chunks omezarr chose (its default, or the input's): smaller ones that fit, if any.
             for candidate in _smaller_chunks(default, layouts[0].chunks, dims, dtype.itemsize):
-                options = (
-                    request.storage_options
-                    if unset
-                    else _with_chunks(request.storage_options, candidate)
-                )
+                options = storage_options if unset else _with_chunks(storage_options, candidate)
                 tried, tried_plans = fitted(options, candidate)
                 if all(plan.fits for plan in tried_plans):
                     whose = "the input's chunks" if unset and given_chunks else "chunks"
