@@ -59,6 +59,7 @@ from .staging import (
     local_output,
     remote_output,
 )
+from .zarr_input import carry_labels
 
 __all__ = [
     "ConversionResult",
@@ -486,6 +487,8 @@ def convert(
                     resume=resuming,
                     **arguments,
                 )
+            # The label images of an OME-Zarr input go with it (see zarr_input.carry_labels).
+            carry_labels(source, target, arguments, resume=resuming, progress=progress)
             if not _set_windows(target):  # a coarsest level too large to keep while streaming
                 warnings.warn(
                     ConversionWarning(

@@ -44,10 +44,29 @@ __all__ = [
     "Image",
     "LabelImage",
     "Labels",
+    "axis_letters",
     "open_image",
     "open_label",
     "open_labels",
 ]
+
+_AXIS_LETTERS = frozenset("tczyx")
+
+
+def axis_letters(names: tuple[str, ...]) -> tuple[str, ...]:
+    """``names`` with each of ``t c z y x`` in either case lower-cased (see
+    :attr:`Image.axis_letters`); unchanged when that would make two names equal.
+
+    Examples
+    --------
+    >>> axis_letters(("T", "C", "Y", "X"))
+    ('t', 'c', 'y', 'x')
+    >>> axis_letters(("angle", "Y", "X"))
+    ('angle', 'y', 'x')
+    """
+    letters = tuple(name.lower() if name.lower() in _AXIS_LETTERS else name for name in names)
+    return letters if len(set(letters)) == len(letters) else names
+
 
 # --------------------------------------------------------------------------------------------
 # Value objects
@@ -120,6 +139,22 @@ class Image:
     def dims(self) -> tuple[str, ...]:
         """The axis names in array order, e.g. ``("c", "y", "x")``."""
         return tuple(str(axis["name"]) for axis in self.axes)
+
+    @property
+    def axis_letters(self) -> tuple[str, ...]:
+        """The axis names with ``t``, ``c``, ``z``, ``y`` and ``x`` in either case as those
+        lower-case letters, e.g. ``("t", "c", "z", "y", "x")`` for ``T C Z Y X``.
+
+        NGFF axis names are free strings and some libraries write them in upper case; the
+        tools that look for the time, channel and space axes look here. Other names stay as
+        they are, and so do all of them when two differ in case only (``x`` and ``X``).
+
+        Examples
+        --------
+        >>> open_image("upper.ome.zarr").axis_letters  # doctest: +SKIP
+        ('c', 'y', 'x')
+        """
+        return axis_letters(self.dims)
 
     @property
     def units(self) -> dict[str, str]:

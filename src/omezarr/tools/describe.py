@@ -190,8 +190,8 @@ def coarsest_statistics(image: Image) -> list[tuple[Any, Any, float]]:
     """
     image.check_decodable(len(image.levels) - 1)
     level = image.levels[-1]
-    if "c" in image.dims:
-        axis = image.dims.index("c")
+    if "c" in image.axis_letters:  # "C" too: NGFF axis names may be upper case
+        axis = image.axis_letters.index("c")
         others = tuple(i for i in range(level.ndim) if i != axis)
         reductions = (level.min(axis=others), level.max(axis=others))
         means = level.mean(axis=others, dtype=np.float64)
@@ -223,7 +223,8 @@ def _statistics(image: Image) -> JSONDict:
 
 
 def _channel_labels(image: Image) -> list[str]:
-    count = image.levels[0].shape[image.dims.index("c")] if "c" in image.dims else 1
+    letters = image.axis_letters
+    count = image.levels[0].shape[letters.index("c")] if "c" in letters else 1
     channels = _omero_channels(image)
     return [
         str(channels[c].get("label")) if c < len(channels) and channels[c].get("label") else f"c{c}"

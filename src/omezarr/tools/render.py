@@ -118,7 +118,8 @@ def _omero_window(channel: Mapping[str, Any]) -> tuple[float, float] | None:
 
 
 def _channel_count(image: Image) -> int:
-    return int(image.levels[0].shape[image.dims.index("c")]) if "c" in image.dims else 1
+    letters = image.axis_letters
+    return int(image.levels[0].shape[letters.index("c")]) if "c" in letters else 1
 
 
 def channel_displays(image: Image) -> list[ChannelDisplay]:
@@ -165,8 +166,8 @@ def _check_index(value: Any, name: str, count: int) -> int:
 
 
 def _yx_size(image: Image, level: int) -> int:
-    shape = image.levels[level].shape
-    return max(int(shape[image.dims.index("y")]), int(shape[image.dims.index("x")]))
+    shape, letters = image.levels[level].shape, image.axis_letters
+    return max(int(shape[letters.index("y")]), int(shape[letters.index("x")]))
 
 
 def choose_level(image: Image, size: int | None = None) -> int:
@@ -204,7 +205,8 @@ def _check_size(size: Any) -> int:
 
 
 def _require_yx(image: Image) -> None:
-    if "y" not in image.dims or "x" not in image.dims:
+    # Axes are found by letter, in either case: "T C Z Y X" is valid NGFF.
+    if "y" not in image.axis_letters or "x" not in image.axis_letters:
         raise ValueError(f"image: needs y and x axes to be rendered, it has {image.dims}")
 
 
@@ -242,7 +244,7 @@ def _read_yx(
 ) -> NDArray[Any]:
     """A (y, x) plane of ``level``: ``picks`` index the other axes; ``mip`` projects z."""
     array = _level_array(image, level)
-    dims = image.dims
+    dims = image.axis_letters
     mip_z = projection == "mip" and "z" in dims
     selection: list[int | slice] = []
     for dim in dims:
@@ -343,22 +345,23 @@ def _label_plane(
 ) -> NDArray[Any]:
     """The label values over the rendered (y, x) area, resized to ``shape`` by nearest."""
     _require_yx(label)
+    letters = label.axis_letters
     # The coarsest label level still at least as large as the output: the least to read
     # without losing detail that would show.
     level = 0
     for candidate in range(len(label.levels)):
         level_shape = label.levels[candidate].shape
-        ly, lx = level_shape[label.dims.index("y")], level_shape[label.dims.index("x")]
+        ly, lx = level_shape[letters.index("y")], level_shape[letters.index("x")]
         if ly >= shape[0] and lx >= shape[1]:
             level = candidate
     label_picks: dict[str, int] = {}
-    for dim in label.dims:
+    for dim in letters:
         if dim in ("y", "x"):
             continue
-        count = int(label.levels[level].shape[label.dims.index(dim)])
-        if dim in ("t", "z") and dim in picks and dim in image.dims:
+        count = int(label.levels[level].shape[letters.index(dim)])
+        if dim in ("t", "z") and dim in picks and dim in image.axis_letters:
             # Follow the image along t and z, proportionally when the label has fewer planes.
-            image_count = int(image.levels[0].shape[image.dims.index(dim)])
+            image_count = int(image.levels[0].shape[image.axis_letters.index(dim)])
             label_picks[dim] = min(count - 1, picks[dim] * count // max(image_count, 1))
         else:
             label_picks[dim] = 0
@@ -460,7 +463,7 @@ def render_plane(
         else _check_index(level, "level", len(image.levels))
     )
     image.check_decodable(level)
-    shape = dict(zip(image.dims, image.levels[level].shape, strict=True))
+    shape = dict(zip(image.axis_letters, image.levels[level].shape, strict=True))
     picks: dict[str, int] = {}
     if "t" in shape:
         picks["t"] = _check_index(t, "t", int(shape["t"]))

@@ -154,9 +154,10 @@ def image_metadata(image: Image) -> JSONDict:
     Returns
     -------
     dict
-        ``name``, ``version``, ``dims``, ``axes``, ``dtype``, ``levels`` (path, shape,
-        chunks, shards, scale), ``channels`` (index, name, color ``RRGGBB``, window, active),
-        ``labels`` (name, dims, shape, colors) and ``default_level``.
+        ``name``, ``version``, ``dims`` (the axes as :attr:`Image.axis_letters`), ``axes``
+        (as stored), ``dtype``, ``levels`` (path, shape, chunks, shards, scale), ``channels``
+        (index, name, color ``RRGGBB``, window, active), ``labels`` (name, dims, shape,
+        colors) and ``default_level``.
     """
     levels = []
     for path, level, scale in zip(image.paths, image.levels, image.scales, strict=True):
@@ -176,7 +177,7 @@ def image_metadata(image: Image) -> JSONDict:
         labels.append(
             {
                 "name": name,
-                "dims": list(label.dims),
+                "dims": list(label.axis_letters),
                 "shape": list(label.levels[0].shape),
                 "colors": {str(value): list(rgba) for value, rgba in label.colors.items()},
             }
@@ -184,7 +185,7 @@ def image_metadata(image: Image) -> JSONDict:
     return {
         "name": image.name,
         "version": image.version,
-        "dims": list(image.dims),
+        "dims": list(image.axis_letters),  # the page finds z, t and c by these letters
         "axes": [dict(axis) for axis in image.axes],
         "dtype": str(image.levels[0].dtype),
         "levels": levels,
@@ -319,8 +320,8 @@ class ViewerServer(ThreadingHTTPServer):
             level = choose_level(image, size)
         elif not 0 <= level < len(image.levels):
             raise _BadRequest(f"level: {level} is out of range, the image has {len(image.levels)}")
-        full = dict(zip(image.dims, image.levels[0].shape, strict=True))
-        shown = dict(zip(image.dims, image.levels[level].shape, strict=True))
+        full = dict(zip(image.axis_letters, image.levels[0].shape, strict=True))
+        shown = dict(zip(image.axis_letters, image.levels[level].shape, strict=True))
         projection = query.get("projection", ["plane"])[-1] or "plane"
         z = _query_int(query, "z")
         if "z" in full:
