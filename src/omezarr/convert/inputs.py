@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io.storage import local_path, remote_url
+from ..io.storage import archive_member, local_path, remote_url
 from .errors import ConversionError
 from .picture import _open_picture
 from .source import InputImage, _arrange, _check_user_axes, _default_axes
@@ -107,9 +107,10 @@ def open_input(
         yield _open_zarr(url, axes)
         return
     source = local_path(path, "input_path")
-    if not source.exists():
+    inside_archive = archive_member(source) is not None  # "plate.ozx/A/1/0"
+    if not source.exists() and not inside_archive:
         raise FileNotFoundError(f"{path}: no such file or directory")
-    kind = _detect_kind(source)
+    kind = "zarr" if inside_archive else _detect_kind(source)
     with contextlib.ExitStack() as stack:
         if kind == "tiff":
             image = _open_tiff(source, series, axes, stack)

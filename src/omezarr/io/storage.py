@@ -32,7 +32,7 @@ from urllib.parse import unquote, urlsplit
 import zarr
 import zarr.errors
 from zarr.abc.store import Store
-from zarr.storage import FsspecStore, LocalStore
+from zarr.storage import FsspecStore, LocalStore, StorePath
 
 from .._budget import MEMORY_BUDGET_ENV, memory_budget_from
 from ..types import JSONDict
@@ -45,6 +45,7 @@ __all__ = [
     "RefusedFileError",
     "UnreadableMetadataError",
     "archive_destination",
+    "archive_member",
     "check_array_grid",
     "existing_group",
     "file_url_path",
@@ -413,7 +414,9 @@ def remove_partial_files(group: zarr.Group) -> list[str]:
 # --------------------------------------------------------------------------------------------
 
 
-def _open_location(location: str | Store, mode: str, zarr_format: int | None) -> zarr.Group:
+def _open_location(
+    location: str | Store | StorePath, mode: str, zarr_format: int | None
+) -> zarr.Group:
     kwargs: dict[str, Any] = {"mode": mode}
     if zarr_format is not None:
         kwargs["zarr_format"] = zarr_format
@@ -422,7 +425,7 @@ def _open_location(location: str | Store, mode: str, zarr_format: int | None) ->
 
 
 @contextmanager
-def _readable_metadata(what: str, where: str | Store) -> Iterator[None]:
+def _readable_metadata(what: str, where: str | Store | StorePath) -> Iterator[None]:
     """Turn zarr's failures to parse the stored metadata of ``where`` into one clear error.
 
     zarr lets the JSON decoder's errors (a RecursionError for deep nesting) and its own
@@ -672,7 +675,7 @@ def open_zip_store(
 
 def _location(
     target: object, mode: str, storage_options: Mapping[str, Any] | None, what: str
-) -> str | Store:
+) -> str | Store | StorePath:
     """A local path or a store for ``target``, checked for ``mode`` (and reachable if remote)."""
     contain_failed_calls()  # before zarr reads anything through the store
     if isinstance(target, os.PathLike):
@@ -700,6 +703,10 @@ def _location(
         _no_storage_options(storage_options, f"the local path {target!r}")
         if is_zip_target(target):
             return open_zip_store(Path(target), mode, what)
+        member = archive_member(Path(target)) if mode == _READ_MODE else None
+        if member is not None:  # "plate.ozx/A/1/0": a node inside a single-file archive
+            archive, inner = member
+            return StorePath(open_zip_store(archive, mode, what), inner)
         return GuardedLocalStore(str(Path(target)), read_only=mode == _READ_MODE)
     if _is_file_url(target):
         _no_storage_options(storage_options, f"the file URL {target!r}")
@@ -725,6 +732,17 @@ def _location(
     )
     _check_reachable(store, target, what)
     return store
+
+
+def archive_member(path: Path) -> tuple[Path, str] | None:
+    """``(archive, inner path)`` when ``path`` names no file but lies inside an existing
+    single-file archive (``plate.ozx/A/1/0``); None otherwise."""
+    if path.exists():
+        return None
+    for parent in path.parents:
+        if parent.suffix.lower() == OZX_SUFFIX and parent.is_file():
+            return parent, path.relative_to(parent).as_posix()
+    return None
 
 
 def file_url_path(url: str, what: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import zarr
@@ -12,6 +13,7 @@ from zarr.abc.store import Store
 
 from omezarr.io.storage import (
     GroupLike,
+    archive_member,
     group_zarr_format,
     open_group,
     open_member,
@@ -49,7 +51,7 @@ def _open_group(target: GroupLike, storage_options: Mapping[str, Any] | None) ->
         )
     if isinstance(target, os.PathLike) or (isinstance(target, str) and "://" not in target):
         path = os.fspath(target)
-        if not os.path.exists(path):
+        if not os.path.exists(path) and archive_member(Path(path)) is None:
             raise FileNotFoundError(f"target: {path!r} does not exist")
     try:
         return open_group(target, mode="r", storage_options=storage_options)
