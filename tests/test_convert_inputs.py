@@ -3,6 +3,7 @@ axes named in upper case, labels) and what they say they leave out (plates, othe
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import warnings
 from collections.abc import Mapping, Sequence
@@ -363,22 +364,71 @@ def test_a_label_that_cannot_be_read_is_named_in_a_warning(tmp_path: Path) -> No
     assert open_image(str(tmp_path / "out.zarr")).label_names == ["nuclei", "cells"]
 
 
-def test_a_plate_is_refused_naming_a_field_to_convert_instead(tmp_path: Path) -> None:
-    from omezarr.writer import write_image, write_plate_metadata, write_well_metadata
+@pytest.mark.parametrize("source_name", ["plate.zarr", "plate.ozx"])
+def test_a_plate_is_converted_well_by_well_with_its_labels(
+    tmp_path: Path, source_name: str
+) -> None:
+    from omezarr.read import open_plate
+    from omezarr.writer import (
+        write_image,
+        write_labels,
+        write_plate_metadata,
+        write_well_metadata,
+    )
 
-    root = zarr.open_group(tmp_path / "plate.zarr", mode="w")
-    write_plate_metadata(root, ["A"], ["1", "2"], ["A/1", "A/2"])
-    for well in ("A/1", "A/2"):
-        group = root.require_group(well)
-        write_well_metadata(group, [{"path": "0"}])
-        write_image(np.zeros((16, 16), np.uint8), group.require_group("0"), scale_factors=[])
-    with pytest.raises(ConversionError, match="plate") as refused:
-        convert(tmp_path / "plate.zarr", tmp_path / "out.zarr")
-    message = str(refused.value)
-    assert "2 wells" in message and "plate.zarr/A/1/0" in message
-    assert not (tmp_path / "out.zarr").exists()
-    convert(tmp_path / "plate.zarr/A/1/0", tmp_path / "out.zarr")  # as the message says
-    assert open_image(str(tmp_path / "out.zarr")).data.shape == (16, 16)
+    rng = np.random.default_rng(4)
+    fields = {
+        (well, field): rng.integers(0, 4000, (2, 40, 48)).astype(np.uint16)
+        for well in ("A/1", "B/2")
+        for field in ("0", "1")
+    }
+    source = tmp_path / source_name
+    with contextlib.ExitStack() as stack:
+        if source_name.endswith(".ozx"):
+            root = stack.enter_context(open_ozx(source, mode="w"))
+        else:
+            root = zarr.open_group(source, mode="w")
+        acquisitions = [{"id": 0, "name": "first"}, {"id": 1, "name": "second"}]
+        for (well, field), pixels in fields.items():
+            write_image(pixels, root.require_group(f"{well}/{field}"), axes="cyx", scale_factors=[])
+        write_labels(
+            (fields["B/2", "1"][:1] > 2000).astype(np.uint8),
+            root["B/2/1"],
+            "mask",
+            axes="cyx",
+            scale_factors=[],
+        )
+        for well in ("A/1", "B/2"):
+            write_well_metadata(
+                root[well], [{"path": "0", "acquisition": 0}, {"path": "1", "acquisition": 1}]
+            )
+        write_plate_metadata(
+            root,
+            ["A", "B"],
+            ["1", "2"],
+            ["A/1", "B/2"],
+            acquisitions=acquisitions,
+            field_count=2,
+            name="screen",
+        )
+    output = tmp_path / "converted.ome.zarr"
+    result = convert(source, output)
+    assert result.info["kind"] == "plate" and len(result.info["images"]) == 4
+    plate = open_plate(str(output))
+    assert (plate.rows, plate.columns, plate.name) == (["A", "B"], ["1", "2"], "screen")
+    assert [w.path for w in plate.wells] == ["A/1", "B/2"] and plate.field_count == 2
+    assert [a["name"] for a in plate.acquisitions] == ["first", "second"]
+    assert [i.acquisition for i in plate.well("B/2").images] == [0, 1]
+    for (well, field), pixels in fields.items():
+        image = plate.well(well).image(field)
+        np.testing.assert_array_equal(image.data.compute(), pixels)
+    labelled = plate.well("B/2").image("1")
+    assert labelled.label_names == ["mask"]
+    assert validate(output).valid
+    # One field of the plate converts alone, from a directory or from inside the archive.
+    single = tmp_path / "field.ome.zarr"
+    convert(f"{source}/A/1/0", single)
+    np.testing.assert_array_equal(open_image(str(single)).data.compute(), fields["A/1", "0"])
 
 
 @pytest.mark.parametrize("name", ["labelled.zarr", "labelled.ozx"])

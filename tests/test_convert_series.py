@@ -5,6 +5,7 @@ from the data."""
 from __future__ import annotations
 
 import json
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -125,3 +126,23 @@ def test_channels_get_default_colours_and_windows_from_the_data(
     (channel,) = _attrs(tmp_path / "plain.ome.zarr" / "zarr.json")["omero"]["channels"]
     assert channel["label"] == "Channel 0" and channel["color"] == "FFFFFF"
     assert channel["window"]["start"] < channel["window"]["end"]
+
+
+def test_a_collection_converts_to_a_collection_or_one_of_its_series(
+    tmp_path: Path, cells_image: Callable[..., np.ndarray]
+) -> None:
+    source = tmp_path / "two.ome.tif"
+    pixels = _two_series(source, cells_image)
+    collection = tmp_path / "two.ome.zarr"
+    convert(str(source), str(collection))
+    again = tmp_path / "again.ozx"  # an OME-Zarr collection in, a collection out (archived)
+    result = convert(str(collection), str(again))
+    assert result.info["kind"] == "bioformats2raw" and len(result.info["images"]) == 2
+    converted = open_bioformats2raw(str(again))
+    np.testing.assert_array_equal(np.asarray(converted.image(1).levels[0]), pixels[1])
+    with zipfile.ZipFile(again) as archive:  # the OME-XML came along
+        kept = archive.read("OME/METADATA.ome.xml").decode()
+    assert kept == (collection / "OME" / "METADATA.ome.xml").read_text()
+    one = tmp_path / "one.ome.zarr"
+    assert convert(str(collection), str(one), series=1).info["kind"] == "image"
+    np.testing.assert_array_equal(np.asarray(open_image(one).levels[0]), pixels[1])

@@ -191,6 +191,10 @@ def _convert_options(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+_FIELDS_SHOWN = 2
+"""Fields of a converted plate whose levels are printed."""
+
+
 def _run_convert(args: argparse.Namespace) -> int:
     from ..convert import convert
 
@@ -212,13 +216,24 @@ def _run_convert(args: argparse.Namespace) -> int:
     assert source is not None
     arrow, times = ("→", "×") if _can_print("→×") else ("->", "x")
     shape = times.join(str(n) for n in source.data.shape)
-    series = result.info.get("images")
-    if series is not None:  # several series: a bioformats2raw collection
+    images = result.info.get("images")
+    if images is not None and result.info["kind"] == "plate":
+        info = result.info
         print(
-            f"{source.path} ({source.kind}, {len(series)} series) {arrow} {result.output} "
+            f"{args.input} (OME-Zarr plate, {len(info['wells'])} wells) {arrow} {result.output} "
+            f"(OME-Zarr {info['version']} plate, {len(images)} fields)"
+        )
+        for image in images[:_FIELDS_SHOWN]:
+            print(terminal_text(f"field {image['path']}:"))
+            _print_images(image)
+        if len(images) > _FIELDS_SHOWN:
+            print(f"... and {len(images) - _FIELDS_SHOWN} more fields, converted alike")
+    elif images is not None:  # several series: a bioformats2raw collection
+        print(
+            f"{source.path} ({source.kind}, {len(images)} series) {arrow} {result.output} "
             f"(OME-Zarr {result.info['version']}, bioformats2raw collection)"
         )
-        for image in series:
+        for image in images:
             print(terminal_text(f"series {image['path']}: {image.get('name') or ''}".rstrip()))
             _print_images(image)
     else:

@@ -33,7 +33,7 @@ from ..ngff.axes import pixel_sizes
 from ..ngff.documents import valid_axes
 from ..ngff.format import CurrentFormat, Format, format_from_version
 from ..pyramid.methods import Methods, resolve_method
-from ..read import open_bioformats2raw, open_image
+from ..read import Plate, open_bioformats2raw, open_image, open_plate
 from ..tools.describe import (
     coarsest_statistics,
     describe,
@@ -59,7 +59,7 @@ from .staging import (
     local_output,
     remote_output,
 )
-from .zarr_input import carry_labels
+from .zarr_input import carry_labels, input_collection, input_plate, write_plate_like
 
 __all__ = [
     "ConversionResult",
@@ -445,39 +445,35 @@ def convert(
             check_remote_archive_output(remote, overwrite=overwrite, resume=resume)
         else:
             check_remote_output(remote, overwrite=overwrite, resume=resume)
-    count, ome_xml = series_of(input_path) if series is None else (1, None)
+    layout = _input_layout(input_path, series)
+    options = _ImageOptions(
+        scale, units, chunks, shards, compressor, scale_factors, resolved_method, budget
+    )
+
+    def opened(part: _Part) -> contextlib.AbstractContextManager[InputImage]:
+        return open_input(part.source, axes=axes, series=part.series, memory_budget=budget)
+
     with contextlib.ExitStack() as inputs:
-        images = [
-            inputs.enter_context(
-                open_input(input_path, axes=axes, series=index, memory_budget=budget)
-            )
-            for index in ([series] if series is not None else range(count))
-        ]
-        options = _ImageOptions(
-            scale, units, chunks, shards, compressor, scale_factors, resolved_method, budget
-        )
-        plans = [_image_arguments(image, resolved_fmt, options) for image in images]
-        image = images[0]
+        image = inputs.enter_context(opened(layout.parts[0]))
+        arguments, omero = _image_arguments(image, resolved_fmt, options)
         if dry_run:
             # Planned, not computed: no task graph, so any size of input costs the same.
-            arguments, omero = plans[0]
             group = planned_image(image.data, **arguments)
             info = _dry_run_info(
                 group, resolved_fmt, image.axes, image.units, image.scale, omero, arguments["name"]
             )
-            if len(images) > 1:
-                info["series"] = len(images)  # each planned as this first one
+            if len(layout.parts) > 1:
+                info[layout.kind] = [part.path for part in layout.parts]  # each planned alike
             return ConversionResult(os.fspath(output), image, info, 0.0, True, budget)
+        for part in layout.parts[1:]:  # every image is checked before anything is written
+            with opened(part) as other:
+                _image_arguments(other, resolved_fmt, options)
         start = time.perf_counter()
 
         def write_one(
-            source: InputImage,
-            plan: _ImagePlan,
-            target: str | zarr.Group,
-            resuming: bool,
-            what: str,
+            source: InputImage, target: str | zarr.Group, resuming: bool, what: str
         ) -> None:
-            arguments, _ = plan
+            arguments, _ = _image_arguments(source, resolved_fmt, options)
             # A conversion killed after its pyramid was complete only needs its windows set.
             if not (resuming and _holds_image(target)):
                 write_image(
@@ -500,15 +496,21 @@ def convert(
                 )
 
         def write(target: str | zarr.Group, resuming: bool) -> None:
-            if len(images) == 1:
-                write_one(image, plans[0], target, resuming, "image")
+            if layout.kind == "image":
+                write_one(image, target, resuming, "image")
                 return
             root = open_group(target, mode="a", zarr_format=resolved_fmt.zarr_format)
-            write_collection_start(root, resolved_fmt)
-            for index, (source, plan) in enumerate(zip(images, plans, strict=True)):
-                group = root.require_group(str(index))
-                write_one(source, plan, group, resuming, f"series {index}")
-            write_collection_end(root, resolved_fmt, len(images), ome_xml)
+            if layout.kind == "series":
+                write_collection_start(root, resolved_fmt)
+            for part in layout.parts:  # one image open at a time: a plate may have thousands
+                with opened(part) as source:
+                    what = f"series {part.path}" if layout.kind == "series" else part.path
+                    write_one(source, root.require_group(part.path), resuming, what)
+            if layout.kind == "series":
+                write_collection_end(root, resolved_fmt, len(layout.parts), layout.ome_xml)
+            else:
+                assert layout.plate is not None
+                write_plate_like(root, layout.plate, resolved_fmt)
 
         if remote is None:
             with local_output(output, overwrite=overwrite, resume=resume) as (target, resuming):
@@ -527,14 +529,77 @@ def convert(
 
 
 def _described(written: Path | str) -> JSONDict:
-    """describe() of the output; a collection's info also lists every series (``images``)."""
+    """describe() of the output; a collection's or plate's info also describes every image
+    (``images``: each series, or each field of each well)."""
     info = describe(written)
     if info["kind"] == "bioformats2raw":
         collection = open_bioformats2raw(written)
         info["images"] = [
             describe_image(collection.image(path), path=path) for path in collection.series
         ]
+    elif info["kind"] == "plate":
+        plate = open_plate(written)
+        info["images"] = [
+            describe_image(plate.well(well.path).image(field), path=f"{well.path}/{field}")
+            for well in plate.wells
+            for field in plate.well(well.path).paths
+        ]
     return info
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One image of a conversion: read from ``source`` (``series`` of a TIFF), written at
+    ``path`` below the output's root (``""``: the root itself)."""
+
+    source: str | os.PathLike[str]
+    series: int
+    path: str
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """What a conversion writes: one ``image``, a file's ``series`` (a bioformats2raw
+    collection, with the file's OME-XML) or the fields of a ``plate``."""
+
+    kind: str
+    parts: list[_Part]
+    ome_xml: str | None = None
+    plate: Plate | None = None
+
+
+def _input_layout(input_path: str | os.PathLike[str], series: int | None) -> _Layout:
+    """The images that converting ``input_path`` writes, and where."""
+    plate = input_plate(input_path)
+    if plate is not None:
+        location = os.fspath(input_path).rstrip("/")
+        fields = [
+            f"{well.path}/{field}" for well in plate.wells for field in plate.well(well.path).paths
+        ]
+        if not fields:
+            raise ConversionError(f"{input_path}: the plate has no field images to convert")
+        return _Layout("plate", [_Part(f"{location}/{f}", 0, f) for f in fields], plate=plate)
+    collection = input_collection(input_path)
+    if collection is not None:  # an OME-Zarr collection: each series, the OME-XML kept
+        paths, xml = collection
+        location = os.fspath(input_path).rstrip("/")
+        if not paths:
+            raise ConversionError(f"{input_path}: the collection has no series to convert")
+        if series is not None:
+            if not 0 <= series < len(paths):
+                raise InvalidParameterError(
+                    Parameter("series"), f": {input_path} has series 0 to {len(paths) - 1}"
+                )
+            return _Layout("image", [_Part(f"{location}/{paths[series]}", 0, "")])
+        return _Layout(
+            "series", [_Part(f"{location}/{s}", 0, str(i)) for i, s in enumerate(paths)], xml
+        )
+    if series is not None:
+        return _Layout("image", [_Part(input_path, series, "")])
+    count, ome_xml = series_of(input_path)
+    if count == 1:
+        return _Layout("image", [_Part(input_path, 0, "")])
+    return _Layout("series", [_Part(input_path, i, str(i)) for i in range(count)], ome_xml)
 
 
 @dataclass(frozen=True)

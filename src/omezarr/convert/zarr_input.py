@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -18,14 +19,27 @@ from ..io.storage import (
     read_ngff_attrs,
 )
 from ..io.units import check_unit_fits
+from ..io.zarr_internals import read_key
+from ..ngff.format import Format
 from ..pyramid.methods import Methods
-from ..read import Image, LabelImage, open_bioformats2raw, open_image, open_plate, open_well
-from ..write import write_labels
+from ..read import (
+    Image,
+    LabelImage,
+    Plate,
+    open_bioformats2raw,
+    open_image,
+    open_plate,
+    open_well,
+)
+from ..write import write_labels, write_plate_metadata, write_well_metadata
 from .errors import ConversionError, ConversionWarning, InvalidParameterError, Parameter
 from .source import NGFF_AXIS_ORDER, InputImage, _arrange, _check_user_axes, _default_axes
 
 __all__ = [
     "carry_labels",
+    "input_collection",
+    "input_plate",
+    "write_plate_like",
 ]
 
 
@@ -146,6 +160,73 @@ def _no_image(path: Path | str, node: zarr.Group, attributes: Mapping[str, Any])
     except (ValueError, IndexError, KeyError):
         pass  # malformed, or empty: the general refusal below
     return f"{path}: a zarr group without an OME-Zarr image (convert one of its arrays)"
+
+
+# --------------------------------------------------------------------------- plates
+
+
+def input_plate(path: str | os.PathLike[str]) -> Plate | None:
+    """The OME-Zarr plate at ``path`` (a directory, an ``.ozx`` or a URL), or None if none is
+    there (other inputs, and anything unreadable, are left to :func:`open_input` to name)."""
+    try:
+        node = open_node(os.fspath(path))
+    except Exception:
+        return None
+    if not isinstance(node, zarr.Group) or "plate" not in read_ngff_attrs(node):
+        return None
+    try:
+        return open_plate(node)
+    except ValueError as error:
+        raise ConversionError(
+            f"{path}: an OME-Zarr plate whose metadata is invalid: {error}"
+        ) from None
+
+
+def input_collection(path: str | os.PathLike[str]) -> tuple[list[str], str | None] | None:
+    """The series paths and OME-XML (``OME/METADATA.ome.xml``) of the bioformats2raw
+    collection at ``path``, or None if none is there."""
+    try:
+        node = open_node(os.fspath(path))
+    except Exception:
+        return None
+    if not isinstance(node, zarr.Group) or "bioformats2raw.layout" not in read_ngff_attrs(node):
+        return None
+    try:
+        series = open_bioformats2raw(node).series
+    except ValueError as error:
+        raise ConversionError(
+            f"{path}: a bioformats2raw collection that is invalid: {error}"
+        ) from None
+    xml = read_key(node.store, f"{node.path}/OME/METADATA.ome.xml".lstrip("/"))
+    return series, None if xml is None else xml.decode("utf-8", "replace")
+
+
+def write_plate_like(root: zarr.Group, plate: Plate, fmt: Format) -> None:
+    """Write the metadata of ``plate`` (its rows, columns, wells, acquisitions, field count
+    and name, and each well's fields with their acquisitions) into the converted ``root``,
+    once its field images are written: a reader that finds the plate finds them whole."""
+    for well in plate.wells:
+        fields = plate.well(well.path).images
+        write_well_metadata(
+            root.require_group(well.path),
+            [
+                {"path": f.path, "acquisition": f.acquisition}
+                if f.acquisition is not None
+                else {"path": f.path}
+                for f in fields
+            ],
+            fmt=fmt,
+        )
+    write_plate_metadata(
+        root,
+        plate.rows,
+        plate.columns,
+        [well.path for well in plate.wells],
+        fmt=fmt,
+        acquisitions=plate.acquisitions or None,
+        field_count=plate.field_count,
+        name=plate.name,
+    )
 
 
 # --------------------------------------------------------------------------- labels
