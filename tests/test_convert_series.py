@@ -146,3 +146,35 @@ def test_a_collection_converts_to_a_collection_or_one_of_its_series(
     one = tmp_path / "one.ome.zarr"
     assert convert(str(collection), str(one), series=1).info["kind"] == "image"
     np.testing.assert_array_equal(np.asarray(open_image(one).levels[0]), pixels[1])
+
+
+def test_the_files_own_metadata_is_kept(tmp_path: Path) -> None:
+    pixels = np.arange(3 * 32 * 32, dtype=np.uint16).reshape(3, 32, 32)
+    imagej = tmp_path / "stack.tif"
+    info = "acquired on scope 7"
+    tifffile.imwrite(imagej, pixels, imagej=True, metadata={"axes": "ZYX", "Info": info})
+    convert(str(imagej), str(tmp_path / "stack.ome.zarr"))
+    metadata = _attrs(tmp_path / "stack.ome.zarr" / "zarr.json")["multiscales"][0]["metadata"]
+    assert metadata["original_metadata"]["imagej"]["Info"] == info
+    ome = tmp_path / "one.ome.tif"
+    tifffile.imwrite(ome, pixels, ome=True, metadata={"axes": "ZYX", "Name": "stack"})
+    for output in (tmp_path / "one.ome.zarr", tmp_path / "one.ozx"):
+        convert(str(ome), str(output))
+        assert validate(output).valid
+    with tifffile.TiffFile(ome) as tiff:
+        xml = tiff.ome_metadata
+    assert (tmp_path / "one.ome.zarr" / "OME" / "METADATA.ome.xml").read_text() == xml
+    with zipfile.ZipFile(tmp_path / "one.ozx") as archive:
+        assert archive.read("OME/METADATA.ome.xml").decode() == xml
+
+
+def test_original_metadata_too_large_for_the_document_goes_to_a_file(tmp_path: Path) -> None:
+    pixels = np.zeros((32, 32), np.uint16)
+    source = tmp_path / "wordy.tif"
+    tifffile.imwrite(source, pixels, description="x" * 100_000)  # a long ImageDescription
+    output = tmp_path / "wordy.ome.zarr"
+    convert(str(source), str(output))
+    metadata = _attrs(output / "zarr.json")["multiscales"][0]["metadata"]
+    assert metadata["original_metadata"] == "OME/original_metadata.json"
+    kept = json.loads((output / "OME" / "original_metadata.json").read_text())
+    assert kept["ImageDescription"] == "x" * 100_000

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import time
@@ -29,6 +30,7 @@ from ..io.storage import (
     remote_url,
     write_ngff_attrs,
 )
+from ..io.zarr_internals import write_key
 from ..ngff.axes import pixel_sizes
 from ..ngff.documents import valid_axes
 from ..ngff.format import CurrentFormat, Format, format_from_version
@@ -483,6 +485,7 @@ def convert(
                     resume=resuming,
                     **arguments,
                 )
+            _keep_as_files(source, target, with_ome_xml=layout.kind == "image")
             # The label images of an OME-Zarr input go with it (see zarr_input.carry_labels).
             carry_labels(source, target, arguments, resume=resuming, progress=progress)
             if not _set_windows(target):  # a coarsest level too large to keep while streaming
@@ -652,8 +655,67 @@ def _image_arguments(image: InputImage, fmt: Format, options: _ImageOptions) -> 
         "name": image.name or Path(image.path).name.split(".")[0],
         "metadata": _provenance(f"converted from {Path(image.path).name}", options.method),
     }
+    if _original_json(image) is not None and not _kept_as_file(image):
+        arguments["metadata"]["original_metadata"] = image.original_metadata
     arguments["omero"] = omero
     return arguments, omero
+
+
+_ORIGINAL_INLINE = 64 * 1024
+"""Original metadata up to this size (as JSON) goes into the multiscales ``metadata``; more
+goes to ``OME/original_metadata.json`` beside it (metadata documents are read whole)."""
+
+
+def _original_json(image: InputImage) -> str | None:
+    """The input's original metadata as strict JSON; None if it has none, or holds what JSON
+    cannot (a NaN, say: then it is left out with a note rather than failing the write)."""
+    if not image.original_metadata:
+        return None
+    try:
+        return json.dumps(image.original_metadata, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        note = f"the file's original metadata is not kept: it is no strict JSON ({error})"
+        if note not in image.notes:
+            image.notes.append(note)
+        return None
+
+
+def _kept_as_file(image: InputImage) -> bool:
+    document = _original_json(image)
+    return document is not None and len(document) > _ORIGINAL_INLINE
+
+
+def _keep_as_files(image: InputImage, target: str | zarr.Group, *, with_ome_xml: bool) -> None:
+    """Keep what the input says of itself that is not NGFF: its OME-XML as
+    ``OME/METADATA.ome.xml`` (the bioformats2raw convention; a collection keeps it at its
+    root instead) and original metadata too large for the multiscales ``metadata``."""
+    xml = image.ome_xml if with_ome_xml else None
+    large = image.original_metadata if _kept_as_file(image) else None
+    if xml is None and large is None:
+        return
+    group = open_group(target, mode="a")
+    prefix = f"{group.path}/" if group.path else ""
+    if xml is not None:
+        write_key(group.store, f"{prefix}OME/METADATA.ome.xml", xml.encode("utf-8"))
+    if large is not None:
+        document = json.dumps(large, indent=1).encode("utf-8")
+        write_key(group.store, f"{prefix}OME/original_metadata.json", document)
+        write_ngff_attrs(
+            group,
+            {"multiscales": _with_original_file(read_ngff_attrs(group).get("multiscales"))},
+        )
+
+
+def _with_original_file(multiscales: Any) -> Any:
+    """``multiscales`` whose first entry's ``metadata`` names the original metadata file."""
+    if isinstance(multiscales, list) and multiscales and isinstance(multiscales[0], dict):
+        first = dict(multiscales[0])
+        first["metadata"] = {
+            **first.get("metadata", {}),
+            "original_metadata": "OME/original_metadata.json",
+        }
+        return [first, *multiscales[1:]]
+    return multiscales
 
 
 def _provenance(description: str, method: Methods) -> JSONDict:
