@@ -153,6 +153,12 @@ def _add_convert_arguments(parser: argparse.ArgumentParser) -> None:
         " collection)",
     )
     parser.add_argument(
+        "--use-existing-levels",
+        action="store_true",
+        help="copy the resolution levels a pyramidal TIFF stores (OME-TIFF SubIFDs, SVS) "
+        "instead of computing them, when each halves (or quarters …) the one before",
+    )
+    parser.add_argument(
         "--dry-run", action="store_true", help="print the plan (levels, chunks, codec) only"
     )
 
@@ -187,6 +193,7 @@ def _convert_options(args: argparse.Namespace) -> dict[str, Any]:
         "resume": args.resume,
         "memory_budget": args.memory,
         "series": args.series,
+        "use_existing_levels": args.use_existing_levels,
         "dry_run": args.dry_run,
     }
 

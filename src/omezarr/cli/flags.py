@@ -29,6 +29,7 @@ FLAGS: Final[Mapping[str, str]] = {
     "resume": "--resume",
     "memory_budget": "--memory",
     "series": "--series",
+    "use_existing_levels": "--use-existing-levels",
     "dry_run": "--dry-run",
 }
 """The option of ``omezarr convert`` (and ``demo``) for each parameter of

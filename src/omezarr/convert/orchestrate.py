@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import math
 import os
@@ -45,7 +46,7 @@ from ..tools.describe import (
 )
 from ..tools.verify import verify
 from ..types import JSONDict
-from ..write import write_image
+from ..write import write_image, write_multiscale
 from ..write.pixels import planned_image
 from .collection import write_collection_end, write_collection_start
 from .errors import ConversionError, ConversionWarning, InvalidParameterError, Parameter
@@ -61,6 +62,7 @@ from .staging import (
     local_output,
     remote_output,
 )
+from .tiff import tiff_levels
 from .zarr_input import carry_labels, input_collection, input_plate, write_plate_like
 
 __all__ = [
@@ -329,6 +331,7 @@ def convert(
     dry_run: bool = False,
     progress: ProgressCallback | None = None,
     resume: bool = False,
+    use_existing_levels: bool = False,
 ) -> ConversionResult:
     """Convert a TIFF / OME-TIFF, ``.npy``, PNG/JPEG or zarr input into an OME-Zarr image.
 
@@ -383,6 +386,11 @@ def convert(
         with its label and macro images) gives a bioformats2raw collection — series ``0/``,
         ``1/``, … and ``OME/`` listing them, with the file's OME-XML as
         ``OME/METADATA.ome.xml`` — the layout readers of bioformats2raw output understand.
+    use_existing_levels : bool, default False
+        Copy the resolution levels a pyramidal TIFF stores (OME-TIFF SubIFDs, Aperio SVS)
+        rather than computing a pyramid, when every level's y and x are the previous one's
+        divided by a whole factor (rounded either way) and its other axes are level 0's;
+        otherwise the pyramid is computed as usual, with a note saying why.
     dry_run : bool, default False
         Plan only: ``info`` lists the levels, chunks, shards and codec; nothing is written.
     progress : callable, optional
@@ -473,18 +481,24 @@ def convert(
         start = time.perf_counter()
 
         def write_one(
-            source: InputImage, target: str | zarr.Group, resuming: bool, what: str
+            part: _Part, source: InputImage, target: str | zarr.Group, resuming: bool, what: str
         ) -> None:
             arguments, _ = _image_arguments(source, resolved_fmt, options)
+            report = None if progress is None else (lambda p: progress(what, p))
             # A conversion killed after its pyramid was complete only needs its windows set.
             if not (resuming and _holds_image(target)):
-                write_image(
-                    source.data,
-                    target,
-                    progress=None if progress is None else (lambda p: progress(what, p)),
-                    resume=resuming,
-                    **arguments,
-                )
+                with contextlib.ExitStack() as levels:
+                    stored = (
+                        _stored_pyramid(part, source, axes, levels) if use_existing_levels else None
+                    )
+                    if stored is not None:
+                        write_multiscale(
+                            stored, target, resume=resuming, progress=report, **_copied(arguments)
+                        )
+                    else:
+                        write_image(
+                            source.data, target, progress=report, resume=resuming, **arguments
+                        )
             _keep_as_files(source, target, with_ome_xml=layout.kind == "image")
             # The label images of an OME-Zarr input go with it (see zarr_input.carry_labels).
             carry_labels(source, target, arguments, resume=resuming, progress=progress)
@@ -500,7 +514,7 @@ def convert(
 
         def write(target: str | zarr.Group, resuming: bool) -> None:
             if layout.kind == "image":
-                write_one(image, target, resuming, "image")
+                write_one(layout.parts[0], image, target, resuming, "image")
                 return
             root = open_group(target, mode="a", zarr_format=resolved_fmt.zarr_format)
             if layout.kind == "series":
@@ -508,7 +522,7 @@ def convert(
             for part in layout.parts:  # one image open at a time: a plate may have thousands
                 with opened(part) as source:
                     what = f"series {part.path}" if layout.kind == "series" else part.path
-                    write_one(source, root.require_group(part.path), resuming, what)
+                    write_one(part, source, root.require_group(part.path), resuming, what)
             if layout.kind == "series":
                 write_collection_end(root, resolved_fmt, len(layout.parts), layout.ome_xml)
             else:
@@ -716,6 +730,59 @@ def _with_original_file(multiscales: Any) -> Any:
         }
         return [first, *multiscales[1:]]
     return multiscales
+
+
+_TIFF_KINDS = frozenset({"OME-TIFF", "ImageJ TIFF", "Aperio SVS", "TIFF"})
+
+
+def _stored_pyramid(
+    part: _Part, image: InputImage, axes: str | None, stack: contextlib.ExitStack
+) -> list[Any] | None:
+    """The levels the TIFF of ``part`` stores, if they make a pyramid NGFF can describe
+    (each level's y and x the previous one's divided by a whole factor, rounded either way,
+    its other axes level 0's); None, with a note saying why, otherwise."""
+    if image.kind not in _TIFF_KINDS:
+        image.notes.append(f"{image.kind} inputs store no levels: the pyramid is computed")
+        return None
+    levels = stack.enter_context(tiff_levels(part.source, series=part.series, axes=axes))
+    if len(levels) < 2:
+        image.notes.append("the file stores no pyramid: the pyramid is computed")
+        return None
+    for index, (larger, smaller) in enumerate(itertools.pairwise(levels), start=1):
+        problem = _not_a_downsampling(tuple(larger.shape), tuple(smaller.shape), image.axes)
+        if problem is not None:
+            image.notes.append(
+                f"the file's level {index} {tuple(smaller.shape)} {problem}: the pyramid is "
+                "computed instead"
+            )
+            return None
+    image.notes.append(f"the file's {len(levels)} levels are copied, not computed")
+    return levels
+
+
+def _not_a_downsampling(larger: tuple[int, ...], smaller: tuple[int, ...], axes: str) -> str | None:
+    """Why ``smaller`` is no whole-factor downsampling of ``larger`` in y and x (None if it is)."""
+    if len(larger) != len(smaller):
+        return "has other axes than the level before"
+    for letter, big, small in zip(axes, larger, smaller, strict=True):
+        if letter not in "yx":
+            if big != small:
+                return f"changes axis {letter}"
+            continue
+        factor = round(big / small) if small else 0
+        if factor < 1 or small not in (big // factor, -(-big // factor)):
+            return f"is no whole-factor reduction of {big} pixels along {letter}"
+    return None
+
+
+def _copied(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """write_image's ``arguments`` for write_multiscale: the levels are the file's."""
+    copied = {k: v for k, v in arguments.items() if k not in ("scale_factors", "method")}
+    metadata = dict(copied["metadata"])
+    metadata["description"] = f"{metadata['description']}; levels copied from the file"
+    metadata.pop("method", None)
+    copied["metadata"] = metadata
+    return copied
 
 
 def _provenance(description: str, method: Methods) -> JSONDict:
