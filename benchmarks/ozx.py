@@ -10,6 +10,11 @@ input of ``benchmarks/data.py`` (``lazy4G`` by default), all writing 5 levels (y
 * ``omezarr/ozx``: the same call to ``"out.ozx"`` (an archive is sharded by default);
 * ``omezarr/dir-unsharded`` (only when ``--writers`` names it): the directory write without
   ``storage_options`` (one file per chunk), to show what the shards cost;
+* ``omezarr/s3-ozx`` (only when ``--writers`` names it): the same call to
+  ``"s3://bench/out.ozx"``, streamed as a multipart upload to an S3-protocol server (moto,
+  started on 127.0.0.1 for the run and stopped after it); the archive is downloaded afterwards
+  for the checks. moto is a Python server keeping objects in memory, so the time says more
+  about it than about S3; the row is there for the writer's peak memory;
 * ``ngff-zarr/ozx``: ``to_multiscales(to_ngff_image(image, dims=list("tczyx")),
   scale_factors=[{"z": 1, "y": f, "x": f} …], chunks=<the input's chunks>)`` then
   ``to_ngff_zarr("out.ozx", …, version="0.5")``, which writes a directory beside the archive
@@ -68,8 +73,10 @@ OUTPUT_NAMES: Final = {
     "omezarr/dir": "out.ome.zarr",
     "omezarr/dir-unsharded": "out.ome.zarr",
     "omezarr/ozx": "out.ozx",
+    "omezarr/s3-ozx": "out.ozx",
     "ngff-zarr/ozx": "out.ozx",
 }
+S3_URL: Final = "s3://bench/out.ozx"
 REGION: Final = 700
 """Side of the level-0 region compared between the outputs and the input."""
 
@@ -117,9 +124,10 @@ def _child(writer: str, size: str, budget: str, workdir: str, warm: str, seed: s
         options = {"shards": "auto"} if writer == "omezarr/dir" else None
 
         def write(path: Path) -> None:
+            target = S3_URL.replace("out.ozx", path.name) if writer == "omezarr/s3-ozx" else path
             write_image(
                 image,
-                str(path),
+                str(target),
                 scale_factors=SCALE_FACTORS,
                 fmt=FormatV05(),
                 axes=AXES,
@@ -362,12 +370,17 @@ def main() -> None:
         flush=True,
     )
     rows: dict[str, dict[str, Any]] = {}
+    server: subprocess.Popen[bytes] | None = None
     try:
         for writer in args.writers.split(","):
             workdir = workroot / writer.replace("/", "_")
             workdir.mkdir(parents=True)
+            if writer == "omezarr/s3-ozx":
+                server = _start_s3(workroot)
             row = _run_child(args, writer, workdir)
             output = workdir / OUTPUT_NAMES[writer]
+            if writer == "omezarr/s3-ozx" and row["status"] == "ok":
+                _download(S3_URL, output)
             if row["status"] == "ok":
                 row["bytes"], row["files"] = _on_disk(output)
                 problems, pixels, row["layout"] = _check(output, case.shape, region)
@@ -378,9 +391,57 @@ def main() -> None:
             rows[writer] = row
             _print_row(writer, row)
     finally:
+        if server is not None:
+            server.terminate()
+            server.wait()
         if not args.keep:
             shutil.rmtree(workroot, ignore_errors=True)
     _print_ratios(rows, _budget_mib(args.budget))
+
+
+def _start_s3(workroot: Path) -> subprocess.Popen[bytes]:
+    """moto's S3 server on a free port of 127.0.0.1, with the bucket ``bench``; the variables
+    botocore reads are set in this process (and so in the children)."""
+    import socket
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = (workroot / "moto.log").open("wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    os.environ.update(
+        AWS_ENDPOINT_URL=endpoint,
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",
+        AWS_DEFAULT_REGION="us-east-1",
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(endpoint, timeout=1).close()
+            break
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(
+                    f"moto_server did not start (log: {workroot / 'moto.log'})"
+                ) from None
+            time.sleep(0.2)
+    import fsspec
+
+    fsspec.filesystem("s3", skip_instance_cache=True).mkdir("bench")
+    return server
+
+
+def _download(url: str, local: Path) -> None:
+    import fsspec
+
+    fsspec.filesystem("s3", skip_instance_cache=True).get_file(url, str(local))
 
 
 def _print_row(writer: str, row: dict[str, Any]) -> None:
@@ -427,6 +488,9 @@ def _print_ratios(rows: dict[str, dict[str, Any]], budget_mib: float) -> None:
         f"warm time {ratio('omezarr/ozx', 'omezarr/dir', 'warm_seconds')}, "
         f"peak RSS {ratio('omezarr/ozx', 'omezarr/dir', 'peak_mib')}, "
         f"warm peak RSS {ratio('omezarr/ozx', 'omezarr/dir', 'warm_peak_mib')}\n"
+        f"- omezarr .ozx streamed to S3 (moto) / local .ozx: time "
+        f"{ratio('omezarr/s3-ozx', 'omezarr/ozx')}, "
+        f"peak RSS {ratio('omezarr/s3-ozx', 'omezarr/ozx', 'peak_mib')}\n"
         f"- ngff-zarr .ozx / omezarr .ozx: time {ratio('ngff-zarr/ozx', 'omezarr/ozx')}, "
         f"peak RSS {ratio('ngff-zarr/ozx', 'omezarr/ozx', 'peak_mib')}, "
         f"on disk {ratio('ngff-zarr/ozx', 'omezarr/ozx', 'bytes')}\n"

@@ -1,21 +1,23 @@
 """Writing an ``.ozx`` (RFC-9) straight to S3: a multipart upload fed as the engine encodes.
 
-A :class:`StreamedArchiveWriter` never writes a local file: entries go into an in-memory part
-that is uploaded (one part in flight while the next fills) once it holds ``part_size``
-bytes. RFC-9 wants the ``zarr.json`` documents first, but they are complete only at the end;
-S3 assembles an object from its parts by *number*, not by upload order, so part 1 is kept
-back: it is uploaded last and holds the documents followed by the first entries (at least
-5 MiB of them, S3's smallest part). No entry's bytes depend on where it lands — local headers
-hold no offsets — so only the central directory, written with the last part, needs the
-documents' length. The object appears when the upload is completed, whole; a failed write
-aborts the upload, and a killed one leaves an incomplete upload that no reader sees (a
-bucket's ``AbortIncompleteMultipartUpload`` lifecycle rule removes it).
+A :class:`StreamedArchiveWriter` never writes a local file: entries are copied into a part
+buffer that is uploaded (one part in flight while the next fills) once it is full. RFC-9 wants
+the ``zarr.json`` documents first, but they are complete only at the end; S3 assembles an
+object from its parts by *number*, not by upload order, so part 1 is kept back: it is
+uploaded last and holds the documents followed by the first :data:`PART_SIZE` bytes of
+entries (S3 wants at least 5 MiB in every part but the last). No entry's bytes depend on
+where it lands — local headers hold no offsets — so only the central directory, written with
+the last part, needs the documents' length. Entries may straddle parts. The object appears
+when the upload is completed, whole; a failed write aborts the upload, and a killed one leaves
+an incomplete upload that no reader sees (a bucket's ``AbortIncompleteMultipartUpload``
+lifecycle rule removes it).
 
-Memory: part 1's entries (≥ 5 MiB, at most ``part_size`` plus one entry), the part being
-filled and the one being uploaded, plus the entries of small arrays (a pyramid's coarsest
-levels, at most :data:`RETAINED_BYTES` in all) kept so that they can be read back while the
-archive is written (a conversion sets its channel windows from the coarsest level). Reading
-back any other entry once it is uploaded raises :class:`StreamedEntryError`.
+Memory: three part buffers of a fixed size (part 1, the part being filled, the one in flight),
+allocated once and reused, plus the entries of small arrays (a pyramid's coarsest levels, at
+most :data:`RETAINED_BYTES` in all) kept so that they can be read back while the archive is
+written (a conversion sets its channel windows from the coarsest level) — together
+:data:`UPLOAD_BUFFERS`, which the writers take out of the memory budget. Reading back any
+other entry once it is uploaded raises :class:`StreamedEntryError`.
 """
 
 from __future__ import annotations
@@ -44,15 +46,18 @@ from .archive import (
     is_archive_metadata,
 )
 
-__all__ = ["RETAINED_BYTES", "StreamedArchiveWriter", "StreamedEntryError"]
+__all__ = ["RETAINED_BYTES", "UPLOAD_BUFFERS", "StreamedArchiveWriter", "StreamedEntryError"]
 
 MIN_PART = 5 * 1024 * 1024
 """S3's smallest part (all but the last): part 1 holds at least this much of the entries."""
-PART_SIZE = 16 * 1024 * 1024
-"""Parts are uploaded once they hold this much; the size doubles every 1,000 parts, so that
-S3's 10,000 parts reach its largest object (5 TiB)."""
-RETAINED_BYTES = 64 * 1024 * 1024
+PART_SIZE = 8 * 1024 * 1024
+"""The size of every part but the last (part 1 holds the documents besides); it doubles
+every 1,000 parts, so that S3's 10,000 parts reach its largest object (5 TiB)."""
+RETAINED_BYTES = 32 * 1024 * 1024
 """The encoded bytes of small arrays' entries kept for reading back, in all."""
+UPLOAD_BUFFERS = 3 * PART_SIZE + RETAINED_BYTES
+"""What a streamed archive holds at most besides the documents: part 1, the part being
+filled, the part in flight and the kept entries; writers take it out of the memory budget."""
 _RETAINED_ARRAY = 16 * 1024 * 1024
 """Arrays of at most this many uncompressed bytes have their entries kept."""
 _CHUNK_KEY = re.compile(r"^(?:(.*)/)?c(?:/\d+)+$")
@@ -97,12 +102,17 @@ class StreamedArchiveWriter(Archive):
         self._entries: dict[str, _Placed] = {}
         self._retained: dict[str, bytes] = {}
         self._retained_bytes = 0
-        self._head = bytearray()  # the entries of part 1, uploaded last
-        self._buffer = bytearray()  # the part being filled
+        # Buffers of a fixed size, allocated once and reused: growing and freeing buffers of
+        # megabytes as entries come would leave the allocator's arenas fragmented.
+        self._head = bytearray(self._part_size)  # the entries of part 1, uploaded last
+        self._head_used = 0
+        self._buffer = bytearray()  # the part being filled (allocated once part 1 is full)
+        self._buffer_used = 0
         self._buffer_start = 0  # its first byte's offset in the stream of entries
+        self._spare: bytearray | None = None  # the buffer of the part uploaded last
         self._streaming = False  # part 1 is full: entries go to later parts
         self._parts: list[dict[str, Any]] = []
-        self._pending: Future[dict[str, Any]] | None = None
+        self._pending: Future[tuple[dict[str, Any], bytearray]] | None = None
         self._uploader = ThreadPoolExecutor(1, thread_name_prefix="omezarr-upload")
         self._upload_id: str | None = None
         self.closed = False
@@ -121,22 +131,36 @@ class StreamedArchiveWriter(Archive):
         header = _local_header(name.encode("utf-8"), size, crc, self._when, b"")
         with self._lock:
             self._check_open()
-            target = self._buffer if self._streaming else self._head
-            offset = self._buffer_start + len(self._buffer) if self._streaming else len(self._head)
-            target += header
+            offset = self._buffer_start + self._buffer_used if self._streaming else self._head_used
+            self._put(memoryview(header))
             for part in parts:
-                target += memoryview(part).cast("B")
+                self._put(memoryview(part).cast("B"))
             self._entries.pop(name, None)
             self._retained_bytes -= len(self._retained.pop(name, b""))
             self._entries[name] = _Placed(offset, len(header), size, crc)
             if self._retains(name, size):
-                start = len(target) - size
-                self._retained[name] = bytes(target[start:])
+                self._retained[name] = b"".join(memoryview(p).cast("B") for p in parts)
                 self._retained_bytes += size
-            if not self._streaming and len(self._head) >= MIN_PART:
-                self._streaming = True
-                self._buffer_start = len(self._head)
-            elif self._streaming and len(self._buffer) >= self._current_part_size():
+
+    def _put(self, data: memoryview) -> None:
+        """Copy ``data`` into part 1 until it is full, then into the part being filled,
+        uploading each part as it fills (the lock is held)."""
+        while data:
+            if not self._streaming:
+                taken = min(len(self._head) - self._head_used, len(data))
+                self._head[self._head_used : self._head_used + taken] = data[:taken]
+                self._head_used += taken
+                data = data[taken:]
+                if self._head_used == len(self._head):
+                    self._streaming = True
+                    self._buffer_start = self._head_used
+                    self._buffer = self._free_buffer()
+                continue
+            taken = min(len(self._buffer) - self._buffer_used, len(data))
+            self._buffer[self._buffer_used : self._buffer_used + taken] = data[:taken]
+            self._buffer_used += taken
+            data = data[taken:]
+            if self._buffer_used == len(self._buffer):
                 self._send_buffer()
 
     def _retains(self, name: str, size: int) -> bool:
@@ -160,26 +184,37 @@ class StreamedArchiveWriter(Archive):
         return nominal <= _RETAINED_ARRAY
 
     def _current_part_size(self) -> int:
-        return self._part_size << min(len(self._parts) // 1000, 9)
+        return self._part_size << min((len(self._parts) + 1) // 1000, 9)
+
+    def _free_buffer(self) -> bytearray:
+        """A buffer for the next part: the last uploaded one's, if it is of the size due."""
+        size = self._current_part_size()
+        spare, self._spare = self._spare, None
+        return spare if spare is not None and len(spare) == size else bytearray(size)
 
     def _send_buffer(self) -> None:
         """Upload the filled part (waiting for the one before: one part in flight)."""
         self._finish_pending()
-        number = len(self._parts) + 2  # part 1 is the head, uploaded last
-        body, self._buffer = self._buffer, bytearray()  # botocore takes a bytearray as it is
-        self._buffer_start += len(body)
+        number = len(self._parts) + 2  # part 1 is part of the head, uploaded last
+        body = self._buffer
+        self._buffer_start += self._buffer_used
         self._pending = self._uploader.submit(self._upload_part, number, body)
+        self._buffer, self._buffer_used = self._free_buffer(), 0
 
     def _finish_pending(self) -> None:
         if self._pending is not None:
             pending, self._pending = self._pending, None
-            self._parts.append(pending.result())
+            part, self._spare = pending.result()
+            self._parts.append(part)
 
-    def _upload_part(self, number: int, body: bytes | bytearray) -> dict[str, Any]:
+    def _upload_part(
+        self, number: int, body: bytes | bytearray
+    ) -> tuple[dict[str, Any], bytearray]:
         if self._upload_id is None:
             self._upload_id = self._call("create_multipart_upload")["UploadId"]
         answer = self._call("upload_part", PartNumber=number, UploadId=self._upload_id, Body=body)
-        return {"PartNumber": number, "ETag": answer["ETag"]}
+        spare = body if isinstance(body, bytearray) else bytearray()
+        return {"PartNumber": number, "ETag": answer["ETag"]}, spare
 
     def _call(self, method: str, **arguments: Any) -> Any:
         return self._fs.call_s3(method, Bucket=self._bucket, Key=self._key, **arguments)
@@ -212,11 +247,10 @@ class StreamedArchiveWriter(Archive):
             if retained is not None:
                 return retained[start:stop]
             first = entry.offset + entry.header
-            if first + entry.size <= len(self._head):
+            if first + entry.size <= self._head_used:
                 return bytes(self._head[first + start : first + stop])
-            if first >= self._buffer_start and first + entry.size <= self._buffer_start + len(
-                self._buffer
-            ):
+            end = self._buffer_start + self._buffer_used
+            if self._streaming and first >= self._buffer_start and first + entry.size <= end:
                 at = first - self._buffer_start
                 return bytes(self._buffer[at + start : at + stop])
         raise StreamedEntryError(
@@ -239,19 +273,19 @@ class StreamedArchiveWriter(Archive):
                     (name, shift + e.offset, e.size, e.crc) for name, e in self._entries.items()
                 ]
                 entries = (
-                    self._buffer_start + len(self._buffer) if self._streaming else len(self._head)
+                    self._buffer_start + self._buffer_used if self._streaming else self._head_used
                 )
                 end = shift + entries
                 tail = directory_bytes(records, end, self._documents.get("zarr.json"), self._when)
-                head = documents + bytes(self._head)
+                head = documents + memoryview(self._head)[: self._head_used]
                 self._head = bytearray()
                 if self._streaming:
-                    last = bytes(self._buffer) + tail
-                    self._parts.append(self._upload_part(len(self._parts) + 2, last))
+                    last = memoryview(self._buffer)[: self._buffer_used].tobytes() + tail
                     self._buffer = bytearray()
-                    self._parts.append(self._upload_part(1, head))
+                    self._parts.append(self._upload_part(len(self._parts) + 2, last)[0])
+                    self._parts.append(self._upload_part(1, head)[0])
                 else:  # one part: everything
-                    self._parts.append(self._upload_part(1, head + tail))
+                    self._parts.append(self._upload_part(1, head + tail)[0])
                 self._parts.sort(key=lambda p: p["PartNumber"])
                 self._call(
                     "complete_multipart_upload",

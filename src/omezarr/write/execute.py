@@ -9,8 +9,10 @@ from typing import Any
 import zarr
 
 from ..engine.backends import EngineRun, Executor, execute, level_sink, pick_executor
+from ..engine.memory import memory_budget_from
 from ..engine.targets import LevelTarget
 from ..io.archive import Archive, ArchiveStore, open_archive, open_remote_archive
+from ..io.archive_stream import UPLOAD_BUFFERS
 from ..io.layout import archive_storage_options
 from ..io.locking import metadata_lock
 from ..io.staging import held
@@ -99,6 +101,9 @@ def write_pixels(group: GroupLike, request: PixelRequest, fmt: Any) -> list:
         existing, resolved_fmt = _resolve_target(group, fmt)
     if destination is not None or remote is not None or _in_archive(group):
         request = _archive_request(request, resolved_fmt)
+    if remote is not None:  # the upload's buffers come out of the budget, not on top of it
+        budget = memory_budget_from(request.memory_budget)
+        request = replace(request, memory_budget=max(budget - UPLOAD_BUFFERS, budget // 2))
     image_levels = None
     if request.label is not None and existing is not None:
         request, image_levels = _follow_image_levels(existing, request)
