@@ -14,6 +14,7 @@ from .errors import ConversionError
 from .picture import _open_picture
 from .source import InputImage, _arrange, _check_user_axes, _default_axes
 from .tiff import _open_tiff
+from .vendor import VENDOR_KINDS, open_vendor, vendor_kind, vendor_series
 from .zarr_input import _open_zarr
 
 __all__ = [
@@ -34,7 +35,10 @@ def _detect_kind(path: Path) -> str:
             return "zarr"
         raise ConversionError(f"{path}: a directory that is no zarr array or group")
     with path.open("rb") as handle:
-        head = handle.read(8)
+        head = handle.read(16)
+    vendor = vendor_kind(head, path)
+    if vendor is not None:
+        return vendor
     if head.startswith(_TIFF_MAGIC):
         return "tiff"
     if head.startswith(_NPY_MAGIC):
@@ -46,8 +50,8 @@ def _detect_kind(path: Path) -> str:
     if head.startswith(_ZIP_MAGIC) or path.suffix.lower() == ".ozx":
         return "zarr"  # read through a ZIP store, which names what is wrong with the archive
     raise ConversionError(
-        f"{path}: unsupported format (expected TIFF/OME-TIFF, .npy, PNG, JPEG, a zarr array "
-        "or a single-file OME-Zarr)"
+        f"{path}: unsupported format (expected TIFF/OME-TIFF, .npy, PNG, JPEG, Zeiss CZI, "
+        "Nikon ND2, Leica LIF/LOF, a zarr array or a single-file OME-Zarr)"
     )
 
 
@@ -64,8 +68,10 @@ def open_input(
     Parameters
     ----------
     path : str or os.PathLike
-        A TIFF / OME-TIFF / ImageJ TIFF, a ``.npy`` file, a PNG or JPEG picture, a zarr array
-        or an OME-Zarr image (its full-resolution level): a local path or a ``file://`` URL.
+        A TIFF / OME-TIFF / ImageJ TIFF, a ``.npy`` file, a PNG or JPEG picture, a Zeiss CZI,
+        Nikon ND2 or Leica LIF/LOF file (with the extras ``czi``, ``nd2``, ``lif``), a zarr
+        array or an OME-Zarr image (its full-resolution level): a local path or a ``file://``
+        URL.
         Zarr arrays and OME-Zarr images may also be remote URLs (``s3://``, ``http(s)://``;
         credentials and endpoint as for :func:`omezarr.io.storage.open_group`); other formats
         must be local.
@@ -74,7 +80,8 @@ def open_input(
         file says; letters of ``tczyx``. Guessed for 3-D (zyx) and 4-D (czyx) arrays that do
         not say.
     series : int, default 0
-        The image series of a multi-series TIFF.
+        The image series of a multi-series file: a TIFF series, a CZI scene, an ND2 XY
+        position, a LIF image (or one tile of a LIF tile scan).
     memory_budget : int, optional
         Bytes: a PNG or JPEG (decoded whole) that would take more is refused before it is
         decoded; default ``$OMEZARR_MEMORY_BUDGET`` or 256 MiB.
@@ -126,6 +133,8 @@ def open_input(
             image = _arrange(source, "NumPy", array, letters, notes)
         elif kind == "zarr":
             image = _open_zarr(source, axes)
+        elif kind in VENDOR_KINDS:
+            image = open_vendor(kind, source, series, axes, stack)
         else:
             image = _open_picture(source, kind, axes, memory_budget)
         yield image
@@ -134,8 +143,10 @@ def open_input(
 def series_of(path: str | os.PathLike[str]) -> tuple[int, str | None]:
     """How many image series the input at ``path`` holds, and its OME-XML (if it has any).
 
-    Only TIFF files hold several series; any other input (or one that cannot be read: it is
-    refused with its reason when opened) counts as one.
+    TIFF files, CZI files (scenes), ND2 files (XY positions) and LIF files (images, and the
+    tiles of tile scans) may hold several series; any other input (or one that cannot be read,
+    or whose reader is not installed: it is refused with its reason when opened) counts as
+    one. Of the vendor files only an ND2 has OME-XML (made by the nd2 package).
 
     Examples
     --------
@@ -146,7 +157,10 @@ def series_of(path: str | os.PathLike[str]) -> tuple[int, str | None]:
         return 1, None
     source = local_path(path, "input_path")
     try:
-        if _detect_kind(source) != "tiff":
+        kind = _detect_kind(source)
+        if kind in VENDOR_KINDS:
+            return vendor_series(kind, source)
+        if kind != "tiff":
             return 1, None
         import tifffile
 
