@@ -148,10 +148,6 @@ def test_level_factors_rejects_non_sequences(not_a_sequence: Any) -> None:
         [{"y": True}],
         [{"y": 1.5}],
         [{"y": 0}],
-        [{"q": 2}],
-        [{"t": 2}],
-        [{"c": 2}],
-        [{"w": 2}],
         [2, {"y": 2}],
         [4, 2],
         [{"y": 4}, {"y": 2}],
@@ -162,9 +158,39 @@ def test_level_factors_refusals_name_scale_factors(bad: list[Any]) -> None:
         level_factors(bad, ("t", "c", "w", "y", "x"))
 
 
-def test_level_factors_only_space_axes_may_be_downsampled() -> None:
-    with pytest.raises(ValueError, match="only space axes"):
-        level_factors([{"t": 2}], ("t", "y", "x"))
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"q": 2, "y": 2}, "not in dims"),
+        ({"t": 2, "y": 2}, "only space axes"),
+        ({"c": 2, "y": 2}, "only space axes"),
+        ({"w": 2, "y": 2}, "only space axes"),
+    ],
+)
+def test_factors_the_reference_ignores_are_ignored_with_a_warning(
+    entry: dict[str, int], message: str
+) -> None:
+    with pytest.warns(UserWarning, match=message):
+        levels = level_factors([entry], ("t", "c", "w", "y", "x"))
+    assert levels == [(1, 1, 1, 2, 1)]  # as ome-zarr-py: only the space axes named
+
+
+def test_a_channel_factor_is_ignored_as_by_the_reference(tmp_path: Path) -> None:
+    import zarr
+    from ome_zarr.writer import write_image as reference_write_image
+
+    from omezarr.writer import write_image
+
+    pixels = np.arange(2 * 64 * 64, dtype=np.uint8).reshape(2, 64, 64)
+    factors = [{"c": 2, "z": 2, "y": 2, "x": 2}]
+    reference = zarr.open_group(tmp_path / "reference.zarr", mode="w")
+    reference_write_image(pixels, reference, axes="cyx", scale_factors=factors)
+    with pytest.warns(UserWarning, match="ignored"):
+        write_image(pixels, str(tmp_path / "ours.zarr"), axes="cyx", scale_factors=factors)
+    ours = zarr.open_group(tmp_path / "ours.zarr", mode="r")
+    assert [ours[k].shape for k in sorted(ours.array_keys())] == [
+        reference[k].shape for k in sorted(reference.array_keys())
+    ]
 
 
 def test_level_shapes_floor_divides_and_includes_level_zero() -> None:
@@ -1128,7 +1154,7 @@ def test_build_pyramid_rejects_bad_arguments() -> None:
     with pytest.raises(ValueError, match="`dims`"):
         _build_pyramid(np.zeros((4, 4)), [2], ("x",))
     with pytest.raises(ValueError, match="scale_factors"):
-        _build_pyramid(np.zeros((4, 4, 4)), [{"c": 2}], ("c", "y", "x"))
+        _build_pyramid(np.zeros((4, 4, 4)), [{"y": 0}], ("c", "y", "x"))
     with pytest.raises(ValueError, match="`method`"):
         _build_pyramid(np.zeros((4, 4)), [2], ("y", "x"), "cubic")
 

@@ -265,7 +265,14 @@ class Axes:
         names = [a["name"] for a in self.axes]
         unknown = [n for n in axes_units if n not in names]
         if unknown:
-            raise ValueError(f"axes_units: axes {unknown} are not among the axes {names}")
+            # Ignored, as the reference does (code that shares one units dict between 2-D and
+            # 3-D images relies on it), but said: a misspelt axis would otherwise go unseen.
+            warnings.warn(
+                f"axes_units: axes {unknown} are not among the axes {names}: their units are "
+                "ignored",
+                UserWarning,
+                stacklevel=4,
+            )
         for axis in self.axes:
             if axis["name"] in axes_units:
                 unit = axes_units[axis["name"]]

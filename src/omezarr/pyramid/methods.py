@@ -141,9 +141,10 @@ def level_factors(
     TypeError
         If ``scale_factors`` is not a list or tuple.
     ValueError
-        If a factor is not an int >= 1 (bools are refused), a dict names an axis not in
-        ``dims``, a non-space axis gets a factor other than 1, ints and dicts are mixed, or a
-        factor shrinks from one level to the next.
+        If a factor is not an int >= 1 (bools are refused), ints and dicts are mixed, or a
+        factor shrinks from one level to the next. (A dict naming an axis not in ``dims``, or
+        giving a non-space axis a factor other than 1, is ignored with a UserWarning, as the
+        reference ignores it.)
 
     Examples
     --------
@@ -168,19 +169,28 @@ def level_factors(
     for position, entry in enumerate(scale_factors):
         where = f"scale_factors[{position}]"
         if isinstance(entry, dict):
+            # Entries the reference ignores are ignored here too (a dict written once for 3-D
+            # and 2-D images), but said, lest a misspelt axis go unseen.
             unknown = [name for name in entry if name not in dims]
             if unknown:
-                raise ValueError(f"`{where}` names axes {unknown} that are not in dims {dims}")
+                warnings.warn(
+                    f"`{where}` names axes {unknown} that are not in dims {dims}: ignored",
+                    UserWarning,
+                    stacklevel=3,
+                )
             per_axis = {d: _checked_factor(entry.get(d, 1), f"{where}[{d!r}]") for d in dims}
+            for name, factor in list(per_axis.items()):
+                if factor != 1 and name not in SPATIAL_DIMS:
+                    warnings.warn(
+                        f"`{where}` downsamples axis {name!r} by {factor}; only space axes "
+                        f"{SPATIAL_DIMS} are downsampled: ignored",
+                        UserWarning,
+                        stacklevel=3,
+                    )
+                    per_axis[name] = 1
         else:
             factor = _checked_factor(entry, where)
             per_axis = {d: factor if d in _PLANE_DIMS else 1 for d in dims}
-        for name, factor in per_axis.items():
-            if factor != 1 and name not in SPATIAL_DIMS:
-                raise ValueError(
-                    f"`{where}` downsamples axis {name!r} by {factor}; only space axes "
-                    f"{SPATIAL_DIMS} may have a factor other than 1"
-                )
         level = tuple(per_axis[d] for d in dims)
         if levels and any(now < before for now, before in zip(level, levels[-1], strict=True)):
             raise ValueError(
