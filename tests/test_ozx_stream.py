@@ -89,7 +89,7 @@ def test_a_small_archive_is_one_part(tmp_path: Path, s3_bucket: str) -> None:
 def test_a_failed_streamed_write_leaves_nothing_and_no_upload(
     s3_bucket: str, small_parts: int, no_local_files: None
 ) -> None:
-    pixels = _noise((1, 4096, 2048), 5)  # 16 MiB, read in four pieces within 32 MiB
+    pixels = _noise((1, 8192, 2048), 5)  # 32 MiB, read in pieces within the budget
     fs = fsspec.filesystem("s3")
     url = f"{s3_bucket}/failed.ozx"
     fs.pipe_file(url, b"what was there")
@@ -98,7 +98,7 @@ def test_a_failed_streamed_write_leaves_nothing_and_no_upload(
         shape, dtype, ndim = pixels.shape, pixels.dtype, pixels.ndim
 
         def __getitem__(self, key: Any) -> np.ndarray:
-            if key[1].start >= 3000:  # the last piece
+            if key[1].start >= 7000:  # the last piece: parts are uploaded by then
                 raise OSError("the microscope went away")
             return pixels[key]
 
@@ -108,7 +108,8 @@ def test_a_failed_streamed_write_leaves_nothing_and_no_upload(
             url,
             axes="cyx",
             overwrite=True,
-            memory_budget="32M",
+            memory_budget="64M",  # less the upload's buffers: pieces of 1024 rows
+            scale_factors=[2],
             storage_options={"chunks": (1, 256, 2048), "shards": (1, 256, 2048)},
         )
     assert fs.cat_file(url) == b"what was there"
