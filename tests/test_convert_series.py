@@ -178,3 +178,14 @@ def test_original_metadata_too_large_for_the_document_goes_to_a_file(tmp_path: P
     assert metadata["original_metadata"] == "OME/original_metadata.json"
     kept = json.loads((output / "OME" / "original_metadata.json").read_text())
     assert kept["ImageDescription"] == "x" * 100_000
+
+
+def test_a_dry_run_of_several_series_says_so(
+    tmp_path: Path, cells_image: Callable[..., np.ndarray]
+) -> None:
+    source = tmp_path / "two.ome.tif"
+    _two_series(source, cells_image)
+    planned = run_cli("convert", str(source), str(tmp_path / "plan.ome.zarr"), "--dry-run")
+    assert planned.returncode == 0, planned.stderr
+    assert "2 series, as a bioformats2raw collection" in planned.stdout
+    assert not (tmp_path / "plan.ome.zarr").exists()

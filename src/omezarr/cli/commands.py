@@ -250,6 +250,13 @@ def _run_convert(args: argparse.Namespace) -> int:
         )
         for note in source.notes:
             print(terminal_text(f"note: {note}"))
+        for kind, what in (
+            ("series", "series, as a bioformats2raw collection"),
+            ("plate", "fields of a plate"),
+        ):
+            parts = result.info.get(kind) if result.dry_run else None
+            if isinstance(parts, list):  # several images planned: the first one is shown
+                print(f"note: {len(parts)} {what}; the plan below is the first one's")
         _print_images(result.info)
     if result.dry_run:
         print("dry run: nothing was written")

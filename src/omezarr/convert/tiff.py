@@ -94,7 +94,9 @@ def _open_tiff(
     image = _level_image(tifffile, tiff, path, chosen, 0, axes, stack)
     count = len(tiff.series)
     if count > 1:
-        image.notes.append(f"series {series} of {count} converted (choose with --series)")
+        image.notes.append(
+            f"series {series} of {count} (--series picks one; without it every one is converted)"
+        )
     page = chosen.keyframe
     group_names: list[str | None] | None = None
     if tiff.is_ome and tiff.ome_metadata:

@@ -417,7 +417,9 @@ def _open_czi(
         if label not in "TCZXY" and stop - start > 1:
             notes.append(f"CZI dimension {label} has {stop - start} planes: only the first read")
     if len(scenes) > 1:
-        notes.append(f"scene {series} of {len(scenes)} converted (choose with --series)")
+        notes.append(
+            f"scene {series} of {len(scenes)} (--series picks one; without it every one is converted)"
+        )
     labels = [*outer, "Y", "X"] + (["S"] if samples > 1 else [])
     shape = [box[label][1] - box[label][0] for label in outer] + [rectangle.h, rectangle.w]
     shape += [samples] if samples > 1 else []
@@ -520,7 +522,9 @@ def _open_nd2(
     frame = [label for label in sizes if label in _ND2_FRAME_LABELS]
     notes: list[str] = []
     if positions > 1:
-        notes.append(f"XY position {series} of {positions} converted (choose with --series)")
+        notes.append(
+            f"XY position {series} of {positions} (--series picks one; without it every one is converted)"
+        )
     if first.is_legacy:
         notes.append("a legacy (JPEG 2000) ND2: frames decoded by imagecodecs")
 
@@ -670,7 +674,9 @@ def _open_lif(
     frame = [label for label in sizes if label in lif_image.frames.frame_sizes]
     outer = [label for label in sizes if label not in frame and label != "M"]
     if len(entries) > 1:
-        notes.append(f"series {series} of {len(entries)} converted (choose with --series)")
+        notes.append(
+            f"series {series} of {len(entries)} (--series picks one; without it every one is converted)"
+        )
     if entry.tile is not None:
         notes.append(f"tile {entry.tile} of the tile scan {lif_image.name!r} (one series each)")
 
