@@ -487,7 +487,7 @@ REFUSALS = [
         "datasets",
     ),
     ("multiscales", {"datasets": [dataset("0", 1, 1, 1)], "axes": None}, ValueError, "axes"),
-    ("multiscales", {"axes_units": {"t": "second"}}, ValueError, "axes_units"),
+    ("multiscales", {"axes_units": {"x": 5}}, TypeError, "axes_units"),  # absent axes: ignored
     ("multiscales", {"omero": {"channels": [{"color": "red"}]}}, TypeError, "omero"),
     ("multiscales", {"omero": ["GFP"]}, TypeError, "omero"),
     ("multiscales", {"omero": OMERO, "metadata": {"omero": OMERO}}, ValueError, "metadata"),
