@@ -89,7 +89,7 @@ def test_a_small_archive_is_one_part(tmp_path: Path, s3_bucket: str) -> None:
 def test_a_failed_streamed_write_leaves_nothing_and_no_upload(
     s3_bucket: str, small_parts: int, no_local_files: None
 ) -> None:
-    pixels = _noise((1, 8192, 2048), 5)  # 32 MiB, read in pieces within the budget
+    pixels = _noise((1, 16384, 2048), 5)  # 64 MiB, read in pieces within the budget
     fs = fsspec.filesystem("s3")
     url = f"{s3_bucket}/failed.ozx"
     fs.pipe_file(url, b"what was there")
@@ -98,8 +98,8 @@ def test_a_failed_streamed_write_leaves_nothing_and_no_upload(
         shape, dtype, ndim = pixels.shape, pixels.dtype, pixels.ndim
 
         def __getitem__(self, key: Any) -> np.ndarray:
-            if key[1].start >= 7000:  # the last piece: parts are uploaded by then
-                raise OSError("the microscope went away")
+            if key[1].stop == pixels.shape[1] and key[1].start > 0:  # the last piece:
+                raise OSError("the microscope went away")  # parts are uploaded by then
             return pixels[key]
 
     with pytest.raises(OSError, match="the microscope went away"):
@@ -108,7 +108,7 @@ def test_a_failed_streamed_write_leaves_nothing_and_no_upload(
             url,
             axes="cyx",
             overwrite=True,
-            memory_budget="64M",  # less the upload's buffers: pieces of 1024 rows
+            memory_budget="128M",  # less the upload's buffers: read in pieces
             scale_factors=[2],
             storage_options={"chunks": (1, 256, 2048), "shards": (1, 256, 2048)},
         )
@@ -238,3 +238,43 @@ def test_other_object_stores_get_the_archive_uploaded_whole(
         np.testing.assert_array_equal(np.asarray(open_image(str(local)).levels[0]), pixels)
     finally:
         memory.rm("omezarr-tests", recursive=True)
+
+
+def test_a_part_that_failed_to_upload_forbids_completing_the_archive(
+    s3_bucket: str, small_parts: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"{s3_bucket}/gap.ozx"
+    writer = open_remote_archive(url, overwrite=False)
+    assert isinstance(writer, StreamedArchiveWriter)
+    calls = writer._call
+
+    def flaky(method: str, **arguments: Any) -> Any:
+        if method == "upload_part" and arguments["PartNumber"] == 2:
+            raise ConnectionError("the network went away")
+        return calls(method, **arguments)
+
+    monkeypatch.setattr(writer, "_call", flaky)
+    writer.append("zarr.json", [b'{"zarr_format": 3, "node_type": "group"}'])
+    block = _noise((1024, 1024), 7).tobytes()
+    failures = 0
+    for i in range(8):  # part 2 fails while later entries are appended
+        try:
+            writer.append(f"c/{i}", [block])
+        except ConnectionError:
+            failures += 1  # a caller that catches this and goes on…
+    assert failures == 1
+    with pytest.raises(OSError, match="failed to upload"):  # …cannot complete a gap
+        writer.commit()
+    assert not fsspec.filesystem("s3").exists(url)
+    assert fsspec.filesystem("s3").list_multipart_uploads(s3_bucket.removeprefix("s3://")) == []
+
+
+def test_parts_are_planned_from_the_size_and_taken_out_of_the_budget(s3_bucket: str) -> None:
+    from omezarr.io.archive_stream import PART_SIZE, part_size_for
+
+    assert part_size_for(0) == PART_SIZE
+    assert part_size_for(2**40) * 9000 >= 2**40  # a terabyte fits S3's parts at one size
+    url = f"{s3_bucket}/small-budget.ozx"
+    with pytest.raises(ValueError, match="memory_budget: 48 MiB leaves the writer"):
+        write_image(_noise((64, 64), 8), url, axes="yx", memory_budget="48M")
+    assert not fsspec.filesystem("s3").exists(url)

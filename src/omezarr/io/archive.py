@@ -859,7 +859,9 @@ def remote_object(url: str, what: str) -> tuple[Any, str, bool]:
         ) from None
 
 
-def open_remote_archive(url: str, *, overwrite: bool, what: str = "group") -> Archive:
+def open_remote_archive(
+    url: str, *, overwrite: bool, what: str = "group", expected_bytes: int = 0
+) -> Archive:
     """An archive writer for the ``.ozx`` at the object-store ``url`` (``s3://…``).
 
     On S3 the archive is streamed: a multipart upload fed as the entries are encoded, no local
@@ -868,6 +870,9 @@ def open_remote_archive(url: str, *, overwrite: bool, what: str = "group") -> Ar
     committed (``put_file``), the local file removed then. Either way the object appears only
     once it is complete, so a failed or killed write leaves what was at ``url``. An archive on
     object storage is written whole: never added to, never resumed.
+
+    ``expected_bytes`` (0: unknown) plans the parts of an S3 upload (see
+    :func:`~omezarr.io.archive_stream.part_size_for`).
 
     Raises
     ------
@@ -887,7 +892,7 @@ def open_remote_archive(url: str, *, overwrite: bool, what: str = "group") -> Ar
     if callable(getattr(fs, "call_s3", None)):
         from .archive_stream import StreamedArchiveWriter
 
-        return StreamedArchiveWriter(fs, path)
+        return StreamedArchiveWriter(fs, path, expected_bytes=expected_bytes)
     handle, name = tempfile.mkstemp(prefix=".omezarr-upload-", suffix=OZX_SUFFIX)
     os.close(handle)
     temporary = Path(name)
@@ -937,7 +942,7 @@ def _read_old(path: Path) -> tuple[dict[str, _Entry], dict[str, bytes]]:
 
 @contextlib.contextmanager
 def open_ozx(
-    path: str | os.PathLike[str], mode: str = "a", *, resume: bool = False
+    path: str | os.PathLike[str], mode: str = "a", *, resume: bool = False, expected_bytes: int = 0
 ) -> Iterator[Any]:
     """Write a single-file OME-Zarr (``.ozx``) with any of omezarr's writers, in one archive.
 
@@ -956,6 +961,10 @@ def open_ozx(
     resume : bool, default False
         Continue the partial archive a killed write of ``path`` left (see
         :func:`open_archive`).
+    expected_bytes : int, default 0
+        For an archive on S3: about how many bytes it will hold (0: unknown), so that its
+        upload's parts are planned large enough from the start (an archive of unknown size
+        gets 8 MiB parts, which grow only past 70 GiB).
 
     Yields
     ------
@@ -978,7 +987,9 @@ def open_ozx(
                 f"path: {url}: an archive on object storage is written whole: mode='w', "
                 "without resume"
             )
-        writer = open_remote_archive(url, overwrite=True, what="path")
+        writer = open_remote_archive(
+            url, overwrite=True, what="path", expected_bytes=expected_bytes
+        )
     elif destination is None:
         raise ValueError(
             f"path: {os.fspath(path)!r} is no local path or object-store URL ending in {OZX_SUFFIX}"

@@ -46,18 +46,47 @@ from .archive import (
     is_archive_metadata,
 )
 
-__all__ = ["RETAINED_BYTES", "UPLOAD_BUFFERS", "StreamedArchiveWriter", "StreamedEntryError"]
+__all__ = [
+    "RETAINED_BYTES",
+    "UPLOAD_BUFFERS",
+    "StreamedArchiveWriter",
+    "StreamedEntryError",
+    "part_size_for",
+    "upload_buffers",
+]
 
 MIN_PART = 5 * 1024 * 1024
 """S3's smallest part (all but the last): part 1 holds at least this much of the entries."""
 PART_SIZE = 8 * 1024 * 1024
-"""The size of every part but the last (part 1 holds the documents besides); it doubles
-every 1,000 parts, so that S3's 10,000 parts reach its largest object (5 TiB)."""
+"""The smallest size of every part but the last (part 1 holds the documents besides): an
+archive of known size gets parts large enough for 9,000 of them (:func:`part_size_for`)."""
 RETAINED_BYTES = 32 * 1024 * 1024
 """The encoded bytes of small arrays' entries kept for reading back, in all."""
 UPLOAD_BUFFERS = 3 * PART_SIZE + RETAINED_BYTES
-"""What a streamed archive holds at most besides the documents: part 1, the part being
-filled, the part in flight and the kept entries; writers take it out of the memory budget."""
+"""What a streamed archive of parts of :data:`PART_SIZE` holds at most besides the
+documents: part 1, the part being filled, the part in flight and the kept entries."""
+_PARTS_PLANNED = 9000
+"""Parts an archive of known size is planned in (S3 allows 10,000: room for misestimates)."""
+
+
+def part_size_for(expected_bytes: int) -> int:
+    """The part size for an archive expected to reach ``expected_bytes``: :data:`PART_SIZE`,
+    or more (whole MiB) when that many parts would not hold it.
+
+    Examples
+    --------
+    >>> part_size_for(0) == PART_SIZE, part_size_for(2**40) // 2**20
+    (True, 117)
+    """
+    needed = -(-max(expected_bytes, 0) // _PARTS_PLANNED)
+    return max(PART_SIZE, -(-needed // 2**20) * 2**20)
+
+
+def upload_buffers(part_size: int) -> int:
+    """The memory a streamed archive with parts of ``part_size`` holds (see the module)."""
+    return 3 * part_size + RETAINED_BYTES
+
+
 _RETAINED_ARRAY = 16 * 1024 * 1024
 """Arrays of at most this many uncompressed bytes have their entries kept."""
 _CHUNK_KEY = re.compile(r"^(?:(.*)/)?c(?:/\d+)+$")
@@ -87,15 +116,21 @@ class StreamedArchiveWriter(Archive):
     path : str
         ``bucket/key`` of the archive.
     part_size : int, optional
-        Bytes a part holds before it is uploaded (at least :data:`MIN_PART`; default
-        :data:`PART_SIZE`).
+        Bytes a part holds before it is uploaded (at least :data:`MIN_PART`); default from
+        ``expected_bytes`` (:func:`part_size_for`).
+    expected_bytes : int, default 0
+        How large the archive is expected to grow (0: unknown), so that its parts are large
+        enough for S3's 10,000 from the start and the buffers stay of one size.
     """
 
-    def __init__(self, fs: Any, path: str, *, part_size: int | None = None) -> None:
+    def __init__(
+        self, fs: Any, path: str, *, part_size: int | None = None, expected_bytes: int = 0
+    ) -> None:
         self.destination = Path(path)
         self._fs = fs
         self._bucket, self._key, _ = fs.split_path(path)
-        self._part_size = max(PART_SIZE if part_size is None else part_size, MIN_PART)
+        self._part_size = part_size_for(expected_bytes) if part_size is None else part_size
+        self._part_size = max(self._part_size, MIN_PART)
         self._when = _dos_time(time.time())
         self._lock = threading.Lock()
         self._documents: dict[str, bytes] = {}
@@ -115,8 +150,14 @@ class StreamedArchiveWriter(Archive):
         self._pending: Future[tuple[dict[str, Any], bytearray]] | None = None
         self._uploader = ThreadPoolExecutor(1, thread_name_prefix="omezarr-upload")
         self._upload_id: str | None = None
+        self._failed: BaseException | None = None
         self.closed = False
         self.held_archive = None
+
+    @property
+    def buffers(self) -> int:
+        """The memory this archive's upload holds at most (its parts of the planned size)."""
+        return upload_buffers(self._part_size)
 
     # ------------------------------------------------------------------------- writing
 
@@ -163,6 +204,14 @@ class StreamedArchiveWriter(Archive):
             if self._buffer_used == len(self._buffer):
                 self._send_buffer()
 
+    def release(self, prefix: str) -> None:
+        """Stop keeping the entries below ``prefix`` (an image whose windows are set), so
+        that the next images of a plate or collection have the room."""
+        start = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
+        with self._lock:
+            for name in [n for n in self._retained if n.startswith(start)]:
+                self._retained_bytes -= len(self._retained.pop(name))
+
     def _retains(self, name: str, size: int) -> bool:
         """Whether the entry ``name`` of ``size`` bytes is kept for reading back."""
         if self._retained_bytes + size > RETAINED_BYTES:
@@ -184,7 +233,11 @@ class StreamedArchiveWriter(Archive):
         return nominal <= _RETAINED_ARRAY
 
     def _current_part_size(self) -> int:
-        return self._part_size << min((len(self._parts) + 1) // 1000, 9)
+        """The planned size until part 9,000; then (an archive larger than expected) doubling
+        every 100 parts, so that S3's last part number still holds its largest object."""
+        number = len(self._parts) + 2
+        beyond = number - _PARTS_PLANNED
+        return self._part_size << (min(beyond // 100 + 1, 9) if beyond >= 0 else 0)
 
     def _free_buffer(self) -> bytearray:
         """A buffer for the next part: the last uploaded one's, if it is of the size due."""
@@ -203,9 +256,23 @@ class StreamedArchiveWriter(Archive):
 
     def _finish_pending(self) -> None:
         if self._pending is not None:
-            pending, self._pending = self._pending, None
-            part, self._spare = pending.result()
+            try:
+                part, self._spare = self._pending.result()
+            except BaseException as error:
+                # Remembered: a part is missing, so nothing more may be added or committed
+                # (a caller that catches this and goes on would complete a corrupt object).
+                self._failed = error
+                raise
+            self._pending = None  # only now: abandon() waits for an upload still running
             self._parts.append(part)
+
+    def _check_open(self) -> None:
+        super()._check_open()
+        if self._failed is not None:
+            raise OSError(
+                f"s3://{self._bucket}/{self._key}: a part of the archive failed to upload "
+                f"({type(self._failed).__name__}: {self._failed}); it cannot be completed"
+            ) from self._failed
 
     def _upload_part(
         self, number: int, body: bytes | bytearray
@@ -235,6 +302,7 @@ class StreamedArchiveWriter(Archive):
             If its bytes are uploaded already and were not kept.
         """
         with self._lock:
+            self._check_open()
             document = self._documents.get(name)
             if document is not None:
                 return document[start:stop]

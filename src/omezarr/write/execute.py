@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import shutil
 from dataclasses import dataclass, replace
 from typing import Any
@@ -12,7 +13,7 @@ from ..engine.backends import EngineRun, Executor, execute, level_sink, pick_exe
 from ..engine.memory import memory_budget_from
 from ..engine.targets import LevelTarget
 from ..io.archive import Archive, ArchiveStore, open_archive, open_remote_archive
-from ..io.archive_stream import UPLOAD_BUFFERS
+from ..io.archive_stream import StreamedArchiveWriter, part_size_for, upload_buffers
 from ..io.layout import archive_storage_options
 from ..io.locking import metadata_lock
 from ..io.staging import held
@@ -101,9 +102,10 @@ def write_pixels(group: GroupLike, request: PixelRequest, fmt: Any) -> list:
         existing, resolved_fmt = _resolve_target(group, fmt)
     if destination is not None or remote is not None or _in_archive(group):
         request = _archive_request(request, resolved_fmt)
-    if remote is not None:  # the upload's buffers come out of the budget, not on top of it
-        budget = memory_budget_from(request.memory_budget)
-        request = replace(request, memory_budget=max(budget - UPLOAD_BUFFERS, budget // 2))
+    expected = _expected_bytes(request)
+    streamed = upload_buffers(part_size_for(expected)) if remote is not None else _streamed(group)
+    if streamed:  # an S3 upload's buffers come out of the budget, not on top of it
+        request = replace(request, memory_budget=_budget_less(request.memory_budget, streamed))
     image_levels = None
     if request.label is not None and existing is not None:
         request, image_levels = _follow_image_levels(existing, request)
@@ -129,7 +131,9 @@ def write_pixels(group: GroupLike, request: PixelRequest, fmt: Any) -> list:
                 "not by dask.distributed workers; write a directory, or close the client"
             )
         if remote is not None:
-            archive = open_remote_archive(remote, overwrite=request.overwrite)
+            archive = open_remote_archive(
+                remote, overwrite=request.overwrite, expected_bytes=expected
+            )
         else:
             assert destination is not None
             archive = open_archive(destination, replace=False, resume=request.resume)
@@ -234,6 +238,51 @@ def _check_remote_archive_request(url: str, request: PixelRequest) -> None:
             f"resume: {url}: an .ozx on object storage cannot be resumed (its upload starts "
             "only once it is complete); write it again without resume"
         )
+
+
+def _expected_bytes(request: PixelRequest) -> int:
+    """An upper bound of what the write stores: the uncompressed levels (level 0 and up to a
+    third more for its pyramid), for planning the parts of an archive streamed to S3."""
+    total = 0
+    for source in request.sources:
+        shape = getattr(source, "shape", ())
+        dtype = getattr(source, "dtype", None)
+        itemsize = int(getattr(dtype, "itemsize", 8) or 8)
+        total += int(math.prod(int(n) for n in shape)) * itemsize
+    return total if request.levels_given else total * 4 // 3
+
+
+def _streamed(group: GroupLike) -> int:
+    """The memory the S3 upload of the archive holding ``group`` takes (0: none)."""
+    if _in_archive(group):
+        assert isinstance(group, zarr.Group) and isinstance(group.store, ArchiveStore)
+        archive = group.store.archive
+        if isinstance(archive, StreamedArchiveWriter):
+            return archive.buffers
+    return 0
+
+
+def _budget_less(memory_budget: int | str | None, streamed: int) -> int:
+    """The engine's share of ``memory_budget`` once an upload holds ``streamed`` bytes.
+
+    Raises
+    ------
+    ValueError
+        If too little is left (naming memory_budget and what would do).
+    """
+    budget = memory_budget_from(memory_budget)
+    left = budget - streamed
+    if left < _ENGINE_MINIMUM:
+        raise ValueError(
+            f"memory_budget: {budget / 2**20:,.0f} MiB leaves the writer {left / 2**20:,.0f} MiB "
+            f"once the S3 upload holds its {streamed / 2**20:,.0f} MiB of parts; give at least "
+            f"{(streamed + _ENGINE_MINIMUM) / 2**20:,.0f} MiB, or write a local .ozx"
+        )
+    return left
+
+
+_ENGINE_MINIMUM = 16 * 2**20
+"""The smallest budget the engine plans with (memory_budget_from refuses less)."""
 
 
 def _in_archive(group: GroupLike) -> bool:
