@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import tifffile
 
 from _cli import run_cli
@@ -52,3 +53,21 @@ def test_levels_that_are_no_whole_factor_reduction_are_computed(tmp_path: Path) 
     image = open_image(tmp_path / "odd.ome.zarr")
     assert image.levels[1].shape != odd.shape  # the pyramid was computed
     np.testing.assert_array_equal(np.asarray(image.levels[0]), base[0])  # c of 1: squeezed
+
+
+@pytest.mark.parametrize(
+    ("larger", "smaller", "whole"),
+    [
+        ((10, 900), (4, 450), True),  # 10 / 3 rounded up
+        ((36, 36), (8, 8), True),  # 36 / 5 rounded up
+        ((601, 901), (300, 450), True),  # rounded down
+        ((600, 900), (420, 630), False),
+        ((64, 64), (64, 64), False),  # no smaller
+    ],
+)
+def test_whole_factor_reductions_are_told_apart(
+    larger: tuple[int, int], smaller: tuple[int, int], whole: bool
+) -> None:
+    from omezarr.convert.orchestrate import _not_a_downsampling
+
+    assert (_not_a_downsampling(larger, smaller, "yx") is None) is whole

@@ -78,6 +78,7 @@ def test_one_series_is_still_chosen_and_a_single_series_file_is_one_image(
     chosen = tmp_path / "detail.ome.zarr"
     convert(str(source), str(chosen), series=1)
     np.testing.assert_array_equal(np.asarray(open_image(chosen).levels[0]), pixels[1])
+    assert not (chosen / "OME").exists()  # the file's OME-XML describes another series first
     single = tmp_path / "single.tif"
     tifffile.imwrite(single, pixels[0])
     assert convert(str(single), str(tmp_path / "single.ome.zarr")).info["kind"] == "image"

@@ -20,8 +20,8 @@ import zarr.storage
 
 from ..engine.memory import memory_budget_from
 from ..engine.targets import Progress
-from ..io.archive import open_ozx
-from ..io.archive_stream import StreamedEntryError
+from ..io.archive import ArchiveStore, open_ozx
+from ..io.archive_stream import StreamedArchiveWriter, StreamedEntryError
 from ..io.layout import default_chunks
 from ..io.storage import (
     local_path,
@@ -475,9 +475,11 @@ def convert(
             if len(layout.parts) > 1:
                 info[layout.kind] = [part.path for part in layout.parts]  # each planned alike
             return ConversionResult(os.fspath(output), image, info, 0.0, True, budget)
+        expected = _nominal_bytes(image)  # plans an S3 upload's parts
         for part in layout.parts[1:]:  # every image is checked before anything is written
             with opened(part) as other:
                 _image_arguments(other, resolved_fmt, options)
+                expected += _nominal_bytes(other)
         start = time.perf_counter()
 
         def write_one(
@@ -499,10 +501,14 @@ def convert(
                         write_image(
                             source.data, target, progress=report, resume=resuming, **arguments
                         )
-            _keep_as_files(source, target, with_ome_xml=layout.kind == "image")
+            _keep_as_files(
+                source, target, with_ome_xml=layout.kind == "image" and layout.keep_ome_xml
+            )
             # The label images of an OME-Zarr input go with it (see zarr_input.carry_labels).
             carry_labels(source, target, arguments, resume=resuming, progress=progress)
-            if not _set_windows(target):  # a coarsest level too large to keep while streaming
+            windows_set = _set_windows(target)
+            _release_kept(target)
+            if not windows_set:  # a coarsest level too large to keep while streaming
                 warnings.warn(
                     ConversionWarning(
                         f"{output}: the channel windows are the pixel type's range: the coarsest "
@@ -534,7 +540,7 @@ def convert(
                 write(target, resuming)
             written: Path | str = local_path(output, "output")
         elif remote_archive(remote) is not None:
-            with open_ozx(remote, mode="w") as root:  # uploaded once complete
+            with open_ozx(remote, mode="w", expected_bytes=expected) as root:  # streamed
                 write(root, False)
             written = remote
         else:
@@ -543,6 +549,21 @@ def convert(
             written = remote
         seconds = time.perf_counter() - start
     return ConversionResult(os.fspath(output), image, _described(written), seconds, False, budget)
+
+
+def _release_kept(target: str | zarr.Group) -> None:
+    """Let an archive streamed to S3 drop what it kept of the image at ``target`` for reading
+    back: its windows are set, and the next image of a plate or collection needs the room."""
+    if isinstance(target, zarr.Group) and isinstance(target.store, ArchiveStore):
+        archive = target.store.archive
+        if isinstance(archive, StreamedArchiveWriter):
+            archive.release(target.path)
+
+
+def _nominal_bytes(image: InputImage) -> int:
+    """The uncompressed bytes of ``image`` and its pyramid (at most a third more)."""
+    count = math.prod(int(n) for n in image.data.shape)
+    return count * int(image.data.dtype.itemsize) * 4 // 3
 
 
 def _described(written: Path | str) -> JSONDict:
@@ -583,6 +604,8 @@ class _Layout:
     parts: list[_Part]
     ome_xml: str | None = None
     plate: Plate | None = None
+    keep_ome_xml: bool = True
+    """Whether an ``image`` keeps its input's OME-XML beside it."""
 
 
 def _input_layout(input_path: str | os.PathLike[str], series: int | None) -> _Layout:
@@ -611,9 +634,11 @@ def _input_layout(input_path: str | os.PathLike[str], series: int | None) -> _La
         return _Layout(
             "series", [_Part(f"{location}/{s}", 0, str(i)) for i, s in enumerate(paths)], xml
         )
-    if series is not None:
-        return _Layout("image", [_Part(input_path, series, "")])
     count, ome_xml = series_of(input_path)
+    if series is not None:
+        # One series of several: the file's OME-XML describes them all, so it is not kept
+        # beside one image (its Image 0 would be another series).
+        return _Layout("image", [_Part(input_path, series, "")], keep_ome_xml=count == 1)
     if count == 1:
         return _Layout("image", [_Part(input_path, 0, "")])
     return _Layout("series", [_Part(input_path, i, str(i)) for i in range(count)], ome_xml)
@@ -761,18 +786,22 @@ def _stored_pyramid(
 
 
 def _not_a_downsampling(larger: tuple[int, ...], smaller: tuple[int, ...], axes: str) -> str | None:
-    """Why ``smaller`` is no whole-factor downsampling of ``larger`` in y and x (None if it is)."""
+    """Why ``smaller`` is no whole-factor downsampling of ``larger`` in y and x (None if it is):
+    each of y and x divided by a whole factor (rounded down or up), one of them by more than 1,
+    every other axis unchanged."""
     if len(larger) != len(smaller):
         return "has other axes than the level before"
+    shrinks = False
     for letter, big, small in zip(axes, larger, smaller, strict=True):
         if letter not in "yx":
             if big != small:
                 return f"changes axis {letter}"
             continue
-        factor = round(big / small) if small else 0
-        if factor < 1 or small not in (big // factor, -(-big // factor)):
+        candidates = {big // small, -(-big // small)} if small else set()
+        if not any(f >= 1 and small in (big // f, -(-big // f)) for f in candidates):
             return f"is no whole-factor reduction of {big} pixels along {letter}"
-    return None
+        shrinks = shrinks or small < big
+    return None if shrinks else "is no smaller than the level before"
 
 
 def _copied(arguments: Mapping[str, Any]) -> dict[str, Any]:
