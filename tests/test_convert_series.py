@@ -4,6 +4,7 @@ from the data."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import zipfile
 from collections.abc import Callable
@@ -65,7 +66,7 @@ def test_every_series_becomes_a_bioformats2raw_collection(
         assert (output / "OME" / "METADATA.ome.xml").read_text() == tiff.ome_metadata
     assert validate(output, strict=True).valid
     # An independent reader of the layout finds both series as images.
-    models = pytest.importorskip(f"ome_zarr_models.v0{version[-1]}.bioformats2raw")
+    models = importlib.import_module(f"ome_zarr_models.v0{version[-1]}.bioformats2raw")
     model = models.BioFormats2Raw.from_zarr(zarr.open_group(output, mode="r"))
     assert sorted(model.images) == ["0", "1"]
 
