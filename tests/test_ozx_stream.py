@@ -18,7 +18,8 @@ import zarr
 
 from _cli import run_cli
 from omezarr.io import archive_stream
-from omezarr.io.archive import ArchiveStore, open_ozx, open_remote_archive
+from omezarr.io.archive import ArchiveStore
+from omezarr.io.archive_open import open_ozx, open_remote_archive
 from omezarr.io.archive_stream import MIN_PART, StreamedArchiveWriter, StreamedEntryError
 from omezarr.reader import open_image, open_plate
 from omezarr.writer import write_image, write_labels, write_plate_metadata, write_well_metadata

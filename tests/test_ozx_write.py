@@ -28,8 +28,9 @@ from _cli import run_cli
 from omezarr import upgrade
 from omezarr.cli import main
 from omezarr.format import FormatV04, FormatV05, FormatV06
-from omezarr.io import archive as archive_module
-from omezarr.io.archive import open_ozx, recover_entries
+from omezarr.io import zip_records
+from omezarr.io.archive import recover_entries
+from omezarr.io.archive_open import open_ozx
 from omezarr.reader import open_image, open_label, open_plate
 from omezarr.tools.viewer import create_server
 from omezarr.validate import validate
@@ -219,7 +220,7 @@ def test_large_sizes_and_offsets_use_zip64_fields(
 ) -> None:
     # 4 GiB are too much for a test: the threshold is lowered so that every size and offset
     # above 100 bytes takes the ZIP64 path that a large archive takes.
-    monkeypatch.setattr(archive_module, "_ZIP64_FROM", 100)
+    monkeypatch.setattr(zip_records, "_ZIP64_FROM", 100)
     pixels = np.random.default_rng(3).integers(0, 60000, (200, 300), dtype=np.uint16)
     target = tmp_path / "big.ozx"
     write_image(

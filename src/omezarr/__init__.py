@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from .io.archive import open_ozx
+    from .io.archive_open import open_ozx
     from .ngff.format import (
         CurrentFormat,
         FormatV01,
@@ -59,7 +59,7 @@ _HOMES = {
     "FormatV06": "omezarr.ngff.format",
     "format_from_version": "omezarr.ngff.format",
     "Methods": "omezarr.pyramid.methods",
-    "open_ozx": "omezarr.io.archive",
+    "open_ozx": "omezarr.io.archive_open",
     "open_image": "omezarr.read",
     "open_ome_zarr": "omezarr.read",
     "open_plate": "omezarr.read",

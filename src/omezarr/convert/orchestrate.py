@@ -20,7 +20,8 @@ import zarr.storage
 
 from ..engine.memory import memory_budget_from
 from ..engine.targets import Progress
-from ..io.archive import ArchiveStore, open_ozx
+from ..io.archive import ArchiveStore
+from ..io.archive_open import open_ozx
 from ..io.archive_stream import StreamedArchiveWriter, StreamedEntryError
 from ..io.layout import default_chunks
 from ..io.storage import (

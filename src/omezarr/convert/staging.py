@@ -14,7 +14,7 @@ import zarr
 import zarr.errors
 import zarr.storage
 
-from ..io.archive import open_ozx, remote_object
+from ..io.archive_open import open_ozx, remote_object
 from ..io.staging import clean_stale, held, new_token, staging_path, swap_into_place
 from ..io.storage import (
     OZX_SUFFIX,
@@ -158,7 +158,7 @@ def local_output(
     A directory is written through :func:`staged_output` (the block gets its staging
     directory's path); a name ending in ``.ozx`` is a single-file archive written under a
     temporary name and renamed into place when the block succeeds (the block gets its root
-    group; see :func:`omezarr.io.archive.open_ozx`). Either way a failed or killed block
+    group; see :func:`omezarr.io.archive_open.open_ozx`). Either way a failed or killed block
     leaves ``output`` as it was, and ``resume`` continues what a killed one wrote.
 
     Raises

@@ -31,24 +31,21 @@ directly.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import posixpath
 import struct
 import threading
 import time
-import zipfile
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import zarr
 from zarr.core.buffer import Buffer
 
-from .archive_read import ArchiveKeys, local_reader
+from .archive_read import ArchiveKeys
 from .files import (
     _BLOCK,
     _O_DIRECT,
@@ -57,8 +54,18 @@ from .files import (
     use_direct_io,
     write_direct_at,
 )
-from .staging import clean_stale, is_held, is_staging_name, new_token, staging_path
-from .storage import OZX_SUFFIX, _refuse_large_metadata, archive_destination, remote_archive
+from .zip_records import (
+    LOCAL,
+    LOCAL_SIGNATURE,
+    MAX32,
+    MAX_EXTRA,
+    breadth_first,
+    crc_and_size,
+    directory_bytes,
+    dos_time,
+    local_header,
+    padding_field,
+)
 
 try:
     import fcntl
@@ -70,28 +77,9 @@ __all__ = [
     "ArchiveStore",
     "ArchiveWriter",
     "is_archive_metadata",
-    "open_archive",
-    "open_ozx",
-    "open_remote_archive",
     "recover_entries",
-    "remote_object",
 ]
 
-_LOCAL = struct.Struct("<IHHHHHIIIHH")  # local file header, 30 bytes
-_CENTRAL = struct.Struct("<IHHHHHHIIIHHHHHII")  # central directory record, 46 bytes
-_END64 = struct.Struct("<IQHHIIQQQQ")  # ZIP64 end of central directory record, 56 bytes
-_LOCATOR64 = struct.Struct("<IIQI")  # ZIP64 end of central directory locator, 20 bytes
-_END = struct.Struct("<IHHHHIIH")  # end of central directory record, 22 bytes
-_LOCAL_SIGNATURE = 0x04034B50
-_UTF8_NAMES = 0x0800
-_VERSION = 45  # ZIP64
-_MADE_BY = (3 << 8) | _VERSION  # Unix
-_FILE_MODE = 0o100644 << 16
-_MAX32 = 0xFFFFFFFF
-_ZIP64_FROM = _MAX32
-"""Sizes and offsets from this one on are stored in ZIP64 extra fields (a test lowers it)."""
-_PADDING_ID = 0xD935  # the extra-field id zipalign pads with; readers skip unknown ids
-_MAX_EXTRA = 0xFFFF
 _RESERVED_NAME = ".ozx-reserved"
 """The entry filling the metadata region while it is not written (never in the directory)."""
 _MIN_REGION = 64 * 1024
@@ -111,14 +99,6 @@ def is_archive_metadata(name: str) -> bool:
     return posixpath.basename(name) in _METADATA_NAMES
 
 
-def _dos_time(moment: float) -> tuple[int, int]:
-    t = time.localtime(moment)
-    return (
-        (t.tm_hour << 11) | (t.tm_min << 5) | (t.tm_sec // 2),
-        ((max(t.tm_year, 1980) - 1980) << 9) | (t.tm_mon << 5) | t.tm_mday,
-    )
-
-
 @dataclass(frozen=True)
 class _Entry:
     """Where the bytes of one entry are: ``data`` is the offset of its first byte in the
@@ -130,46 +110,6 @@ class _Entry:
     size: int
     crc: int
     old: bool = False
-
-
-def _local_header(name: bytes, size: int, crc: int, when: tuple[int, int], extra: bytes) -> bytes:
-    if size >= _ZIP64_FROM:
-        extra = struct.pack("<HHQQ", 1, 16, size, size) + extra
-        stored = _MAX32
-    else:
-        stored = size
-    return (
-        _LOCAL.pack(
-            _LOCAL_SIGNATURE,
-            _VERSION,
-            _UTF8_NAMES,
-            0,  # stored
-            when[0],
-            when[1],
-            crc,
-            stored,
-            stored,
-            len(name),
-            len(extra),
-        )
-        + name
-        + extra
-    )
-
-
-def _padding(length: int) -> bytes:
-    """An extra field of exactly ``length`` bytes (at least 4) that readers skip."""
-    return struct.pack("<HH", _PADDING_ID, length - 4) + bytes(length - 4)
-
-
-def _crc(parts: Sequence[Any]) -> tuple[int, int]:
-    """The CRC-32 and length of ``parts`` (zlib releases the GIL for large buffers)."""
-    crc, size = 0, 0
-    for part in parts:
-        view = memoryview(part).cast("B")
-        crc = zlib.crc32(view, crc)
-        size += view.nbytes
-    return crc, size
 
 
 def _write_all(descriptor: int, parts: Iterable[Any], offset: int) -> int:
@@ -199,70 +139,6 @@ def _copy(source: int, target: int, size: int, source_offset: int, target_offset
         size -= copied
         source_offset += copied
         target_offset += copied
-
-
-def _breadth_first(name: str) -> tuple[int, str]:
-    return (name.count("/"), name)
-
-
-def directory_bytes(
-    records: Sequence[tuple[str, int, int, int]],
-    start: int,
-    root: bytes | None,
-    when: tuple[int, int],
-) -> bytes:
-    """The central directory of ``records`` (name, header offset, size, CRC), starting at
-    ``start``, then the ZIP64 end records and the RFC-9 comment naming the version that the
-    root document ``root`` declares."""
-    directory: list[bytes] = []
-    for name, offset, size, crc in records:
-        raw = name.encode("utf-8")
-        values = [v for v in (size, size, offset) if v >= _ZIP64_FROM]
-        extra = struct.pack(f"<HH{len(values)}Q", 1, 8 * len(values), *values) if values else b""
-        directory.append(
-            _CENTRAL.pack(
-                0x02014B50,
-                _MADE_BY,
-                _VERSION,
-                _UTF8_NAMES,
-                0,
-                *when,
-                crc,
-                _MAX32 if size >= _ZIP64_FROM else size,
-                _MAX32 if size >= _ZIP64_FROM else size,
-                len(raw),
-                len(extra),
-                0,
-                0,
-                0,
-                _FILE_MODE,
-                _MAX32 if offset >= _ZIP64_FROM else offset,
-            )
-            + raw
-            + extra
-        )
-    count, length = len(records), sum(len(d) for d in directory)
-    end = start + length
-    comment = json.dumps(
-        {"ome": {**_declared_version(root), "zipFile": {"centralDirectory": {"jsonFirst": True}}}},
-        separators=(",", ":"),
-    ).encode()
-    tail = (
-        _END64.pack(0x06064B50, 44, _MADE_BY, _VERSION, 0, 0, count, count, length, start)
-        + _LOCATOR64.pack(0x07064B50, 0, end, 1)
-        + _END.pack(
-            0x06054B50,
-            0,
-            0,
-            min(count, 0xFFFF),
-            min(count, 0xFFFF),
-            _MAX32 if length >= _ZIP64_FROM else length,
-            _MAX32 if start >= _ZIP64_FROM else start,
-            len(comment),
-        )
-        + comment
-    )
-    return b"".join(directory) + tail
 
 
 class Archive:
@@ -344,7 +220,7 @@ class ArchiveWriter(Archive):
         The bytes reserved for the metadata at the start of ``temporary`` (resumed archives).
     upload : callable, optional
         Called with ``temporary`` once it is complete, instead of renaming it (an archive on
-        object storage, see :func:`open_remote_archive`); the file is removed afterwards.
+        object storage, see :func:`omezarr.io.archive_open.open_remote_archive`); the file is removed afterwards.
     """
 
     def __init__(
@@ -362,7 +238,7 @@ class ArchiveWriter(Archive):
         self.destination = destination
         self.temporary = temporary
         self._upload = upload
-        self._when = _dos_time(time.time())
+        self._when = dos_time(time.time())
         self._lock = threading.Lock()
         self._entries: dict[str, _Entry] = dict(entries or {})
         self._documents: dict[str, bytes] = dict(documents or {})
@@ -378,7 +254,7 @@ class ArchiveWriter(Archive):
         self._direct: int | None = None
         self._direct_wanted = upload is None
         self.held_archive: int | None = None
-        """The old archive's lock an addition holds until it is committed (open_archive)."""
+        """The old archive's lock an addition holds until it is committed (archive_open.open_archive)."""
 
     # ------------------------------------------------------------------------- writing
 
@@ -390,20 +266,20 @@ class ArchiveWriter(Archive):
                 self._check_open()
                 self._documents[name] = b"".join(bytes(memoryview(p).cast("B")) for p in parts)
             return
-        crc, size = _crc(parts)  # outside the lock: threads checksum in parallel
+        crc, size = crc_and_size(parts)  # outside the lock: threads checksum in parallel
         encoded = name.encode("utf-8")
         with self._lock:
             self._check_open()
             if self._region is None:
                 self._reserve_region()
             start = self._end
-            header = _local_header(encoded, size, crc, self._when, b"")
+            header = local_header(encoded, size, crc, self._when, b"")
             direct = self._direct_descriptor() if size >= DIRECT_IO_MIN_BYTES else None
             if direct is not None:  # the data on a block boundary: written with direct I/O
                 gap = -(start + len(header)) % _BLOCK
                 gap += _BLOCK if 0 < gap < 4 else 0
-                header = _local_header(
-                    encoded, size, crc, self._when, _padding(gap) if gap else b""
+                header = local_header(
+                    encoded, size, crc, self._when, padding_field(gap) if gap else b""
                 )
             self._end = start + len(header) + size  # reserved: the bytes go in outside the lock
         _write_all(self._descriptor, (header,), start)
@@ -454,10 +330,10 @@ class ArchiveWriter(Archive):
         """Write one unnamed stored entry covering ``length`` bytes from ``start``: ``content``
         (if it fits), then zeros."""
         name = _RESERVED_NAME.encode()
-        size = length - _LOCAL.size - len(name)
+        size = length - LOCAL.size - len(name)
         content = content if len(content) <= size else b""
         crc = zlib.crc32(bytes(size - len(content)), zlib.crc32(content))
-        header = _local_header(name, size, crc, self._when, b"")
+        header = local_header(name, size, crc, self._when, b"")
         _write_all(self._descriptor, (header, content), start)
         end = start + len(header) + len(content)
         # The rest are zeros: a hole, or zeros written over what was there.
@@ -540,7 +416,7 @@ class ArchiveWriter(Archive):
             if not entry.old:
                 continue
             assert self._old_descriptor is not None
-            header = _local_header(name.encode(), entry.size, entry.crc, self._when, b"")
+            header = local_header(name.encode(), entry.size, entry.crc, self._when, b"")
             start = self._end
             _write_all(self._descriptor, (header,), start)
             _copy(
@@ -551,22 +427,22 @@ class ArchiveWriter(Archive):
 
     def _write_documents(self) -> dict[str, tuple[int, int, int]]:
         """Write the documents, breadth-first; their header offset, size and CRC by name."""
-        names = sorted(self._documents, key=_breadth_first)
+        names = sorted(self._documents, key=breadth_first)
         encoded = [(n, n.encode(), self._documents[n]) for n in names]
-        headers = [_local_header(e, len(d), zlib.crc32(d), self._when, b"") for _, e, d in encoded]
+        headers = [local_header(e, len(d), zlib.crc32(d), self._when, b"") for _, e, d in encoded]
         total = sum(len(h) + len(d) for h, (_, _, d) in zip(headers, encoded, strict=True))
         assert self._region is not None
         gap = self._region - total
         padding = [0] * len(names)
         room = sum(
-            _MAX_EXTRA - (len(h) - _LOCAL.size - len(e))
+            MAX_EXTRA - (len(h) - LOCAL.size - len(e))
             for h, (_, e, _) in zip(headers, encoded, strict=True)
         )
         fits = gap == 0 or (4 <= gap <= room and names)
         if fits:
             left = gap
             for i in reversed(range(len(names))):  # the last ones: the first stay contiguous
-                take = min(left, _MAX_EXTRA - (len(headers[i]) - _LOCAL.size - len(encoded[i][1])))
+                take = min(left, MAX_EXTRA - (len(headers[i]) - LOCAL.size - len(encoded[i][1])))
                 if 0 < left - take < 4:  # leave at least a whole padding field for the next
                     take = left - 4
                 padding[i] = take if take >= 4 else 0
@@ -583,8 +459,8 @@ class ArchiveWriter(Archive):
             encoded, padding if fits else [0] * len(names), strict=True
         ):
             crc = zlib.crc32(document)
-            header = _local_header(
-                raw, len(document), crc, self._when, _padding(pad) if pad else b""
+            header = local_header(
+                raw, len(document), crc, self._when, padding_field(pad) if pad else b""
             )
             offsets[name] = (position, len(document), crc)
             records.append((position, header, document))
@@ -599,21 +475,12 @@ class ArchiveWriter(Archive):
 
     def _write_directory(self, documents: dict[str, tuple[int, int, int]]) -> None:
         records = [
-            *((name, *documents[name]) for name in sorted(documents, key=_breadth_first)),
+            *((name, *documents[name]) for name in sorted(documents, key=breadth_first)),
             *((name, e.header, e.size, e.crc) for name, e in self._entries.items()),
         ]
         tail = directory_bytes(records, self._end, self._documents.get("zarr.json"), self._when)
         self._end = _write_all(self._descriptor, (tail,), self._end)
         os.ftruncate(self._descriptor, self._end)
-
-
-def _declared_version(root: bytes | None) -> dict[str, str]:
-    """``{"version": ...}`` of the root document's ``ome`` attributes, if it has one."""
-    try:
-        version = json.loads(root or b"{}").get("attributes", {}).get("ome", {}).get("version")
-    except (ValueError, AttributeError):
-        return {}
-    return {"version": str(version)} if isinstance(version, str | int | float) else {}
 
 
 def _sync_directory(folder: Path) -> None:
@@ -649,18 +516,18 @@ def recover_entries(
     offset = 0
     with open(path, "rb") as file:
         total = os.fstat(file.fileno()).st_size
-        while offset + _LOCAL.size <= total:
+        while offset + LOCAL.size <= total:
             file.seek(offset)
-            fields = _LOCAL.unpack(file.read(_LOCAL.size))
-            if fields[0] != _LOCAL_SIGNATURE or fields[3] != 0:
+            fields = LOCAL.unpack(file.read(LOCAL.size))
+            if fields[0] != LOCAL_SIGNATURE or fields[3] != 0:
                 break
             crc, stored, name_length, extra_length = fields[6], fields[7], fields[9], fields[10]
             name = file.read(name_length).decode("utf-8", "replace")
             extra = file.read(extra_length)
             size = stored
-            if stored == _MAX32 and extra[:2] == b"\x01\x00":
+            if stored == MAX32 and extra[:2] == b"\x01\x00":
                 size = struct.unpack_from("<Q", extra, 4)[0]
-            data = offset + _LOCAL.size + name_length + extra_length
+            data = offset + LOCAL.size + name_length + extra_length
             if data + size > total:
                 break
             placeholder = offset == 0 and name == _RESERVED_NAME
@@ -751,258 +618,3 @@ class ArchiveStore(ArchiveKeys):
     async def delete(self, key: str) -> None:
         self._check_writable()
         self.archive.delete(key)
-
-
-# ----------------------------------------------------------------------------- opening
-
-
-def open_archive(destination: Path, *, replace: bool, resume: bool = False) -> ArchiveWriter:
-    """An :class:`ArchiveWriter` for ``destination``, under a new temporary name.
-
-    Parameters
-    ----------
-    destination : Path
-        The ``.ozx`` to write.
-    replace : bool
-        True: start empty (an archive already there is replaced when the new one is
-        committed); False: start with the entries of the archive already there, if any.
-    resume : bool
-        Continue the partial archive of a killed write of ``destination`` if one is beside it
-        (its whole entries are kept; see :func:`recover_entries`); else start as without.
-
-    Raises
-    ------
-    ValueError
-        If the archive to add to has ZIP-compressed entries (RFC-9 archives store them), or
-        cannot be read as a ZIP archive.
-    """
-    destination = destination.absolute()
-    # Additions take turns: each reads the archive only once the one before has replaced it,
-    # so that none is lost (a lock on the archive itself, held until the commit's rename).
-    held = None if replace else _hold_archive(destination)
-    try:
-        writer = _opened(destination, replace, resume)
-    except BaseException:
-        if held is not None:
-            os.close(held)
-        raise
-    writer.held_archive = held
-    return writer
-
-
-def _opened(destination: Path, replace: bool, resume: bool) -> ArchiveWriter:
-    partial = _resumable_partial(destination) if resume else None
-    clean_stale(destination, keep=partial)
-    if partial is not None:
-        entries, end, region, documents = recover_entries(partial)
-        if entries or region is not None:
-            writer = ArchiveWriter(
-                destination, partial, entries=entries, documents=documents, end=end, region=region
-            )
-            if not replace and destination.is_file():
-                writer.abandon()  # an addition to an archive is not resumed: started over
-            else:
-                return writer
-        else:
-            partial.unlink(missing_ok=True)
-    temporary = staging_path(destination, new_token())
-    if replace or not destination.is_file():
-        return ArchiveWriter(destination, temporary)
-    entries, documents = _read_old(destination)
-    return ArchiveWriter(
-        destination, temporary, old=destination, entries=entries, documents=documents
-    )
-
-
-def _hold_archive(path: Path) -> int | None:
-    """An exclusive ``flock`` on the archive at ``path`` as it is now (waiting for a writer
-    that holds it, then checking that it was not replaced meanwhile); None if there is none."""
-    if fcntl is None:
-        return None
-    while True:
-        try:
-            descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-        except FileNotFoundError:
-            return None
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX)
-            current = os.stat(path).st_ino == os.fstat(descriptor).st_ino
-        except FileNotFoundError:
-            current = False
-        except BaseException:
-            os.close(descriptor)
-            raise
-        if current:
-            return descriptor
-        os.close(descriptor)  # replaced by the writer we waited for: lock the new one
-
-
-def remote_object(url: str, what: str) -> tuple[Any, str, bool]:
-    """The fsspec filesystem and path of ``url``, and whether something is there.
-
-    Raises
-    ------
-    ConnectionError, PermissionError
-        If the store cannot be reached or refuses access (the message names ``what``).
-    """
-    import fsspec
-
-    try:
-        fs, path = fsspec.core.url_to_fs(url)
-        return fs, path, bool(fs.exists(path))
-    except PermissionError as error:
-        raise PermissionError(f"{what}: access to {url} was refused ({error})") from None
-    except Exception as error:
-        raise ConnectionError(
-            f"{what}: cannot reach {url} ({type(error).__name__}: {error}); check the URL and "
-            "the endpoint (AWS_ENDPOINT_URL)"
-        ) from None
-
-
-def open_remote_archive(
-    url: str, *, overwrite: bool, what: str = "group", expected_bytes: int = 0
-) -> Archive:
-    """An archive writer for the ``.ozx`` at the object-store ``url`` (``s3://…``).
-
-    On S3 the archive is streamed: a multipart upload fed as the entries are encoded, no local
-    file (:class:`~omezarr.io.archive_stream.StreamedArchiveWriter`). Other object stores get
-    a temporary local file written in one pass, as a local archive is, and uploaded when
-    committed (``put_file``), the local file removed then. Either way the object appears only
-    once it is complete, so a failed or killed write leaves what was at ``url``. An archive on
-    object storage is written whole: never added to, never resumed.
-
-    ``expected_bytes`` (0: unknown) plans the parts of an S3 upload (see
-    :func:`~omezarr.io.archive_stream.part_size_for`).
-
-    Raises
-    ------
-    ValueError
-        If something is at ``url`` and ``overwrite`` is False.
-    ConnectionError, PermissionError
-        If the store cannot be reached or refuses access.
-    """
-    import tempfile
-
-    fs, path, exists = remote_object(url, what)
-    if exists and not overwrite:
-        raise ValueError(
-            f"{what}: {url} exists; pass overwrite=True to replace it (an archive on object "
-            "storage is written whole, never added to)"
-        )
-    if callable(getattr(fs, "call_s3", None)):
-        from .archive_stream import StreamedArchiveWriter
-
-        return StreamedArchiveWriter(fs, path, expected_bytes=expected_bytes)
-    handle, name = tempfile.mkstemp(prefix=".omezarr-upload-", suffix=OZX_SUFFIX)
-    os.close(handle)
-    temporary = Path(name)
-
-    def upload(local: Path) -> None:
-        fs.put_file(os.fspath(local), path)
-
-    return ArchiveWriter(Path(path), temporary, upload=upload)
-
-
-def _resumable_partial(destination: Path) -> Path | None:
-    """The newest partial archive of a killed write of ``destination``, if any."""
-    candidates = [
-        p
-        for p in destination.parent.glob(f".{destination.name}.partial-*")
-        if is_staging_name(p.name) and p.is_file() and not is_held(p)
-    ]
-    return max(candidates, key=lambda p: p.stat().st_mtime) if candidates else None
-
-
-def _read_old(path: Path) -> tuple[dict[str, _Entry], dict[str, bytes]]:
-    """The entries (as references into ``path``) and the documents of the archive at ``path``."""
-    entries: dict[str, _Entry] = {}
-    documents: dict[str, bytes] = {}
-    try:
-        reader = local_reader(path, _refuse_large_metadata)
-    except (zipfile.BadZipFile, NotImplementedError) as error:
-        raise ValueError(f"{path}: not a whole, single-part ZIP archive ({error})") from None
-    try:
-        for name, entry in reader.index.items():
-            if entry.compressed:
-                raise ValueError(
-                    f"{path}: its entries are compressed by ZIP ({name!r}); omezarr adds only "
-                    "to archives that store them (as RFC-9 recommends): convert it to a new "
-                    ".ozx first"
-                )
-            if is_archive_metadata(name):
-                _refuse_large_metadata(f"{path}/{name}", entry.size)
-                documents[name] = reader.read(name) or b""
-            else:
-                data = reader.data_offset(name)
-                entries[name] = _Entry(entry.header, data, entry.size, entry.crc, old=True)
-    finally:
-        reader.close()
-    return entries, documents
-
-
-@contextlib.contextmanager
-def open_ozx(
-    path: str | os.PathLike[str], mode: str = "a", *, resume: bool = False, expected_bytes: int = 0
-) -> Iterator[Any]:
-    """Write a single-file OME-Zarr (``.ozx``) with any of omezarr's writers, in one archive.
-
-    The block gets the archive's root group; the archive is committed (its directory written,
-    then renamed into place) when the block ends without an error, and abandoned otherwise,
-    leaving what was at ``path`` as it was. Use it where several writer calls make one
-    hierarchy (a plate, an image then its labels); a writer given a ``.ozx`` path makes its
-    own archive.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The archive, a local path ending in ``.ozx``.
-    mode : {"a", "w"}, default "a"
-        "a": start with what the archive at ``path`` holds (if anything); "w": start empty.
-    resume : bool, default False
-        Continue the partial archive a killed write of ``path`` left (see
-        :func:`open_archive`).
-    expected_bytes : int, default 0
-        For an archive on S3: about how many bytes it will hold (0: unknown), so that its
-        upload's parts are planned large enough from the start (an archive of unknown size
-        gets 8 MiB parts, which grow only past 70 GiB).
-
-    Yields
-    ------
-    zarr.Group
-        The root group of the archive being written.
-
-    Examples
-    --------
-    >>> with open_ozx("plate.ozx", mode="w") as root:  # doctest: +SKIP
-    ...     write_plate_metadata(root, ["A"], ["1"], ["A/1"])
-    ...     write_image(image, root.require_group("A/1/0"))
-    """
-    if mode not in ("a", "w"):
-        raise ValueError(f"mode: 'a' (add to the archive) or 'w' (start empty), not {mode!r}")
-    url = remote_archive(path)
-    destination = archive_destination(path)
-    if url is not None:
-        if mode != "w" or resume:
-            raise ValueError(
-                f"path: {url}: an archive on object storage is written whole: mode='w', "
-                "without resume"
-            )
-        writer = open_remote_archive(
-            url, overwrite=True, what="path", expected_bytes=expected_bytes
-        )
-    elif destination is None:
-        raise ValueError(
-            f"path: {os.fspath(path)!r} is no local path or object-store URL ending in {OZX_SUFFIX}"
-        )
-    elif not destination.absolute().parent.is_dir():
-        raise FileNotFoundError(
-            f"path: the directory {destination.absolute().parent} does not exist"
-        )
-    else:
-        writer = open_archive(destination, replace=mode == "w", resume=resume)
-    try:
-        yield zarr.open_group(ArchiveStore(writer), mode="a", zarr_format=3)
-    except BaseException:
-        writer.abandon()
-        raise
-    writer.commit()

@@ -32,6 +32,8 @@ from zarr.abc.store import (
 )
 from zarr.core.buffer import Buffer, BufferPrototype
 
+from .zip_records import LOCAL, LOCAL_SIGNATURE
+
 __all__ = [
     "ArchiveKeys",
     "ArchiveReader",
@@ -39,8 +41,6 @@ __all__ = [
     "read_index",
 ]
 
-_LOCAL = struct.Struct("<IHHHHHIIIHH")  # local file header, 30 bytes
-_LOCAL_SIGNATURE = 0x04034B50
 _METADATA_NAMES = frozenset({"zarr.json", ".zgroup", ".zattrs", ".zarray", ".zmetadata"})
 
 
@@ -265,14 +265,12 @@ class ArchiveReader(ArchiveKeys):
         if known is not None:
             return known
         entry = self.index[name]
-        fields = _LOCAL.unpack(
-            self._read(entry.header, entry.header + _LOCAL.size).ljust(30, b"\0")
-        )
-        if fields[0] != _LOCAL_SIGNATURE:
+        fields = LOCAL.unpack(self._read(entry.header, entry.header + LOCAL.size).ljust(30, b"\0"))
+        if fields[0] != LOCAL_SIGNATURE:
             raise OSError(
                 f"{self.where}: the entry {name!r} has no local header where its record says"
             )
-        offset = entry.header + _LOCAL.size + fields[9] + fields[10]
+        offset = entry.header + LOCAL.size + fields[9] + fields[10]
         with self._lock:
             self._data[name] = offset
         return offset

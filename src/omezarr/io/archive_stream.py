@@ -36,15 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from .archive import (
-    Archive,
-    _breadth_first,
-    _crc,
-    _dos_time,
-    _local_header,
-    directory_bytes,
-    is_archive_metadata,
-)
+from .archive import Archive, is_archive_metadata
+from .zip_records import breadth_first, crc_and_size, directory_bytes, dos_time, local_header
 
 __all__ = [
     "RETAINED_BYTES",
@@ -131,7 +124,7 @@ class StreamedArchiveWriter(Archive):
         self._bucket, self._key, _ = fs.split_path(path)
         self._part_size = part_size_for(expected_bytes) if part_size is None else part_size
         self._part_size = max(self._part_size, MIN_PART)
-        self._when = _dos_time(time.time())
+        self._when = dos_time(time.time())
         self._lock = threading.Lock()
         self._documents: dict[str, bytes] = {}
         self._entries: dict[str, _Placed] = {}
@@ -168,8 +161,8 @@ class StreamedArchiveWriter(Archive):
                 self._check_open()
                 self._documents[name] = b"".join(bytes(memoryview(p).cast("B")) for p in parts)
             return
-        crc, size = _crc(parts)
-        header = _local_header(name.encode("utf-8"), size, crc, self._when, b"")
+        crc, size = crc_and_size(parts)
+        header = local_header(name.encode("utf-8"), size, crc, self._when, b"")
         with self._lock:
             self._check_open()
             offset = self._buffer_start + self._buffer_used if self._streaming else self._head_used
@@ -369,10 +362,10 @@ class StreamedArchiveWriter(Archive):
     def _documents_bytes(self) -> tuple[bytes, list[tuple[str, int, int, int]]]:
         """The documents' entries, breadth-first, and their directory records."""
         content, records, offset = [], [], 0
-        for name in sorted(self._documents, key=_breadth_first):
+        for name in sorted(self._documents, key=breadth_first):
             document = self._documents[name]
             crc = zlib.crc32(document)
-            header = _local_header(name.encode("utf-8"), len(document), crc, self._when, b"")
+            header = local_header(name.encode("utf-8"), len(document), crc, self._when, b"")
             content += [header, document]
             records.append((name, offset, len(document), crc))
             offset += len(header) + len(document)

@@ -12,7 +12,8 @@ import zarr
 from ..engine.backends import EngineRun, Executor, execute, level_sink, pick_executor
 from ..engine.memory import memory_budget_from
 from ..engine.targets import LevelTarget
-from ..io.archive import Archive, ArchiveStore, open_archive, open_remote_archive
+from ..io.archive import Archive, ArchiveStore
+from ..io.archive_open import open_archive, open_remote_archive
 from ..io.archive_stream import StreamedArchiveWriter, part_size_for, upload_buffers
 from ..io.layout import archive_storage_options
 from ..io.locking import metadata_lock

@@ -14,7 +14,7 @@ import zarr
 from zarr.storage import MemoryStore
 
 from .._errors import MistypedParameterError
-from ..io.archive import open_ozx
+from ..io.archive_open import open_ozx
 from ..io.locking import fresh_group, locked_group, metadata_lock
 from ..io.storage import (
     GroupLike,
@@ -94,7 +94,7 @@ _Writer = TypeVar("_Writer", bound=Callable[..., Any])
 def archive_aware(writer: _Writer) -> _Writer:
     """``writer`` (a metadata writer whose first parameter is ``group``) accepting a path
     ending in ``.ozx``: it then writes into that archive, which is committed when it returns
-    (see :func:`omezarr.io.archive.open_ozx`)."""
+    (see :func:`omezarr.io.archive_open.open_ozx`)."""
 
     @functools.wraps(writer)
     def write(*args: Any, **kwargs: Any) -> Any:

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from ..io.archive import open_archive
+from ..io.archive_open import open_archive
 from ..io.storage import is_partial_file, open_zip_store
 from ..ngff.documents import build_multiscale
 from ..ngff.format import FormatV06
