@@ -165,14 +165,22 @@ def _no_image(path: Path | str, node: zarr.Group, attributes: Mapping[str, Any])
 # --------------------------------------------------------------------------- plates
 
 
-def input_plate(path: str | os.PathLike[str]) -> Plate | None:
-    """The OME-Zarr plate at ``path`` (a directory, an ``.ozx`` or a URL), or None if none is
-    there (other inputs, and anything unreadable, are left to :func:`open_input` to name)."""
+def _group_holding(path: str | os.PathLike[str], key: str) -> zarr.Group | None:
+    """The zarr group at ``path`` if its NGFF attributes have ``key``; None for anything else
+    (other inputs, and anything unreadable, are left to :func:`open_input` to name)."""
     try:
         node = open_node(os.fspath(path))
     except Exception:
         return None
-    if not isinstance(node, zarr.Group) or "plate" not in read_ngff_attrs(node):
+    if isinstance(node, zarr.Group) and key in read_ngff_attrs(node):
+        return node
+    return None
+
+
+def input_plate(path: str | os.PathLike[str]) -> Plate | None:
+    """The OME-Zarr plate at ``path`` (a directory, an ``.ozx`` or a URL), or None."""
+    node = _group_holding(path, "plate")
+    if node is None:
         return None
     try:
         return open_plate(node)
@@ -185,11 +193,8 @@ def input_plate(path: str | os.PathLike[str]) -> Plate | None:
 def input_collection(path: str | os.PathLike[str]) -> tuple[list[str], str | None] | None:
     """The series paths and OME-XML (``OME/METADATA.ome.xml``) of the bioformats2raw
     collection at ``path``, or None if none is there."""
-    try:
-        node = open_node(os.fspath(path))
-    except Exception:
-        return None
-    if not isinstance(node, zarr.Group) or "bioformats2raw.layout" not in read_ngff_attrs(node):
+    node = _group_holding(path, "bioformats2raw.layout")
+    if node is None:
         return None
     try:
         series = open_bioformats2raw(node).series
