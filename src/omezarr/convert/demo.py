@@ -12,7 +12,8 @@ from ..pyramid.methods import Methods
 from ..tools.describe import describe
 from ..types import JSONDict
 from ..write import write_image, write_labels
-from .orchestrate import ConversionResult, ProgressCallback, _provenance, _set_windows
+from .channels import set_windows
+from .orchestrate import ConversionResult, ProgressCallback, _provenance
 from .staging import check_archive_format, local_output
 
 __all__ = [
@@ -69,7 +70,7 @@ def write_demo(
             progress=None if progress is None else (lambda p: progress("image", p)),
             **common,
         )
-        _set_windows(staging)
+        set_windows(staging)
         write_labels(
             labels,
             staging,

@@ -22,7 +22,7 @@ from ..engine.memory import memory_budget_from
 from ..engine.targets import Progress
 from ..io.archive import ArchiveStore
 from ..io.archive_open import open_ozx
-from ..io.archive_stream import StreamedArchiveWriter, StreamedEntryError
+from ..io.archive_stream import StreamedArchiveWriter
 from ..io.layout import default_chunks
 from ..io.storage import (
     local_path,
@@ -37,9 +37,8 @@ from ..ngff.axes import pixel_sizes
 from ..ngff.documents import valid_axes
 from ..ngff.format import CurrentFormat, Format, format_from_version
 from ..pyramid.methods import Methods, resolve_method
-from ..read import Plate, open_bioformats2raw, open_image, open_plate
+from ..read import Plate, open_bioformats2raw, open_plate
 from ..tools.describe import (
-    coarsest_statistics,
     describe,
     describe_image,
     describe_level,
@@ -49,6 +48,7 @@ from ..tools.verify import verify
 from ..types import JSONDict
 from ..write import write_image, write_multiscale
 from ..write.pixels import planned_image
+from .channels import omero_of, set_windows
 from .collection import write_collection_end, write_collection_start
 from .errors import ConversionError, ConversionWarning, InvalidParameterError, Parameter
 from .inputs import open_input, series_of
@@ -154,28 +154,6 @@ def _resolve_shape_option(
     return tuple(int(value.get(a, b)) for a, b in zip(axes, base, strict=True))
 
 
-_DEFAULT_COLORS = ("FF0000", "00FF00", "0000FF", "FFFFFF", "00FFFF", "FF00FF", "FFFF00")
-"""Colours of channels the file gives none for (ImageJ's composite order); one channel: white."""
-
-
-def _omero(image: InputImage) -> JSONDict:
-    """The omero metadata of ``image``: its channels' names and colours, or defaults, so that
-    every viewer opens it the same way (windows are set from the data once it is written)."""
-    count = image.data.shape[image.axes.index("c")] if "c" in image.axes else 1
-    names = image.channel_names or [f"Channel {c}" for c in range(count)]
-    colors = list(image.channel_colors or [])
-    defaults = ("FFFFFF",) if count == 1 else _DEFAULT_COLORS
-    channels: list[JSONDict] = [
-        {
-            "label": name,
-            "active": True,
-            "color": colors[i] if i < len(colors) and colors[i] else defaults[i % len(defaults)],
-        }
-        for i, name in enumerate(names)
-    ]
-    return {"channels": channels}
-
-
 def _finished_before(output: str | os.PathLike[str]) -> bool:
     """Whether a conversion to the local ``output`` finished: an image is there, whole (every
     chunk stored and decodable), and no staging directory of a killed one is beside it."""
@@ -199,80 +177,6 @@ def _holds_image(target: Path | str | zarr.Group) -> bool:
     except FileNotFoundError:  # zarr's "no group here" errors are FileNotFoundErrors too
         return False
     return "multiscales" in read_ngff_attrs(group)
-
-
-_WINDOW_PERCENTILES = (0.1, 99.9)
-"""The window a viewer opens with: these percentiles of the pixels (robust to hot pixels)."""
-_WINDOW_SAMPLE = 1 << 22
-"""Pixels per channel sampled (evenly strided) from the coarsest level for the percentiles."""
-
-
-def _set_windows(path: Path | str | zarr.Group) -> bool:
-    """Give every omero channel a window: ``min``/``max`` the coarsest level's range,
-    ``start``/``end`` its 0.1 and 99.9 percentiles (a strided sample: cheap and bounded,
-    never a second pass over level 0). False if the level could not be read back (an archive
-    streamed to object storage): the windows are the type's range then."""
-    group = open_group(path, mode="a")
-    attrs = read_ngff_attrs(group)
-    omero = attrs.get("omero")
-    if not isinstance(omero, dict) or not isinstance(omero.get("channels"), list):
-        return True
-    image = open_image(group)
-    try:
-        statistics = coarsest_statistics(image)
-        bounds = _percentiles(image)
-    except StreamedEntryError:  # uploaded already, and too large to have been kept
-        statistics, bounds = [], []
-    for index, channel in enumerate(omero["channels"]):
-        low_value, high_value = math.nan, math.nan
-        if index < len(statistics):
-            low_value, high_value = float(statistics[index][0]), float(statistics[index][1])
-        if not (math.isfinite(low_value) and math.isfinite(high_value)):
-            # No finite pixel, or none read: the type's range (NGFF 0.4 requires a window).
-            low_value, high_value = _type_range(image.levels[-1].dtype)
-        bound = bounds[index] if index < len(bounds) else None
-        start, end = bound if bound is not None else (low_value, high_value)
-        channel["window"] = {"min": low_value, "max": high_value, "start": start, "end": end}
-    write_ngff_attrs(group, {"omero": omero})
-    return bool(statistics)
-
-
-def _percentiles(image: Any) -> list[tuple[float, float] | None]:
-    """The window percentiles of each channel of ``image``'s coarsest level (None: no finite
-    pixel), from an evenly strided sample of at most :data:`_WINDOW_SAMPLE` pixels."""
-    import numpy as np
-
-    level = image.levels[-1]
-    axis = image.dims.index("c") if "c" in image.dims else None
-    channels = (
-        [level]
-        if axis is None
-        else [level[(slice(None),) * axis + (c,)] for c in range(level.shape[axis])]
-    )
-    result: list[tuple[float, float] | None] = []
-    for channel in channels:
-        total = math.prod(channel.shape)
-        step = 1
-        if total > _WINDOW_SAMPLE:
-            step = math.ceil((total / _WINDOW_SAMPLE) ** (1 / max(channel.ndim, 1)))
-        sample = channel[tuple(slice(None, None, step) for _ in channel.shape)]
-        values = np.asarray(sample.compute(scheduler="threads"), dtype=np.float64).ravel()
-        values = values[np.isfinite(values)]
-        if values.size == 0:
-            result.append(None)
-            continue
-        low, high = np.percentile(values, _WINDOW_PERCENTILES)
-        result.append((float(low), float(high)))
-    return result
-
-
-def _type_range(dtype: Any) -> tuple[float, float]:
-    import numpy as np
-
-    if np.issubdtype(dtype, np.integer):
-        info = np.iinfo(dtype)
-        return float(info.min), float(info.max)
-    return 0.0, 1.0
 
 
 def _dry_run_info(
@@ -507,7 +411,7 @@ def convert(
             )
             # The label images of an OME-Zarr input go with it (see zarr_input.carry_labels).
             carry_labels(source, target, arguments, resume=resuming, progress=progress)
-            windows_set = _set_windows(target)
+            windows_set = set_windows(target)
             _release_kept(target)
             if not windows_set:  # a coarsest level too large to keep while streaming
                 warnings.warn(
@@ -678,7 +582,7 @@ def _image_arguments(image: InputImage, fmt: Format, options: _ImageOptions) -> 
         storage["shards"] = _resolve_shape_option(
             options.shards, "shards", shape, image.axes, storage["chunks"]
         )
-    omero = _omero(image)
+    omero = omero_of(image)
     arguments: dict[str, Any] = {
         "scale_factors": (
             auto_scale_factors(shape, image.axes)
